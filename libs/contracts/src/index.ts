@@ -1,0 +1,7 @@
+export * from './config';
+export * from './decision';
+export * from './events';
+export * from './ids';
+export * from './result';
+export * from './statuses';
+export * from './subjects';

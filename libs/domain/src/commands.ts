@@ -1,0 +1,62 @@
+import { ClientId, ClientRef, EventBody, GraceConfig, NodeId, ReclaimCompleteStatus, ReclaimStatus } from '#contracts';
+
+/** The gracectl / coordinator operations of SPEC §2. */
+export type AdminCommand =
+  | { type: 'add'; nodes: NodeId[]; config?: Partial<GraceConfig> }
+  | { type: 'configure'; config: Partial<GraceConfig> }
+  | { type: 'start'; nodes: NodeId[]; addMissing?: boolean }
+  | { type: 'join'; nodes: NodeId[] }
+  | { type: 'enforce'; nodes: NodeId[] }
+  | { type: 'noenforce'; nodes: NodeId[] }
+  | { type: 'lift'; nodes: NodeId[] }
+  | { type: 'remove'; nodes: NodeId[] }
+  | { type: 'member'; nodes: NodeId[] }
+  | { type: 'end'; reason: 'admin' }
+  | { type: 'expire'; now: number };
+
+/** What a node-agent decides on behalf of its NFS server. */
+export type NodeCommand =
+  | { type: 'create'; node: NodeId; clients: ClientRef[] }
+  | { type: 'removeClients'; node: NodeId; clients: ClientId[] }
+  | { type: 'reclaim'; node: NodeId; clients: ClientId[] }
+  | { type: 'reclaimComplete'; node: NodeId; clients: ClientId[] }
+  | { type: 'mayGrant'; node: NodeId; now: number };
+
+export type Command = AdminCommand | NodeCommand;
+
+export type RejectionCode =
+  | 'NO_CLUSTER'       // the cluster has no events yet
+  | 'NOT_MEMBER'       // a listed node is not a member
+  | 'NO_NODES'         // an operation that takes node ids got none
+  | 'INVALID'          // a malformed argument (e.g. configuration)
+  | 'IN_GRACE'         // refused while a grace period is in force
+  | 'NOT_IN_GRACE'     // needs a grace period in force
+  | 'NOT_YET'          // the deadline has not passed
+  | 'WAIT_POLICY';     // deadlinePolicy `wait` keeps grace while a member needs it
+
+export interface Rejection {
+  code: RejectionCode;
+  message: string;
+}
+
+export type Reply =
+  | { kind: 'none' }
+  | { kind: 'reclaim'; statuses: ReclaimStatus[] }
+  | { kind: 'reclaimComplete'; statuses: ReclaimCompleteStatus[] }
+  | { kind: 'mayGrant'; status: 'OK' | 'NFS4ERR_GRACE'; endsGrace: boolean };
+
+/**
+ * A decision: the events to append and the answer to give once they are stored.
+ * `ordered` decisions depend on the state they were decided on and must be appended with the
+ * expected-last-sequence check (reclaims, grants, every grace change). Unordered ones (creates,
+ * removes, audit facts) are right whatever was appended in between, so they skip the check and
+ * never conflict. An ordered decision with no events (a grant already recorded) still needs its
+ * state confirmed current against the log before the reply: a cache alone never answers OK.
+ */
+export interface Decision {
+  events: EventBody[];
+  ordered: boolean;
+  reply: Reply;
+}
+
+export type DecideResult = { ok: true; decision: Decision } | { ok: false; rejection: Rejection };

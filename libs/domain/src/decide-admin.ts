@@ -1,0 +1,122 @@
+import { DEFAULT_GRACE_CONFIG, EventBody, GraceConfig, GraceConfigSchema, GraceEndReason, NodeId } from '#contracts';
+import { AdminCommand, DecideResult, Decision, Rejection } from './commands';
+import { graceDeadline } from './deadline';
+import { allEnforcing, ClusterState, inGrace, membersNeeding } from './state';
+
+const done = (events: EventBody[], ordered = true): DecideResult => ({ ok: true, decision: { events, ordered, reply: { kind: 'none' } } as Decision });
+const reject = (code: Rejection['code'], message: string): DecideResult => ({ ok: false, rejection: { code, message } });
+
+export function decideAdmin(c: AdminCommand, s: ClusterState): DecideResult {
+  if (c.type === 'add') return add(c.nodes, c.config, s);
+  if (!s.exists) return reject('NO_CLUSTER', 'cluster does not exist (add a node first)');
+  switch (c.type) {
+    case 'configure':
+      return configure(c.config, s);
+    case 'start':
+      return start(c.nodes, s, c.addMissing ?? false);
+    case 'join':
+      return withMembers(c.nodes, s, () => (inGrace(s) ? start(c.nodes, s, false) : done([])));
+    case 'enforce':
+      return withMembers(c.nodes, s, (nodes) =>
+        done(nodes.filter((n) => !s.members.get(n)!.enforcing).map((node) => ({ type: 'NodeEnforcing', node }))));
+    case 'noenforce':
+      return withMembers(c.nodes, s, (nodes) => {
+        if (inGrace(s)) return reject('IN_GRACE', `cannot stop enforcing while grace period ${s.recoveryEpoch} is in force`);
+        return done(nodes.filter((n) => s.members.get(n)!.enforcing).map((node) => ({ type: 'NodeEnforcementLifted', node })));
+      });
+    case 'lift':
+      return withMembers(c.nodes, s, (nodes) => lift(nodes, s));
+    case 'remove':
+      return withMembers(c.nodes, s, (nodes) => remove(nodes, s));
+    case 'member':
+      return withMembers(c.nodes, s, () => done([]));
+    case 'end':
+      if (!inGrace(s)) return reject('NOT_IN_GRACE', 'no grace period is in force');
+      return done([graceEnded(s, 'admin', membersNeeding(s))]);
+    case 'expire':
+      return expire(c.now, s);
+  }
+}
+
+function add(nodes: NodeId[], config: Partial<GraceConfig> | undefined, s: ClusterState): DecideResult {
+  if (nodes.length === 0) return reject('NO_NODES', 'Need at least one nodeid.');
+  const events: EventBody[] = [];
+  if (!s.exists) {
+    const parsed = GraceConfigSchema.safeParse({ ...DEFAULT_GRACE_CONFIG, ...config });
+    if (!parsed.success) return reject('INVALID', `invalid configuration: ${parsed.error.message}`);
+    events.push({ type: 'ClusterConfigured', config: parsed.data });
+  }
+  for (const node of unique(nodes)) if (!s.members.has(node)) events.push({ type: 'MemberAdded', node });
+  return done(events);
+}
+
+function configure(config: Partial<GraceConfig>, s: ClusterState): DecideResult {
+  const parsed = GraceConfigSchema.safeParse({ ...s.config, ...config });
+  if (!parsed.success) return reject('INVALID', `invalid configuration: ${parsed.error.message}`);
+  const same = JSON.stringify(parsed.data) === JSON.stringify(s.config);
+  return done(same ? [] : [{ type: 'ClusterConfigured', config: parsed.data }]);
+}
+
+/** start N…: a new grace period, or the nodes join the one in force (SPEC §2). */
+function start(nodes: NodeId[], s: ClusterState, addMissing: boolean): DecideResult {
+  if (nodes.length === 0) return reject('NO_NODES', 'Need at least one nodeid.');
+  const listed = unique(nodes);
+  const missing = listed.filter((n) => !s.members.has(n));
+  if (missing.length > 0 && !addMissing) return notMember(missing);
+  const events: EventBody[] = missing.map((node) => ({ type: 'MemberAdded', node }));
+  if (!inGrace(s)) {
+    events.push({ type: 'GraceStarted', recoveryEpoch: s.epoch, nodes: listed });
+  } else {
+    for (const node of listed) events.push({ type: 'NodeJoinedGrace', node, recoveryEpoch: s.recoveryEpoch });
+  }
+  return done(events);
+}
+
+/** lift N…: nothing while grace is in force and some member does not enforce yet. */
+function lift(nodes: NodeId[], s: ClusterState): DecideResult {
+  if (inGrace(s) && !allEnforcing(s)) return done([]);
+  const lifted = nodes.filter((n) => s.members.get(n)!.need);
+  const events: EventBody[] = lifted.map((node) => ({ type: 'NeedLifted', node }));
+  const stillNeeding = membersNeeding(s).filter((n) => !lifted.includes(n));
+  if (inGrace(s) && stillNeeding.length === 0) events.push(graceEnded(s, 'all-reclaimed', []));
+  return done(events);
+}
+
+/** remove N…: the nodes leave; if none of those remaining needs grace, the grace period ends. */
+function remove(nodes: NodeId[], s: ClusterState): DecideResult {
+  const events: EventBody[] = nodes.map((node) => ({ type: 'MemberRemoved', node, abandoned: inGrace(s) && s.members.get(node)!.need }));
+  if (inGrace(s)) {
+    const remainingNeed = membersNeeding(s).filter((n) => !nodes.includes(n));
+    if (remainingNeed.length === 0) {
+      events.push(graceEnded(s, 'removed', membersNeeding(s).filter((n) => nodes.includes(n))));
+    }
+  }
+  return done(events);
+}
+
+function expire(now: number, s: ClusterState): DecideResult {
+  const deadline = graceDeadline(s);
+  if (!inGrace(s) || deadline === undefined) return reject('NOT_IN_GRACE', 'no grace period is in force');
+  if (now < deadline) return reject('NOT_YET', `deadline ${new Date(deadline).toISOString()} not reached`);
+  const needing = membersNeeding(s);
+  if (s.config.deadlinePolicy === 'wait' && needing.length > 0) {
+    return reject('WAIT_POLICY', `deadlinePolicy wait: ${needing.join(', ')} still need grace`);
+  }
+  return done([graceEnded(s, 'deadline', needing)]);
+}
+
+export function graceEnded(s: ClusterState, reason: GraceEndReason, abandonedNodes: NodeId[]): EventBody {
+  return { type: 'GraceEnded', recoveryEpoch: s.recoveryEpoch, reason, abandonedNodes: [...abandonedNodes].sort() };
+}
+
+function withMembers(nodes: NodeId[], s: ClusterState, then: (nodes: NodeId[]) => DecideResult): DecideResult {
+  if (nodes.length === 0) return reject('NO_NODES', 'Need at least one nodeid.');
+  const listed = unique(nodes);
+  const missing = listed.filter((n) => !s.members.has(n));
+  return missing.length > 0 ? notMember(missing) : then(listed);
+}
+
+const notMember = (missing: NodeId[]): DecideResult =>
+  reject('NOT_MEMBER', `${missing.length === 1 ? 'node' : 'nodes'} ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not a cluster member`);
+
+const unique = (nodes: NodeId[]): NodeId[] => [...new Set(nodes)];

@@ -1,0 +1,108 @@
+import { ClientId, EventBody, ReclaimCompleteStatus, ReclaimStatus } from '#contracts';
+import { DecideResult, NodeCommand } from './commands';
+import { graceEnded } from './decide-admin';
+import { nodeGraceOver } from './deadline';
+import { allEnforcing, ClusterState, inGrace, membersNeeding } from './state';
+
+const noCluster: DecideResult = { ok: false, rejection: { code: 'NO_CLUSTER', message: 'cluster does not exist (add a node first)' } };
+
+export function decideNode(c: NodeCommand, s: ClusterState): DecideResult {
+  if (!s.exists) return noCluster;
+  switch (c.type) {
+    case 'create': {
+      const current = s.records.get(c.node)?.current;
+      // An unchanged record is already durable in the log: nothing to append.
+      const changed = c.clients.filter((ref) => {
+        const rec = current?.get(ref.client);
+        return !rec || (ref.principalHash !== undefined && ref.principalHash !== rec.principalHash)
+          || (ref.hasSession !== undefined && ref.hasSession !== rec.hasSession);
+      });
+      return ok(changed.length ? [{ type: 'ClientRecorded', node: c.node, clients: dedupeRefs(changed) }] : [], false);
+    }
+    case 'removeClients': {
+      const r = s.records.get(c.node);
+      const known = unique(c.clients).filter((x) => r?.current.has(x) || r?.recovery?.has(x) || r?.completed.has(x));
+      return ok(known.length ? [{ type: 'ClientRemoved', node: c.node, clients: known }] : [], false);
+    }
+    case 'reclaim':
+      return reclaim(c.node, c.clients, s);
+    case 'reclaimComplete':
+      return reclaimComplete(c.node, c.clients, s);
+    case 'mayGrant':
+      return mayGrant(c.node, c.now, s);
+  }
+}
+
+/**
+ * The reclaim rule (SPEC §2): accepted only while grace is in force, every member enforces, this
+ * node recovers (NEED), the client holds a record of epoch R here, and it has not completed.
+ */
+export function reclaimStatus(s: ClusterState, node: string, client: ClientId): ReclaimStatus {
+  if (!inGrace(s)) return 'NFS4ERR_NO_GRACE';
+  if (!allEnforcing(s)) return 'NFS4ERR_GRACE';
+  const member = s.members.get(node);
+  if (!member?.need) return 'NFS4ERR_NO_GRACE';
+  const r = s.records.get(node);
+  if (r?.completed.has(client)) return 'NFS4ERR_NO_GRACE';
+  if (!r?.recovery?.has(client)) return 'NFS4ERR_RECLAIM_BAD';
+  return 'OK';
+}
+
+function reclaim(node: string, clients: ClientId[], s: ClusterState): DecideResult {
+  const statuses = clients.map((client) => reclaimStatus(s, node, client));
+  const accepted = unique(clients.filter((_, i) => statuses[i] === 'OK'));
+  const rejected = clients
+    .map((client, i) => ({ client, status: statuses[i] }))
+    .filter((x): x is { client: string; status: Exclude<ReclaimStatus, 'OK'> } => x.status !== 'OK')
+    .map((x) => ({ ...x, op: 'reclaim' as const }));
+  const events: EventBody[] = [];
+  if (accepted.length) events.push({ type: 'ReclaimAccepted', node, recoveryEpoch: s.recoveryEpoch, clients: accepted });
+  if (rejected.length) events.push({ type: 'ReclaimRejected', node, rejections: rejected });
+  // Only an acceptance depends on the state it was decided on; a refusal is true whatever follows.
+  return { ok: true, decision: { events, ordered: accepted.length > 0, reply: { kind: 'reclaim', statuses } } };
+}
+
+function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): DecideResult {
+  const completed = s.records.get(node)?.completed;
+  const seen = new Set<ClientId>();
+  const statuses: ReclaimCompleteStatus[] = clients.map((client) => {
+    if (completed?.has(client) || seen.has(client)) return 'NFS4ERR_COMPLETE_ALREADY';
+    seen.add(client);
+    return 'OK';
+  });
+  const events: EventBody[] = [];
+  if (seen.size) events.push({ type: 'ReclaimCompleted', node, clients: [...seen] });
+  const again = clients.filter((_, i) => statuses[i] !== 'OK');
+  if (again.length) {
+    events.push({ type: 'ReclaimRejected', node, rejections: again.map((client) => ({ client, status: 'NFS4ERR_COMPLETE_ALREADY' as const, op: 'reclaim_complete' as const })) });
+  }
+  return { ok: true, decision: { events, ordered: false, reply: { kind: 'reclaimComplete', statuses } } };
+}
+
+/**
+ * May this node grant non-reclaim state now? Never while grace is in force (I2), except under
+ * `first-exit` for a node with nothing left to recover whose own grace time has passed: then the
+ * grant itself ends recovery for the whole cluster, in the same decision (I1).
+ */
+function mayGrant(node: string, now: number, s: ClusterState): DecideResult {
+  const grant = (events: EventBody[], endsGrace: boolean): DecideResult =>
+    ({ ok: true, decision: { events, ordered: true, reply: { kind: 'mayGrant', status: 'OK', endsGrace } } });
+  const refuse: DecideResult = { ok: true, decision: { events: [], ordered: false, reply: { kind: 'mayGrant', status: 'NFS4ERR_GRACE', endsGrace: false } } };
+  const member = s.members.get(node);
+  if (!member) return refuse;
+  if (!inGrace(s)) return grant(s.nonReclaimGranted ? [] : [{ type: 'FirstNonReclaimGrant', node }], false);
+  if (s.config.exitPolicy !== 'first-exit' || member.need || !nodeGraceOver(s, node, now)) return refuse;
+  return grant([{ type: 'FirstNonReclaimGrant', node }, graceEnded(s, 'first-non-reclaim-grant', membersNeeding(s))], true);
+}
+
+function ok(events: EventBody[], ordered: boolean): DecideResult {
+  return { ok: true, decision: { events, ordered, reply: { kind: 'none' } } };
+}
+
+const unique = <T>(xs: T[]): T[] => [...new Set(xs)];
+
+function dedupeRefs<T extends { client: string }>(refs: T[]): T[] {
+  const byClient = new Map<string, T>();
+  for (const ref of refs) byClient.set(ref.client, ref);
+  return [...byClient.values()];
+}

@@ -1,0 +1,132 @@
+import { GkEvent, GraceEndReason } from '#contracts';
+import { ClusterState, isTracked, nodeRecords } from './state';
+
+/**
+ * Applies one event to the cluster state, in place, and returns it. Total: any well-formed event
+ * in any order is applied without throwing, because the log is the truth and a replay must
+ * never stop on what a (possibly buggy) writer appended.
+ */
+export function evolve(s: ClusterState, e: GkEvent): ClusterState {
+  const at = Date.parse(e.time);
+  s.eventsApplied += 1;
+  switch (e.type) {
+    case 'ClusterConfigured':
+      s.exists = true;
+      s.cluster = e.cluster;
+      s.config = { ...e.config };
+      break;
+    case 'MemberAdded':
+      s.exists = true;
+      s.cluster = e.cluster;
+      if (!s.members.has(e.node)) s.members.set(e.node, { need: false, enforcing: true });
+      break;
+    case 'MemberRemoved':
+      s.members.delete(e.node);
+      break;
+    case 'NodeEnforcing':
+      setFlag(s, e.node, 'enforcing', true);
+      break;
+    case 'NodeEnforcementLifted':
+      setFlag(s, e.node, 'enforcing', false);
+      break;
+    case 'GraceStarted':
+      s.recoveryEpoch = e.recoveryEpoch;
+      s.epoch = e.epoch;
+      s.grace = { startedAt: at, lastJoinAt: at, reclaimsAccepted: 0 };
+      s.nonReclaimGranted = false;
+      for (const node of e.nodes) restartNode(s, node, at, e.recoveryEpoch);
+      break;
+    case 'NodeJoinedGrace':
+      if (s.grace) s.grace.lastJoinAt = Math.max(s.grace.lastJoinAt, at);
+      restartNode(s, e.node, at, e.recoveryEpoch);
+      break;
+    case 'NeedLifted':
+      setFlag(s, e.node, 'need', false);
+      break;
+    case 'GraceEnded':
+      endGrace(s, e.recoveryEpoch, e.reason, at, e.abandonedNodes);
+      break;
+    case 'ClientRecorded':
+      if (!isTracked(s, e.node)) break;
+      for (const ref of e.clients) {
+        const current = nodeRecords(s, e.node).current;
+        const existing = current.get(ref.client);
+        current.set(ref.client, {
+          epoch: existing?.epoch ?? s.epoch,
+          principalHash: ref.principalHash ?? existing?.principalHash,
+          hasSession: ref.hasSession ?? existing?.hasSession,
+        });
+      }
+      break;
+    case 'ClientRemoved':
+      if (!isTracked(s, e.node)) break;
+      for (const client of e.clients) {
+        const r = nodeRecords(s, e.node);
+        r.current.delete(client);
+        r.recovery?.delete(client);
+        r.completed.delete(client);
+      }
+      break;
+    case 'ReclaimAccepted':
+      if (s.grace) {
+        s.grace.reclaimsAccepted += e.clients.length;
+        s.grace.lastReclaimAt = Math.max(s.grace.lastReclaimAt ?? 0, at);
+      }
+      if (!isTracked(s, e.node)) break;
+      for (const client of e.clients) {
+        const r = nodeRecords(s, e.node);
+        if (r.current.has(client)) continue;
+        const old = r.recovery?.get(client);
+        r.current.set(client, { epoch: s.epoch, principalHash: old?.principalHash, hasSession: old?.hasSession });
+      }
+      break;
+    case 'ReclaimCompleted':
+      if (!isTracked(s, e.node)) break;
+      for (const client of e.clients) nodeRecords(s, e.node).completed.add(client);
+      break;
+    case 'FirstNonReclaimGrant':
+      s.nonReclaimGranted = true;
+      break;
+    case 'ReclaimRejected':
+    case 'ClientRecordsInvalidated':
+      break; // audit facts: they record what was answered or derived, and change nothing
+  }
+  return s;
+}
+
+/**
+ * A node (re)started inside grace: its clients must reclaim against their records of epoch R.
+ * On its first start in this grace period those are the records it had before (carried over,
+ * written in an epoch <= R); on a restart during the same grace period they are re-read from the
+ * recovery set, and whatever it had reclaimed since is forgotten with the server's memory.
+ */
+function restartNode(s: ClusterState, node: string, at: number, recoveryEpoch: number): void {
+  const member = s.members.get(node);
+  if (member) Object.assign(member, { need: true, enforcing: true, graceStartedAt: at });
+  if (!isTracked(s, node)) return;
+  const r = nodeRecords(s, node);
+  if (!r.recovery) {
+    r.recovery = new Map([...r.current].filter(([, rec]) => rec.epoch <= recoveryEpoch));
+  }
+  r.current = new Map();
+  r.completed = new Set();
+}
+
+function endGrace(s: ClusterState, recoveryEpoch: number, reason: GraceEndReason, at: number, abandonedNodes: string[]): void {
+  s.recoveryEpoch = 0;
+  s.grace = undefined;
+  s.lastGraceEnd = { recoveryEpoch, reason, at, abandonedNodes };
+  for (const m of s.members.values()) m.need = false;
+  // I4: records of epoch R that were not reclaimed (in `recovery` but not in `current`) go now.
+  for (const r of s.records.values()) r.recovery = undefined;
+}
+
+function setFlag(s: ClusterState, node: string, flag: 'need' | 'enforcing', value: boolean): void {
+  const m = s.members.get(node);
+  if (m) m[flag] = value;
+}
+
+export function evolveAll(s: ClusterState, events: Iterable<GkEvent>): ClusterState {
+  for (const e of events) evolve(s, e);
+  return s;
+}
