@@ -1,0 +1,422 @@
+import {
+  jetstream,
+  type Consumer,
+  type ConsumerMessages,
+  type ConsumerNotification,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JetStreamPublishOptions,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { StreamNames } from '#contracts';
+import { jitteredDelay, sleep } from './backoff';
+import {
+  actualFromDescription,
+  AppendUnavailable,
+  ConcurrencyConflict,
+  errorText,
+  isTransient,
+  isWrongLastSequence,
+} from './errors';
+import type { MalformedHandler, MalformedMessage, MessageCodec, StoredMessage } from './types';
+
+export interface EventStoreOptions<M> {
+  nc: NatsConnection;
+  names: StreamNames;
+  codec: MessageCodec<M>;
+  /** Where malformed messages are reported. Default: one line on stderr (never silent). */
+  onMalformed?: MalformedHandler;
+  /** Per-attempt publish timeout. Default 5000 ms. */
+  publishTimeoutMs?: number;
+  /** Attempts for transient failures (publish, lookups, consumer creation). Default 5. */
+  transientAttempts?: number;
+  /** Messages pulled per batch while replaying. Default 4096 (bounds memory, amortises round trips). */
+  readBatch?: number;
+  /** Messages pulled per batch by `subscribe`. Default 1024. */
+  subscribeBatch?: number;
+  /** A replay that receives nothing for this long fails instead of hanging. Default 30000 ms. */
+  readIdleTimeoutMs?: number;
+}
+
+/** The subject's expected last stream sequence (0: no message yet), or `any` for no check. */
+export type ExpectedSequence = number | 'any';
+
+export interface AppendOptions {
+  expectedLastSequence: ExpectedSequence;
+}
+
+export interface AppendResult {
+  /** Stream sequence of the stored message: the subject's new version. */
+  sequence: number;
+  /** True when the server already had this msgID (a retry after a lost ack): still a success. */
+  duplicate: boolean;
+}
+
+export interface ReadOptions {
+  /** First stream sequence to return. Default 1. */
+  fromSequence?: number;
+}
+
+export interface ReadResult<M> {
+  messages: StoredMessage<M>[];
+  malformed: MalformedMessage[];
+  /** Stream sequence of the subject's last message, malformed or not (0 if none). */
+  lastSequence: number;
+}
+
+export interface AggregateOptions<S, M> {
+  initial: S;
+  evolve: (state: S, message: StoredMessage<M>) => S;
+  /** A snapshot: `state` already includes every message of the subject up to `sequence`. */
+  from?: { state: S; sequence: number };
+}
+
+export interface AggregateResult<S> {
+  state: S;
+  /** Stream sequence of the subject's last message (0 if none): the expectation for the next append. */
+  version: number;
+  /** Messages folded into the state by this call (snapshot excluded). */
+  applied: number;
+  malformed: MalformedMessage[];
+}
+
+export interface SubscribeOptions {
+  /** First stream sequence to deliver (a projection passes checkpoint + 1). */
+  fromSequence: number;
+}
+
+export interface SubscribeHooks {
+  /** Overrides the store's malformed-message reporter for this subscription. */
+  onMalformed?: MalformedHandler;
+  /** Consumer life events (recreated after a reconnect, heartbeats missed, ...) for logs and metrics. */
+  onStatus?: (status: ConsumerNotification) => void;
+}
+
+export type SubscriptionEnd =
+  | { reason: 'stopped'; lastSequence: number }
+  | { reason: 'connection-closed'; lastSequence: number }
+  | { reason: 'handler-failed'; lastSequence: number; error: unknown }
+  | { reason: 'failed'; lastSequence: number; error: unknown };
+
+export interface Subscription {
+  /** Stops delivery; resolves once the handler in progress, if any, has returned. */
+  stop(): Promise<SubscriptionEnd>;
+  /**
+   * Settles when delivery ends. Never rejects (a forgotten subscription must not become an unhandled
+   * rejection); a failed handler ends it with `handler-failed`, and `lastSequence` is the last
+   * message handled, so the caller can resubscribe from its checkpoint.
+   */
+  done: Promise<SubscriptionEnd>;
+}
+
+const defaultMalformedReporter: MalformedHandler = (m) => {
+  console.warn(`[event-store] malformed message seq=${m.sequence} subject=${m.subject}: ${m.error.kind}: ${m.error.message}`);
+};
+
+/**
+ * The project's single JetStream event store. One subject is one aggregate; the stream sequence of
+ * the subject's last message is the aggregate's version, checked on every append
+ * (`Nats-Expected-Last-Subject-Sequence`), so a writer with a stale view fails instead of
+ * overwriting a decision it did not see.
+ */
+export class JetStreamEventStore<M> {
+  readonly names: StreamNames;
+  private readonly nc: NatsConnection;
+  private readonly js: JetStreamClient;
+  private readonly codec: MessageCodec<M>;
+  private readonly onMalformed: MalformedHandler;
+  private readonly transientAttempts: number;
+  private readonly publishTimeoutMs: number;
+  private readonly readBatch: number;
+  private readonly subscribeBatch: number;
+  private readonly readIdleTimeoutMs: number;
+  private jsm?: Promise<JetStreamManager>;
+
+  constructor(opts: EventStoreOptions<M>) {
+    this.nc = opts.nc;
+    this.names = opts.names;
+    this.codec = opts.codec;
+    this.onMalformed = opts.onMalformed ?? defaultMalformedReporter;
+    this.publishTimeoutMs = opts.publishTimeoutMs ?? 5000;
+    this.transientAttempts = Math.max(1, opts.transientAttempts ?? 5);
+    this.readBatch = opts.readBatch ?? 4096;
+    this.subscribeBatch = opts.subscribeBatch ?? 1024;
+    this.readIdleTimeoutMs = opts.readIdleTimeoutMs ?? 30_000;
+    this.js = jetstream(this.nc, { timeout: this.publishTimeoutMs });
+  }
+
+  /**
+   * Appends one message (one decision) to `subject` if the subject's last sequence is still
+   * `expectedLastSequence`. Transient failures are retried with the same msgID, so a publish whose
+   * ack was lost comes back as `{duplicate: true}` instead of being stored twice.
+   *
+   * @throws ConcurrencyConflict when another writer appended first.
+   * @throws AppendUnavailable when transient failures outlast the retries (the message may be stored).
+   */
+  async append(subject: string, message: M, opts: AppendOptions): Promise<AppendResult> {
+    this.checkSubject(subject, false);
+    const expected = opts.expectedLastSequence;
+    if (expected !== 'any' && !(Number.isSafeInteger(expected) && expected >= 0)) {
+      throw new RangeError(`expectedLastSequence must be a non-negative integer or 'any', got ${String(expected)}`);
+    }
+    const data = this.codec.encode(message);
+    const publishOpts: Partial<JetStreamPublishOptions> = { msgID: this.codec.idOf(message), timeout: this.publishTimeoutMs };
+    if (expected !== 'any') publishOpts.expect = { lastSubjectSequence: expected };
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ack = await this.js.publish(subject, data, publishOpts);
+        return { sequence: ack.seq, duplicate: ack.duplicate };
+      } catch (err) {
+        if (isWrongLastSequence(err)) {
+          throw new ConcurrencyConflict(subject, expected as number, actualFromDescription(err.message), { cause: err });
+        }
+        if (!isTransient(err)) throw err;
+        if (attempt >= this.transientAttempts) throw new AppendUnavailable(subject, attempt, { cause: err });
+        await sleep(jitteredDelay(attempt, 25, 1000));
+      }
+    }
+  }
+
+  /** Stream sequence of the subject's last message, 0 if it has none. One round trip to the stream leader. */
+  async lastSequence(subject: string): Promise<number> {
+    this.checkSubject(subject, false);
+    // STREAM.MSG.GET rather than DIRECT.GET: on a replicated stream a direct get may be answered by
+    // a lagging follower, and this value is used to decide whether a cached state is current.
+    const jsm = await this.manager();
+    const stored = await this.retryTransient(() => jsm.streams.getMessage(this.names.stream, { last_by_subj: subject }));
+    return stored?.seq ?? 0;
+  }
+
+  /**
+   * Every message of `subject` from `fromSequence` up to the subject's last message at call time.
+   * Malformed messages are reported and returned apart, never thrown and never dropped silently.
+   */
+  async read(subject: string, opts: ReadOptions = {}): Promise<ReadResult<M>> {
+    const messages: StoredMessage<M>[] = [];
+    const malformed: MalformedMessage[] = [];
+    const lastSequence = await this.scan(subject, opts.fromSequence ?? 1, (m) => {
+      const stored = this.decode(m);
+      if ('error' in stored) {
+        malformed.push(stored);
+        this.report(stored, this.onMalformed);
+      } else {
+        messages.push(stored);
+      }
+    });
+    return { messages, malformed, lastSequence };
+  }
+
+  /**
+   * Folds the subject's messages into a state without keeping them in memory. With `from`, only the
+   * messages after the snapshot's sequence are read.
+   */
+  async aggregate<S>(subject: string, opts: AggregateOptions<S, M>): Promise<AggregateResult<S>> {
+    let state = opts.from ? opts.from.state : opts.initial;
+    let applied = 0;
+    const malformed: MalformedMessage[] = [];
+    const fromSequence = opts.from ? opts.from.sequence + 1 : 1;
+    const version = await this.scan(subject, fromSequence, (m) => {
+      const stored = this.decode(m);
+      if ('error' in stored) {
+        malformed.push(stored);
+        this.report(stored, this.onMalformed);
+        return;
+      }
+      state = opts.evolve(state, stored);
+      applied++;
+    });
+    return { state, version, applied, malformed };
+  }
+
+  /**
+   * Delivers every message matching `filterSubject` (wildcards allowed) from `fromSequence` on, in
+   * stream order, one at a time: an async handler is awaited before the next message is delivered.
+   * Backed by an ordered consumer, which recreates itself from the last delivered sequence after a
+   * reconnect, a server restart or a gap.
+   */
+  async subscribe(
+    filterSubject: string,
+    opts: SubscribeOptions,
+    handler: (message: StoredMessage<M>) => void | Promise<void>,
+    hooks: SubscribeHooks = {},
+  ): Promise<Subscription> {
+    this.checkSubject(filterSubject, true);
+    const onMalformed = hooks.onMalformed ?? this.onMalformed;
+    let next = Math.max(1, Math.floor(opts.fromSequence));
+    let stopped = false;
+    let current: { consumer: Consumer; messages: ConsumerMessages } | undefined;
+
+    const open = async () => {
+      const consumer = await this.retryTransient(() => this.js.consumers.get(this.names.stream, {
+        filter_subjects: filterSubject,
+        opt_start_seq: next,
+      }));
+      const messages = await consumer.consume({ max_messages: this.subscribeBatch });
+      if (hooks.onStatus) void forwardStatus(messages, hooks.onStatus);
+      current = { consumer, messages };
+    };
+    const close = () => {
+      if (!current) return;
+      current.messages.stop();
+      // The ordered consumer is ephemeral and would linger until its inactivity threshold.
+      current.consumer.delete().catch(() => undefined);
+      current = undefined;
+    };
+
+    // The first consumer is created before returning, so a missing stream fails the call itself.
+    await open();
+
+    const run = async (): Promise<SubscriptionEnd> => {
+      for (let restarts = 0; ; restarts++) {
+        const live = current;
+        if (live) {
+          try {
+            for await (const m of live.messages) {
+              if (stopped) break;
+              const stored = this.decode(m);
+              if ('error' in stored) {
+                this.report(stored, onMalformed);
+              } else {
+                try {
+                  await handler(stored);
+                } catch (error) {
+                  return { reason: 'handler-failed', lastSequence: next - 1, error };
+                }
+              }
+              next = m.seq + 1;
+              restarts = 0;
+            }
+          } catch {
+            // The iterator failed (e.g. the consumer could not be recreated 30 times in a row):
+            // a fresh ordered consumer from `next` is the same recovery, one level up.
+          } finally {
+            close();
+          }
+        }
+        if (stopped) return { reason: 'stopped', lastSequence: next - 1 };
+        if (this.nc.isClosed()) return { reason: 'connection-closed', lastSequence: next - 1 };
+        await sleep(jitteredDelay(restarts, 100, 5000));
+        if (stopped) return { reason: 'stopped', lastSequence: next - 1 };
+        try {
+          await open();
+        } catch {
+          // Retried on the next turn of the loop, with a longer pause.
+        }
+      }
+    };
+    const done = run()
+      .catch((error: unknown): SubscriptionEnd => ({ reason: 'failed', lastSequence: next - 1, error }))
+      .finally(close);
+    return {
+      done,
+      stop: () => {
+        stopped = true;
+        current?.messages.stop();
+        return done;
+      },
+    };
+  }
+
+  /**
+   * Streams the subject's messages from `fromSequence` to the subject's last message at call time
+   * through an ordered consumer (one pull per `readBatch` messages; about 10x faster than a direct
+   * get per message). Returns the subject's last sequence.
+   */
+  private async scan(subject: string, fromSequence: number, visit: (m: JsMsg) => void): Promise<number> {
+    this.checkSubject(subject, false);
+    const target = await this.lastSequence(subject);
+    const start = Math.max(1, Math.floor(fromSequence));
+    if (target < start) return target;
+
+    const consumer = await this.retryTransient(() => this.js.consumers.get(this.names.stream, {
+      filter_subjects: subject,
+      opt_start_seq: start,
+    }));
+    let last = 0;
+    try {
+      if ((await consumer.info(true)).num_pending === 0) return target;
+      const messages = await consumer.consume({ max_messages: this.readBatch });
+      let seen = 0;
+      let seenAtLastCheck = -1;
+      // A replay that stops making progress (server gone for good) fails instead of hanging; a
+      // ticker rather than a timer per message keeps the hot loop cheap.
+      const watchdog = setInterval(() => {
+        if (seen === seenAtLastCheck) messages.stop(new Error(`read of ${subject} made no progress for ${this.readIdleTimeoutMs} ms`));
+        seenAtLastCheck = seen;
+      }, this.readIdleTimeoutMs);
+      try {
+        for await (const m of messages) {
+          seen++;
+          visit(m);
+          last = m.seq;
+          // pending is what the consumer still has for this filter: 0 ends the replay even if the
+          // target message vanished (a purge) in between.
+          if (m.seq >= target || m.info.pending === 0) break;
+        }
+      } finally {
+        clearInterval(watchdog);
+        messages.stop();
+      }
+    } finally {
+      consumer.delete().catch(() => undefined);
+    }
+    return Math.max(last, target);
+  }
+
+  private decode(m: JsMsg): StoredMessage<M> | MalformedMessage {
+    const decoded = this.codec.decode(m.data);
+    if (decoded.ok) return { sequence: m.seq, subject: m.subject, time: m.time, message: decoded.value };
+    return { sequence: m.seq, subject: m.subject, error: decoded.error, raw: m.data };
+  }
+
+  private report(malformed: MalformedMessage, reporter: MalformedHandler): void {
+    try {
+      reporter(malformed);
+    } catch (err) {
+      // A failing reporter must not stop a replay; the message is still in the result.
+      console.warn(`[event-store] malformed-message reporter failed: ${errorText(err)}`);
+    }
+  }
+
+  private manager(): Promise<JetStreamManager> {
+    this.jsm ??= this.js.jetstreamManager(false);
+    return this.jsm;
+  }
+
+  private async retryTransient<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isTransient(err) || attempt >= this.transientAttempts) throw err;
+        await sleep(jitteredDelay(attempt, 25, 1000));
+      }
+    }
+  }
+
+  /** Refuses subjects outside this store's prefix: they would land in another stream, or nowhere. */
+  private checkSubject(subject: string, wildcardsAllowed: boolean): void {
+    if (!subject.startsWith(`${this.names.prefix}.`)) {
+      throw new RangeError(`subject ${subject} is outside the event stream ${this.names.stream} (${this.names.prefix}.>)`);
+    }
+    if (!wildcardsAllowed && /(^|\.)(\*|>)(\.|$)/.test(subject)) {
+      throw new RangeError(`subject ${subject} must be literal: one subject is one aggregate`);
+    }
+  }
+}
+
+async function forwardStatus(messages: ConsumerMessages, onStatus: (s: ConsumerNotification) => void): Promise<void> {
+  try {
+    for await (const status of messages.status()) {
+      try {
+        onStatus(status);
+      } catch {
+        // Observability must never break delivery.
+      }
+    }
+  } catch {
+    // The status iterator ends with the messages iterator.
+  }
+}

@@ -1,0 +1,5 @@
+export * from './types';
+export * from './errors';
+export * from './provision';
+export * from './event-store';
+export * from './decide-and-append';
