@@ -46,16 +46,16 @@ export type Reply =
   | { kind: 'mayGrant'; status: 'OK' | 'NFS4ERR_GRACE'; endsGrace: boolean };
 
 /**
- * A decision: the events to append and the answer to give once they are stored.
- * `ordered` decisions depend on the state they were decided on and must be appended with the
- * expected-last-sequence check (reclaims, grants, every grace change). Unordered ones (creates,
- * removes, audit facts) are right whatever was appended in between, so they skip the check and
- * never conflict. An ordered decision with no events (a grant already recorded) still needs its
- * state confirmed current against the log before the reply: a cache alone never answers OK.
+ * A decision: the events to append and the answer to give once they are stored. Every decision
+ * with events is appended with the expected-last-sequence check, so each event's epoch and
+ * meaning are those of its place in the log (a stale view fails its append, catches up and
+ * decides again). `needsFreshView` marks answers that are only true on a current view even when
+ * there is nothing to append (a grant already recorded): the shell confirms its view against the
+ * log before replying, so a cache alone never answers OK.
  */
 export interface Decision {
   events: EventBody[];
-  ordered: boolean;
+  needsFreshView: boolean;
   reply: Reply;
 }
 

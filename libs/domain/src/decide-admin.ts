@@ -3,7 +3,7 @@ import { AdminCommand, DecideResult, Decision, Rejection } from './commands';
 import { graceDeadline } from './deadline';
 import { allEnforcing, ClusterState, inGrace, membersNeeding } from './state';
 
-const done = (events: EventBody[], ordered = true): DecideResult => ({ ok: true, decision: { events, ordered, reply: { kind: 'none' } } as Decision });
+const done = (events: EventBody[]): DecideResult => ({ ok: true, decision: { events, needsFreshView: false, reply: { kind: 'none' } } as Decision });
 const reject = (code: Rejection['code'], message: string): DecideResult => ({ ok: false, rejection: { code, message } });
 
 export function decideAdmin(c: AdminCommand, s: ClusterState): DecideResult {

@@ -17,12 +17,12 @@ export function decideNode(c: NodeCommand, s: ClusterState): DecideResult {
         return !rec || (ref.principalHash !== undefined && ref.principalHash !== rec.principalHash)
           || (ref.hasSession !== undefined && ref.hasSession !== rec.hasSession);
       });
-      return ok(changed.length ? [{ type: 'ClientRecorded', node: c.node, clients: dedupeRefs(changed) }] : [], false);
+      return ok(changed.length ? [{ type: 'ClientRecorded', node: c.node, clients: dedupeRefs(changed) }] : []);
     }
     case 'removeClients': {
       const r = s.records.get(c.node);
       const known = unique(c.clients).filter((x) => r?.current.has(x) || r?.recovery?.has(x) || r?.completed.has(x));
-      return ok(known.length ? [{ type: 'ClientRemoved', node: c.node, clients: known }] : [], false);
+      return ok(known.length ? [{ type: 'ClientRemoved', node: c.node, clients: known }] : []);
     }
     case 'reclaim':
       return reclaim(c.node, c.clients, s);
@@ -58,8 +58,7 @@ function reclaim(node: string, clients: ClientId[], s: ClusterState): DecideResu
   const events: EventBody[] = [];
   if (accepted.length) events.push({ type: 'ReclaimAccepted', node, recoveryEpoch: s.recoveryEpoch, clients: accepted });
   if (rejected.length) events.push({ type: 'ReclaimRejected', node, rejections: rejected });
-  // Only an acceptance depends on the state it was decided on; a refusal is true whatever follows.
-  return { ok: true, decision: { events, ordered: accepted.length > 0, reply: { kind: 'reclaim', statuses } } };
+    return { ok: true, decision: { events, needsFreshView: accepted.length > 0, reply: { kind: 'reclaim', statuses } } };
 }
 
 function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): DecideResult {
@@ -76,7 +75,7 @@ function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): De
   if (again.length) {
     events.push({ type: 'ReclaimRejected', node, rejections: again.map((client) => ({ client, status: 'NFS4ERR_COMPLETE_ALREADY' as const, op: 'reclaim_complete' as const })) });
   }
-  return { ok: true, decision: { events, ordered: false, reply: { kind: 'reclaimComplete', statuses } } };
+  return { ok: true, decision: { events, needsFreshView: false, reply: { kind: 'reclaimComplete', statuses } } };
 }
 
 /**
@@ -86,8 +85,8 @@ function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): De
  */
 function mayGrant(node: string, now: number, s: ClusterState): DecideResult {
   const grant = (events: EventBody[], endsGrace: boolean): DecideResult =>
-    ({ ok: true, decision: { events, ordered: true, reply: { kind: 'mayGrant', status: 'OK', endsGrace } } });
-  const refuse: DecideResult = { ok: true, decision: { events: [], ordered: false, reply: { kind: 'mayGrant', status: 'NFS4ERR_GRACE', endsGrace: false } } };
+    ({ ok: true, decision: { events, needsFreshView: true, reply: { kind: 'mayGrant', status: 'OK', endsGrace } } });
+  const refuse: DecideResult = { ok: true, decision: { events: [], needsFreshView: false, reply: { kind: 'mayGrant', status: 'NFS4ERR_GRACE', endsGrace: false } } };
   const member = s.members.get(node);
   if (!member) return refuse;
   if (!inGrace(s)) return grant(s.nonReclaimGranted ? [] : [{ type: 'FirstNonReclaimGrant', node }], false);
@@ -95,8 +94,8 @@ function mayGrant(node: string, now: number, s: ClusterState): DecideResult {
   return grant([{ type: 'FirstNonReclaimGrant', node }, graceEnded(s, 'first-non-reclaim-grant', membersNeeding(s))], true);
 }
 
-function ok(events: EventBody[], ordered: boolean): DecideResult {
-  return { ok: true, decision: { events, ordered, reply: { kind: 'none' } } };
+function ok(events: EventBody[]): DecideResult {
+  return { ok: true, decision: { events, needsFreshView: false, reply: { kind: 'none' } } };
 }
 
 const unique = <T>(xs: T[]): T[] => [...new Set(xs)];

@@ -6,8 +6,7 @@ import { seal } from './seal';
 import { ClusterState, initialClusterState } from './state';
 
 /**
- * A log with the same append rule as the JetStream store (expected last sequence for ordered
- * decisions), kept in memory: the deciders' tests and the model-based test run on it; the real
+ * A log with the same append rule as the JetStream store (expected last sequence), kept in memory: the deciders' tests and the model-based test run on it; the real
  * store's integration tests check that JetStream behaves the same way.
  */
 export class InMemoryLog {
@@ -30,8 +29,11 @@ export class InMemoryLog {
     return { state, version: this.version };
   }
 
-  /** Appends a sealed decision; an ordered one only if nothing was appended since `expected`. */
-  append(message: DecisionMessage, expected: number | 'any'): { ok: true; sequence: number } | { ok: false; conflict: true } {
+  /** Appends a sealed decision only if nothing was appended since `expected` (or with 'any'). */
+  append(message: DecisionMessage, expected: number | 'any'): { ok: true; sequence: number; duplicate?: boolean } | { ok: false; conflict: true } {
+    // Like JetStream's duplicate window: a retried msgID is acknowledged, not stored twice.
+    const earlier = this.messages.findIndex((m) => m.id === message.id);
+    if (earlier >= 0) return { ok: true, sequence: earlier + 1, duplicate: true };
     if (expected !== 'any' && expected !== this.version) return { ok: false, conflict: true };
     this.messages.push(message);
     return { ok: true, sequence: this.version };
@@ -44,10 +46,10 @@ export class InMemoryLog {
       const { state, version } = this.load();
       const result = decider(command, state);
       if (!result.ok) return result;
-      const { events, ordered, reply } = result.decision;
+      const { events, reply } = result.decision;
       if (events.length === 0) return { ok: true, reply, events: [] };
       const message = seal(state, events, { cluster: this.cluster, decisionId: `d${++this.decisions}`, actor, time: new Date(this.clock()) });
-      if (this.append(message, ordered ? version : 'any').ok) return { ok: true, reply, events: message.events };
+      if (this.append(message, version).ok) return { ok: true, reply, events: message.events };
     }
   }
 }

@@ -1,0 +1,198 @@
+import fc from 'fast-check';
+import type { GkEvent } from '#contracts';
+import { Command, DecideResult, decide, evolve, InMemoryLog, seal } from './index';
+import { checkClient } from './queries';
+import type { ClusterState } from './state';
+import { InvariantOracle } from './testing/invariant-oracle';
+
+/**
+ * Model-based test: random interleavings of NFS-server and operator actions on 2–5 nodes, each
+ * node deciding on its own possibly stale view and appending with the store's rule (expected last
+ * sequence), while an independent oracle replays the log and checks
+ * invariants I1–I5 (and I7's lower bound on deadline ends) after every step.
+ */
+type Op =
+  | { k: 'restart'; n: number }           // NFS server (re)start → grace_start
+  | { k: 'agentCrash'; n: number }        // the agent loses its view and reloads
+  | { k: 'lift'; n: number }
+  | { k: 'remove'; n: number }
+  | { k: 'add'; n: number }
+  | { k: 'enforce'; n: number }
+  | { k: 'noenforce'; n: number }
+  | { k: 'create'; n: number; x: number }
+  | { k: 'removeClient'; n: number; x: number }
+  | { k: 'reclaim'; n: number; xs: number[] }
+  | { k: 'complete'; n: number; x: number }
+  | { k: 'mayGrant'; n: number }
+  | { k: 'tick'; ms: number }
+  | { k: 'expire' }
+  | { k: 'duplicate' };
+
+const node = fc.nat({ max: 4 });
+const client = fc.nat({ max: 11 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 2, arbitrary: node.map((n) => ({ k: 'restart' as const, n })) },
+  { weight: 1, arbitrary: node.map((n) => ({ k: 'agentCrash' as const, n })) },
+  { weight: 2, arbitrary: node.map((n) => ({ k: 'lift' as const, n })) },
+  { weight: 1, arbitrary: node.map((n) => ({ k: 'remove' as const, n })) },
+  { weight: 1, arbitrary: node.map((n) => ({ k: 'add' as const, n })) },
+  { weight: 1, arbitrary: node.map((n) => ({ k: 'enforce' as const, n })) },
+  { weight: 1, arbitrary: node.map((n) => ({ k: 'noenforce' as const, n })) },
+  { weight: 4, arbitrary: fc.record({ n: node, x: client }).map((r) => ({ k: 'create' as const, ...r })) },
+  { weight: 1, arbitrary: fc.record({ n: node, x: client }).map((r) => ({ k: 'removeClient' as const, ...r })) },
+  { weight: 5, arbitrary: fc.record({ n: node, xs: fc.array(client, { minLength: 1, maxLength: 4 }) }).map((r) => ({ k: 'reclaim' as const, ...r })) },
+  { weight: 1, arbitrary: fc.record({ n: node, x: client }).map((r) => ({ k: 'complete' as const, ...r })) },
+  { weight: 2, arbitrary: node.map((n) => ({ k: 'mayGrant' as const, n })) },
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 40_000 }).map((ms) => ({ k: 'tick' as const, ms })) },
+  { weight: 1, arbitrary: fc.constant({ k: 'expire' as const }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'duplicate' as const }) },
+);
+const config = fc.record({
+  deadlinePolicy: fc.constantFrom('abandon' as const, 'wait' as const),
+  exitPolicy: fc.constantFrom('all-clear' as const, 'first-exit' as const),
+});
+
+type Decider = (c: Command, s: ClusterState) => DecideResult;
+
+/** A node's view: the state it decided on last, refreshed only on conflict or after its own appends. */
+interface View { state: ClusterState; version: number }
+
+function runSchedule(nodeCount: number, cfg: { deadlinePolicy: 'abandon' | 'wait'; exitPolicy: 'all-clear' | 'first-exit' }, ops: Op[], decider: Decider): number {
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const log = new InMemoryLog('m', () => now);
+  const oracle = new InvariantOracle({ graceTimeMs: 60_000 });
+  const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i}`);
+  const clients = Array.from({ length: 12 }, (_, i) => (0x10 + i).toString(16));
+  const views = new Map<string, View>();
+  const fresh = (): View => log.load();
+  const catchUp = (v: View): View => {
+    for (const m of log.messages.slice(v.version)) for (const e of m.events) evolve(v.state, e);
+    v.version = log.version;
+    return v;
+  };
+  const viewOf = (n: string) => views.get(n) ?? views.set(n, fresh()).get(n)!;
+  let decisionIds = 0;
+  let lastMessage: ReturnType<typeof seal> | undefined;
+
+  /** The shell's loop: decide on the view; append with the expected sequence; on conflict catch up and decide again. */
+  const execute = (actor: string, command: Command, view: View) => {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const result = decider(command, view.state);
+      if (!result.ok) return result;
+      const { events, needsFreshView, reply } = result.decision;
+      if (events.length === 0) {
+        // A no-op whose answer needs a current view (a grant already recorded) is confirmed first.
+        if (needsFreshView && view.version !== log.version) { catchUp(view); continue; }
+        return { ok: true as const, reply, events: [] as GkEvent[] };
+      }
+      const message = seal(view.state, events, { cluster: 'm', decisionId: `d${++decisionIds}`, actor, time: new Date(now) });
+      const appended = log.append(message, view.version);
+      if (appended.ok) {
+        lastMessage = message;
+        oracle.observe(message.events, now);
+        catchUp(view);
+        return { ok: true as const, reply, events: message.events };
+      }
+      catchUp(view);
+    }
+    throw new Error('no progress after 50 attempts');
+  };
+
+  execute('admin', { type: 'add', nodes, config: { ...cfg, graceTimeMs: 60_000, leaseTimeMs: 30_000 } }, fresh());
+  let steps = 0;
+  for (const op of ops) {
+    steps++;
+    const n = 'n' in op ? nodes[op.n % nodeCount] : nodes[0];
+    switch (op.k) {
+      case 'restart': execute(n, { type: 'start', nodes: [n], addMissing: true }, viewOf(n)); break;
+      case 'agentCrash': views.delete(n); break;
+      case 'lift': execute(n, { type: 'lift', nodes: [n] }, viewOf(n)); break;
+      case 'remove': execute('admin', { type: 'remove', nodes: [n] }, fresh()); break;
+      case 'add': execute('admin', { type: 'add', nodes: [n] }, fresh()); break;
+      case 'enforce': execute('admin', { type: 'enforce', nodes: [n] }, fresh()); break;
+      case 'noenforce': execute('admin', { type: 'noenforce', nodes: [n] }, fresh()); break;
+      case 'create': execute(n, { type: 'create', node: n, clients: [{ client: clients[op.x] }] }, viewOf(n)); break;
+      case 'removeClient': execute(n, { type: 'removeClients', node: n, clients: [clients[op.x]] }, viewOf(n)); break;
+      case 'complete': execute(n, { type: 'reclaimComplete', node: n, clients: [clients[op.x]] }, viewOf(n)); break;
+      case 'reclaim': {
+        const xs = op.xs.map((x) => clients[x]);
+        const r = execute(n, { type: 'reclaim', node: n, clients: xs }, viewOf(n));
+        if (r.ok && r.reply.kind === 'reclaim') oracle.checkReclaimReplies(n, xs, r.reply.statuses);
+        break;
+      }
+      case 'mayGrant': {
+        const r = execute(n, { type: 'mayGrant', node: n, now }, viewOf(n));
+        if (r.ok && r.reply.kind === 'mayGrant' && r.reply.status === 'OK') oracle.checkGrantAllowed(n);
+        break;
+      }
+      case 'tick': now += op.ms; break;
+      case 'expire': execute('coordinator', { type: 'expire', now }, fresh()); break;
+      case 'duplicate':
+        // A retried publish after a lost ack: same msgID, stale expectation; must not be stored twice.
+        if (lastMessage) expect(log.append(lastMessage, 0)).toMatchObject({ ok: true, duplicate: true });
+        break;
+    }
+    // Queries on a fresh state agree with the oracle's independent record model (I4: invalid stays invalid).
+    const state = fresh().state;
+    oracle.checkState(state.epoch, state.recoveryEpoch);
+    for (const nd of nodes) for (const x of clients) oracle.checkQuery(nd, x, checkClient(state, nd, x));
+  }
+  return steps;
+}
+
+const scheduleArb = fc.record({
+  nodeCount: fc.integer({ min: 2, max: 5 }),
+  cfg: config,
+  ops: fc.array(opArb, { minLength: 150, maxLength: 250 }),
+});
+
+describe('model-based: invariants I1–I5 over random interleavings', () => {
+  it('holds for ≥ 10,000 random steps', () => {
+    let steps = 0;
+    fc.assert(fc.property(scheduleArb, ({ nodeCount, cfg, ops }) => {
+      steps += runSchedule(nodeCount, cfg, ops, decide);
+    }), { numRuns: 60 });
+    expect(steps).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it('catches a seeded bug: a variant that accepts reclaims after the grace period ended', () => {
+    const acceptsAfterGrace: Decider = (c, s) => {
+      if (c.type === 'reclaim' && s.recoveryEpoch === 0 && s.epoch > 1) {
+        return { ok: true, decision: { events: [{ type: 'ReclaimAccepted', node: c.node, recoveryEpoch: s.epoch - 1, clients: [...new Set(c.clients)] }], needsFreshView: true, reply: { kind: 'reclaim', statuses: c.clients.map(() => 'OK' as const) } } };
+      }
+      return decide(c, s);
+    };
+    const result = fc.check(fc.property(scheduleArb, ({ nodeCount, cfg, ops }) => {
+      runSchedule(nodeCount, cfg, ops, acceptsAfterGrace);
+    }), { numRuns: 200 });
+    expect(result.failed).toBe(true);
+    expect(String(result.errorInstance)).toMatch(/I1|I3/);
+  });
+
+  it('catches a seeded bug: a variant that lets a node grant during grace', () => {
+    const grantsInGrace: Decider = (c, s) =>
+      c.type === 'mayGrant' ? { ok: true, decision: { events: [], needsFreshView: false, reply: { kind: 'mayGrant', status: 'OK', endsGrace: false } } } : decide(c, s);
+    const result = fc.check(fc.property(scheduleArb, ({ nodeCount, cfg, ops }) => {
+      runSchedule(nodeCount, cfg, ops, grantsInGrace);
+    }), { numRuns: 200 });
+    expect(result.failed).toBe(true);
+    expect(String(result.errorInstance)).toMatch(/I2/);
+  });
+
+  it('catches a seeded bug: a variant that forgets to drop unreclaimed records when grace ends', () => {
+    const keepsRecords: Decider = (c, s) => {
+      const r = decide(c, s);
+      // Sneak the whole recovery set back in as "reclaimed" right before grace ends.
+      if (r.ok && r.decision.events.some((e) => e.type === 'GraceEnded')) {
+        const extra = [...s.records].flatMap(([n, rec]) => rec.recovery && rec.recovery.size
+          ? [{ type: 'ReclaimAccepted' as const, node: n, recoveryEpoch: s.recoveryEpoch, clients: [...rec.recovery.keys()] }] : []);
+        return { ok: true, decision: { ...r.decision, events: [...extra, ...r.decision.events] } };
+      }
+      return r;
+    };
+    const result = fc.check(fc.property(scheduleArb, ({ nodeCount, cfg, ops }) => {
+      runSchedule(nodeCount, cfg, ops, keepsRecords);
+    }), { numRuns: 200 });
+    expect(result.failed).toBe(true);
+  });
+});
