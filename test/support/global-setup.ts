@@ -2,19 +2,16 @@
 import { createTestDatabase, ensureNats, ensurePostgres, redactUrl } from '../../libs/infra/src';
 import { rememberRunInfra } from './run-infra';
 
-interface GlobalConfigSubset {
-  selectProjects?: string[];
-}
-
 const log = (message: string) => process.stderr.write(`[gk test infra] ${message}\n`);
 
 /**
  * Once per jest run: find or start NATS and PostgreSQL, create this run's own database, and hand
  * both to the workers through the environment (workers are forked after this runs).
  */
-export default async function globalSetup(globalConfig: GlobalConfigSubset): Promise<void> {
+export default async function globalSetup(): Promise<void> {
   // `npm run test:unit` must not need NATS or PostgreSQL.
-  if (globalConfig.selectProjects && !globalConfig.selectProjects.includes('integration')) return;
+  const projects = selectedProjects(process.argv);
+  if (projects && !projects.includes('integration')) return;
 
   const nats = await ensureNats({ log });
   let postgres;
@@ -39,4 +36,21 @@ export default async function globalSetup(globalConfig: GlobalConfigSubset): Pro
   process.env.NATS_URL = nats.url;
   process.env.DATABASE_URL = database.url;
   log(`NATS ${nats.url}, database ${redactUrl(database.url)}`);
+}
+
+/**
+ * The names given to `--selectProjects`, read from the command line because jest does not pass
+ * them to global setup. Like jest's own parser, the option takes every argument up to the next flag.
+ */
+function selectedProjects(argv: string[]): string[] | undefined {
+  const at = argv.findIndex((arg) => arg === '--selectProjects' || arg.startsWith('--selectProjects='));
+  if (at < 0) return undefined;
+  const inline = argv[at].split('=')[1];
+  if (inline !== undefined) return inline.split(',');
+  const names: string[] = [];
+  for (const arg of argv.slice(at + 1)) {
+    if (arg.startsWith('-')) break;
+    names.push(arg);
+  }
+  return names;
 }
