@@ -1,0 +1,85 @@
+/**
+ * Test helper, not a test: a real JSON-lines Unix socket server standing in for the
+ * node-agent. (The .test.ts suffix keeps it out of the build and out of jest's test match.)
+ * By default it keeps an in-memory record set with the JSON API's statuses; `respond`
+ * overrides the answer to a request, to simulate failures.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type FakeRequest = { id: unknown; op: string; [field: string]: unknown };
+/** A reply object, or what to do instead of answering. */
+export type FakeResponse = Record<string, unknown> | 'close' | 'silence' | 'garbage' | undefined;
+
+export class FakeAgent {
+  readonly requests: FakeRequest[] = [];
+  readonly clients = new Map<string, { hasSession: boolean }>();
+  /** Return undefined to fall back to the default behaviour. */
+  respond: (req: FakeRequest) => FakeResponse = () => undefined;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    readonly dir: string,
+    readonly socketPath: string,
+    private readonly server: Server,
+  ) {}
+
+  static async start(): Promise<FakeAgent> {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-fake-agent-'));
+    const socketPath = join(dir, 'agent.sock');
+    let agent!: FakeAgent;
+    const server = createServer((socket) => agent.serve(socket));
+    agent = new FakeAgent(dir, socketPath, server);
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    return agent;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private serve(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let buffered = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      buffered += text;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const req = JSON.parse(buffered.slice(0, nl)) as FakeRequest;
+        buffered = buffered.slice(nl + 1);
+        this.requests.push(req);
+        const answer = this.respond(req) ?? this.defaultAnswer(req);
+        if (answer === 'close') socket.destroy();
+        else if (answer === 'garbage') socket.write('this is not json\n');
+        else if (answer !== 'silence') socket.write(`${JSON.stringify({ id: req.id, ...answer })}\n`);
+      }
+    });
+  }
+
+  private defaultAnswer(req: FakeRequest): Record<string, unknown> {
+    const client = String(req.client);
+    switch (req.op) {
+      case 'grace_start':
+        return { status: 'OK', epoch: 2, recoveryEpoch: 1, reclaimable: this.clients.size };
+      case 'create':
+        this.clients.set(client, { hasSession: req.hasSession === true });
+        return { status: 'OK' };
+      case 'remove':
+        this.clients.delete(client);
+        return { status: 'OK' };
+      case 'check':
+        return { status: this.clients.has(client) ? 'OK' : 'NFS4ERR_RECLAIM_BAD' };
+      case 'grace_done':
+        return { status: 'OK', ended: true };
+      default:
+        return { status: 'ERR_BAD_REQUEST', error: `unknown op ${req.op}` };
+    }
+  }
+}
