@@ -6,7 +6,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JetStreamPublishOptions,
-  type JsMsg,
+  type MsgRequest,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { StreamNames } from '#contracts';
@@ -109,6 +109,16 @@ export interface Subscription {
    */
   done: Promise<SubscriptionEnd>;
 }
+
+/** What both a consumer delivery (JsMsg) and a single get (StoredMsg) provide. */
+interface RawMessage {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  time: Date;
+}
+
+const SINGLE_GETS_BEFORE_CONSUMER = 4;
 
 const defaultMalformedReporter: MalformedHandler = (m) => {
   console.warn(`[event-store] malformed message seq=${m.sequence} subject=${m.subject}: ${m.error.kind}: ${m.error.message}`);
@@ -320,16 +330,36 @@ export class JetStreamEventStore<M> {
   }
 
   /**
-   * Streams the subject's messages from `fromSequence` to the subject's last message at call time
-   * through an ordered consumer (one pull per `readBatch` messages; about 10x faster than a direct
-   * get per message). Returns the subject's last sequence.
+   * Streams the subject's messages from `fromSequence` to the subject's last message at call time.
+   * Returns the subject's last sequence.
+   *
+   * The first few messages come from single gets (`next_by_subj`, ~0.5 ms each): a load from a
+   * recent snapshot usually finds zero to two new messages, where an ordered consumer's set-up
+   * (stream info, create, pull, delete: ~3.5 ms) would dominate. Longer replays continue through an
+   * ordered consumer, one pull per `readBatch` messages (~10x the rate of single gets).
    */
-  private async scan(subject: string, fromSequence: number, visit: (m: JsMsg) => void): Promise<number> {
+  private async scan(subject: string, fromSequence: number, visit: (m: RawMessage) => void): Promise<number> {
     this.checkSubject(subject, false);
     const target = await this.lastSequence(subject);
-    const start = Math.max(1, Math.floor(fromSequence));
-    if (target < start) return target;
+    let next = Math.max(1, Math.floor(fromSequence));
+    if (target < next) return target;
 
+    const jsm = await this.manager();
+    // STREAM.MSG.GET accepts next_by_subj since server 2.9, but the client's MsgRequest type only
+    // lists seq and last_by_subj; the request body is passed through as is.
+    const nextOf = (seq: number) => ({ seq, next_by_subj: subject }) as unknown as MsgRequest;
+    for (let gets = 0; gets < SINGLE_GETS_BEFORE_CONSUMER; gets++) {
+      const m = await this.retryTransient(() => jsm.streams.getMessage(this.names.stream, nextOf(next)));
+      // Nothing left: the target message vanished (a purge) since the lookup.
+      if (!m) return target;
+      visit(m);
+      if (m.seq >= target) return m.seq;
+      next = m.seq + 1;
+    }
+    return this.scanWithConsumer(subject, next, target, visit);
+  }
+
+  private async scanWithConsumer(subject: string, start: number, target: number, visit: (m: RawMessage) => void): Promise<number> {
     const consumer = await this.retryTransient(() => this.js.consumers.get(this.names.stream, {
       filter_subjects: subject,
       opt_start_seq: start,
@@ -360,12 +390,13 @@ export class JetStreamEventStore<M> {
         messages.stop();
       }
     } finally {
+      // The ordered consumer is ephemeral; deleting it now beats leaving it for its inactivity timer.
       consumer.delete().catch(() => undefined);
     }
     return Math.max(last, target);
   }
 
-  private decode(m: JsMsg): StoredMessage<M> | MalformedMessage {
+  private decode(m: RawMessage): StoredMessage<M> | MalformedMessage {
     const decoded = this.codec.decode(m.data);
     if (decoded.ok) return { sequence: m.seq, subject: m.subject, time: m.time, message: decoded.value };
     return { sequence: m.seq, subject: m.subject, error: decoded.error, raw: m.data };
