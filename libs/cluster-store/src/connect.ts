@@ -1,0 +1,44 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, NatsConnection } from '@nats-io/transport-node';
+import { decisionCodec, DecisionMessage, StreamNames } from '#contracts';
+import { JetStreamEventStore, MalformedHandler, provisionStream } from '#event-store';
+import { natsServers } from '#infra';
+
+export type GraceEventStore = JetStreamEventStore<DecisionMessage>;
+
+export interface OpenedStore {
+  nc: NatsConnection;
+  store: GraceEventStore;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to NATS, makes sure the event stream exists, and returns the one event store every
+ * Gracekeeper process uses. `reconnect` stays on: a partitioned agent must come back by itself.
+ */
+export async function openGraceStore(options: {
+  natsUrl: string;
+  names: StreamNames;
+  name: string;
+  onMalformed?: MalformedHandler;
+  reconnect?: boolean;
+  timeoutMs?: number;
+  provision?: boolean;
+}): Promise<OpenedStore> {
+  const nc = await connect({
+    servers: natsServers(options.natsUrl),
+    name: options.name,
+    reconnect: options.reconnect ?? true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    timeout: options.timeoutMs ?? 5000,
+  });
+  try {
+    if (options.provision ?? true) await provisionStream(await jetstreamManager(nc), options.names);
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+  const store = new JetStreamEventStore<DecisionMessage>({ nc, names: options.names, codec: decisionCodec, onMalformed: options.onMalformed });
+  return { nc, store, close: () => nc.drain().catch(() => nc.close()) };
+}

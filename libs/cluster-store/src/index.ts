@@ -1,0 +1,5 @@
+export * from './connect';
+export * from './execute';
+export * from './group-commit';
+export * from './live-view';
+export * from './one-shot';

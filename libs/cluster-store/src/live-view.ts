@@ -1,0 +1,121 @@
+import { GkEvent, StreamNames, subjects } from '#contracts';
+import { ConcurrencyConflict, MalformedMessage, Subscription } from '#event-store';
+import { ClusterState, Command, evolve } from '#domain';
+import type { GraceEventStore } from './connect';
+import { decideAndSeal, ExecuteMeta, Executed } from './execute';
+import { loadCluster } from './one-shot';
+
+export interface LiveViewOptions {
+  trackedNodes?: string[];
+  /** Called after each stored decision is applied, in log order. */
+  onApplied?: (events: GkEvent[], state: ClusterState, sequence: number) => void;
+  /** Where malformed messages on the subject are reported (they are skipped, never fatal). */
+  onMalformed?: (m: MalformedMessage) => void;
+  /** How long to wait for the view to reach a sequence the log is known to have. */
+  catchUpTimeoutMs?: number;
+}
+
+/**
+ * A process's live copy of one cluster aggregate: loaded once, then kept current by an ordered
+ * consumer on the cluster's subject, which is the only thing that ever applies events to it.
+ * Decisions are taken on it and appended with its version as the expectation, so a stale view
+ * loses the race, catches up and decides again; it never answers from a state the log has left.
+ */
+export class LiveClusterView {
+  state!: ClusterState;
+  version = 0;
+  private subscription?: Subscription;
+  private waiters: { sequence: number; resolve: () => void }[] = [];
+  readonly subject: string;
+
+  private constructor(
+    readonly store: GraceEventStore,
+    readonly names: StreamNames,
+    readonly cluster: string,
+    private readonly options: LiveViewOptions,
+  ) {
+    this.subject = subjects.cluster(names, cluster);
+  }
+
+  static async open(store: GraceEventStore, names: StreamNames, cluster: string, options: LiveViewOptions = {}): Promise<LiveClusterView> {
+    const view = new LiveClusterView(store, names, cluster, options);
+    const loaded = await loadCluster(store, names, cluster, { trackedNodes: options.trackedNodes });
+    view.state = loaded.state;
+    view.version = loaded.version;
+    view.subscription = await store.subscribe(view.subject, { fromSequence: loaded.version + 1 }, (stored) => view.apply(stored.message.events, stored.sequence), {
+      // A malformed message is reported and skipped, but it still moved the subject's version.
+      onMalformed: (m) => {
+        options.onMalformed?.(m);
+        view.apply([], m.sequence);
+      },
+    });
+    return view;
+  }
+
+  /** Resolves once the view has applied the subject's message at `sequence` (or a later one). */
+  waitFor(sequence: number, timeoutMs = this.options.catchUpTimeoutMs ?? 10_000): Promise<void> {
+    if (this.version >= sequence) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.resolve !== done);
+        reject(new Error(`view of ${this.cluster} did not reach sequence ${sequence} within ${timeoutMs} ms (at ${this.version})`));
+      }, timeoutMs);
+      const done = () => { clearTimeout(timer); resolve(); };
+      this.waiters.push({ sequence, resolve: done });
+    });
+  }
+
+  /** Brings the view up to what the log holds right now (one round trip, then the consumer). */
+  async catchUp(): Promise<void> {
+    await this.waitFor(await this.store.lastSequence(this.subject));
+  }
+
+  /**
+   * Decides `command` on the view and appends it with the view's version as the expectation. On a
+   * conflict the view catches up and decides again. Returns once the decision is stored and the
+   * view has applied it, so the caller's next request sees its own write.
+   */
+  async execute(command: Command, meta: ExecuteMeta, maxAttempts = 100): Promise<Executed> {
+    for (let attempt = 1; ; attempt++) {
+      const version = this.version;
+      const sealed = decideAndSeal(command, this.state, this.cluster, meta);
+      if (!sealed.ok) return sealed;
+      if (!sealed.message) {
+        if (sealed.decision.needsFreshView) {
+          const last = await this.store.lastSequence(this.subject);
+          if (last !== version) { await this.waitFor(last); continue; }
+        }
+        return { ok: true, decision: sealed.decision, events: [], sequence: null };
+      }
+      try {
+        const appended = await this.store.append(this.subject, sealed.message, { expectedLastSequence: version });
+        await this.waitFor(appended.sequence);
+        return { ok: true, decision: sealed.decision, events: sealed.message.events, sequence: appended.sequence };
+      } catch (err) {
+        if (!(err instanceof ConcurrencyConflict) || attempt >= maxAttempts) throw err;
+        await this.waitFor(err.actual ?? (await this.store.lastSequence(this.subject)));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.subscription?.stop();
+  }
+
+  /** Why the subscription ended, if it did (for health checks). */
+  get ended(): Promise<unknown> | undefined {
+    return this.subscription?.done;
+  }
+
+  private apply(events: GkEvent[], sequence: number): void {
+    if (sequence <= this.version) return; // already folded in by the initial load
+    for (const e of events) evolve(this.state, e);
+    this.version = sequence;
+    this.options.onApplied?.(events, this.state, sequence);
+    if (this.waiters.length) {
+      const ready = this.waiters.filter((w) => w.sequence <= sequence);
+      this.waiters = this.waiters.filter((w) => w.sequence > sequence);
+      for (const w of ready) w.resolve();
+    }
+  }
+}
