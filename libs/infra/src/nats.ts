@@ -133,8 +133,9 @@ export interface NatsServer {
   /** Last lines of the server's log, for failure messages. */
   output(): string;
   /**
-   * Sends a signal. For a terminating signal (the default SIGKILL) resolves once the process is
-   * gone; SIGSTOP/SIGCONT freeze and thaw it to simulate a hung server or a partition.
+   * Sends a signal. For SIGKILL (the default), SIGTERM, SIGINT and SIGQUIT resolves once the
+   * process is gone; SIGSTOP/SIGCONT freeze and thaw it to simulate a hung server or a partition;
+   * SIGHUP makes nats-server reload its configuration.
    */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port, store and cluster routes after `kill`. */
@@ -142,6 +143,8 @@ export interface NatsServer {
   /** Stops the server and removes whatever temporary files it created. Idempotent. */
   stop(): Promise<void>;
 }
+
+const STOPPING_SIGNALS = new Set<NodeJS.Signals>(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGQUIT']);
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const binary = findNatsServer();
@@ -206,7 +209,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (!child || !running()) return;
       child.process.kill(signal);
-      if (signal !== 'SIGSTOP' && signal !== 'SIGCONT' && signal !== 'SIGTSTP') await child.exited;
+      if (!STOPPING_SIGNALS.has(signal)) return;
+      // A paused server only acts on a terminating signal once it runs again.
+      if (signal !== 'SIGKILL') child.process.kill('SIGCONT');
+      await child.exited;
     },
     async restart() {
       if (stopped) throw new Error(`nats-server ${serverName} was stopped; start a new one`);
