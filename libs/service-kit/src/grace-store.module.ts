@@ -1,0 +1,35 @@
+import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import type { StreamNames } from '#contracts';
+import { openGraceStore, OpenedStore } from '#cluster-store';
+import { GRACE_STORE } from './tokens';
+
+export interface GraceStoreOptions {
+  natsUrl: string;
+  names: StreamNames;
+  /** Connection name shown by the NATS server (service and replica). */
+  name: string;
+}
+
+/** Provides the one connection and event store of a service, closed on shutdown. */
+@Global()
+@Module({})
+export class GraceStoreModule implements OnApplicationShutdown {
+  constructor(@Inject(GRACE_STORE) private readonly opened: OpenedStore) {}
+
+  static forRoot(options: GraceStoreOptions): DynamicModule {
+    return {
+      module: GraceStoreModule,
+      providers: [{ provide: GRACE_STORE, useFactory: () => openGraceStore(options) }],
+      exports: [GRACE_STORE],
+    };
+  }
+
+  /** For a process that opened its store itself (tests, the agent's core). */
+  static forStore(opened: OpenedStore): DynamicModule {
+    return { module: GraceStoreModule, providers: [{ provide: GRACE_STORE, useValue: opened }], exports: [GRACE_STORE] };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.opened.close();
+  }
+}
