@@ -1,0 +1,74 @@
+import { jetstream } from '@nats-io/jetstream';
+import { subjects } from '#contracts';
+import { emptyCounter, eventually, evolveCounter, increment, incrementCodec, openTestNats, type Increment, type TestNats } from '../test/support';
+import { JetStreamEventStore } from './event-store';
+import { provisionStream } from './provision';
+
+// A measurement, not a timed assertion: it logs how fast a cold aggregate replays, for the report
+// and for spotting regressions by eye. GK_REPLAY_COUNT overrides the size.
+const COUNT = Number(process.env.GK_REPLAY_COUNT ?? 100_000);
+
+describe(`replaying ${COUNT} small messages`, () => {
+  let t: TestNats;
+  let store: JetStreamEventStore<Increment>;
+  let subject: string;
+  let lastSequence = 0;
+
+  beforeAll(async () => {
+    t = await openTestNats('replay');
+    await provisionStream(t.jsm, t.names);
+    store = new JetStreamEventStore({ nc: t.nc, names: t.names, codec: incrementCodec });
+    subject = subjects.cluster(t.names, 'replay');
+    // Pipelined publishes: fast to set up, and the same bytes as appends would store.
+    const js = jetstream(t.nc);
+    const noise = subjects.cluster(t.names, 'noise');
+    let inflight: Promise<unknown>[] = [];
+    for (let n = 0; n < COUNT; n++) {
+      const m = increment(n, 'replay', n);
+      inflight.push(js.publish(subject, incrementCodec.encode(m), { msgID: m.id }));
+      // Another aggregate interleaved, so that the filter has something to skip.
+      if (n % 10 === 0) inflight.push(js.publish(noise, incrementCodec.encode(increment(0)), {}));
+      if (inflight.length >= 2000) {
+        await Promise.all(inflight);
+        inflight = [];
+      }
+    }
+    await Promise.all(inflight);
+    lastSequence = await store.lastSequence(subject);
+  }, 300_000);
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const rate = (count: number, ms: number) => `${Math.round((count / ms) * 1000).toLocaleString('en-US')} msg/s`;
+
+  it('read()', async () => {
+    const started = performance.now();
+    const result = await store.read(subject);
+    const ms = performance.now() - started;
+    expect(result.messages).toHaveLength(COUNT);
+    expect(result.lastSequence).toBe(lastSequence);
+    console.log(`[event-store] read() of ${COUNT} messages: ${ms.toFixed(0)} ms, ${rate(COUNT, ms)}`);
+  }, 120_000);
+
+  it('aggregate()', async () => {
+    const started = performance.now();
+    const result = await store.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter });
+    const ms = performance.now() - started;
+    expect(result.state).toEqual({ count: COUNT, stale: 0 });
+    expect(result.version).toBe(lastSequence);
+    console.log(`[event-store] aggregate() of ${COUNT} messages: ${ms.toFixed(0)} ms, ${rate(COUNT, ms)}`);
+  }, 120_000);
+
+  it('subscribe() catching up', async () => {
+    let seen = 0;
+    const started = performance.now();
+    const sub = await store.subscribe(subject, { fromSequence: 1 }, () => {
+      seen++;
+    });
+    await eventually(() => seen === COUNT, 'every message', 120_000);
+    const ms = performance.now() - started;
+    await sub.stop();
+    console.log(`[event-store] subscribe() caught up on ${COUNT} messages: ${ms.toFixed(0)} ms, ${rate(COUNT, ms)}`);
+  }, 120_000);
+});
