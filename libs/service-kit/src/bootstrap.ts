@@ -21,7 +21,8 @@ export async function bootstrapService(module: Type<unknown> | ReturnType<typeof
     .addBearerAuth()
     .build());
   SwaggerModule.setup('docs', app, document);
-  await app.listen(options.port, options.host ?? '127.0.0.1');
+  // Loopback unless told otherwise: admin endpoints should not face the NFS clients' network by accident.
+  await app.listen(options.port, options.host ?? process.env.GK_ADMIN_HOST ?? '127.0.0.1');
   return app;
 }
 
