@@ -12,6 +12,7 @@ import {
   encodeReply,
   encodeUpcall,
   type Endianness,
+  GraceStartReplies,
   HOST_ENDIANNESS,
 } from './index';
 
@@ -140,6 +141,18 @@ describe.each([1, 2])('cld v%i name commands', (version) => {
 
     const done = encodeReply(decoded, { kind: 'status', status: 0 });
     expect(done).toEqual(req);
+  });
+
+  it('streams GraceStart replies as nfsdcld does, the final one still holding the last client', () => {
+    const req = handMessage({ version, cmd: 4 });
+    const replies = new GraceStartReplies(decodeOk(req));
+    expect(replies.end()).toEqual(req);
+    const first = replies.client(Buffer.from('first-client-name'));
+    const last = replies.client(NAME, HASH);
+    expect(first).toEqual(encodeReply(decodeOk(req), { kind: 'client', name: Buffer.from('first-client-name') }));
+    expect(replies.end()).toEqual(withStatus(last, 0));
+    expect(replies.end(CldStatus.EREMOTEIO)).toEqual(withStatus(last, -121));
+    expect(() => new GraceStartReplies(decodeOk(handMessage({ version, cmd: 0, name: NAME })))).toThrow(RangeError);
   });
 
   it('clears what a longer previous name left in the union of a GraceStart reply', () => {

@@ -78,3 +78,30 @@ function checkStatus(status: number): number {
 function requireCommand(source: CldRequest | CldRejectedRequest, cmd: 'GetVersion' | 'GraceStart'): void {
   if ('replyable' in source || source.cmd !== cmd) throw new RangeError(`this reply only answers ${cmd}`);
 }
+
+/**
+ * The replies to one GraceStart upcall, built as nfsdcld builds them: it reuses one buffer, so
+ * the final status reply still carries the last client sent (the kernel reads only cm_status
+ * from it). Holds one frame, so a long client list can be streamed.
+ */
+export class GraceStartReplies {
+  private last: Buffer;
+
+  constructor(private readonly request: CldRequest) {
+    requireCommand(request, 'GraceStart');
+    this.last = request.raw;
+  }
+
+  /** One reclaimable client (status -EINPROGRESS). */
+  client(name: Uint8Array, principalHash?: Uint8Array | null): Buffer {
+    this.last = encodeReply(this.request, { kind: 'client', name, principalHash });
+    return this.last;
+  }
+
+  /** The reply that ends the stream: 0, or a negative errno if listing the clients failed. */
+  end(status: number = CldStatus.OK): Buffer {
+    const out = Buffer.from(this.last);
+    writeS16(out, checkStatus(status), OFF_STATUS, this.request.endianness);
+    return out;
+  }
+}
