@@ -13,8 +13,11 @@ const REPO_ROOT = resolve(__dirname, '..', '..');
 export const DEFAULT_NFSDCLTRACK_CACHE = join(REPO_ROOT, '.tmp', 'nfsdcltrack');
 /** nfsdcltrack writes "Y" here when it thinks grace may end; on a host running nfsd that is real. */
 const NFSD_END_GRACE = '/proc/fs/nfsd/v4_end_grace';
+/** nfsdcld imports, and at its first gracedone deletes, the records of an nfsdcltrack found here. */
+const SYSTEM_CLTRACK_STORE = '/var/lib/nfs/nfsdcltrack';
 
-let cached: NfsdcltrackLocation | undefined;
+type Program = 'nfsdcltrack' | 'nfsdcld';
+const cached = new Map<Program, NfsdcltrackLocation>();
 
 /**
  * Finds or fetches nfsdcltrack. Order: $NFSDCLTRACK_BIN, an installed /sbin or /usr/sbin
@@ -22,22 +25,34 @@ let cached: NfsdcltrackLocation | undefined;
  * run here safely (not root, nfsd running, a library missing, no apt).
  */
 export function findNfsdcltrack(cacheDir = DEFAULT_NFSDCLTRACK_CACHE): NfsdcltrackLocation {
-  if (cached && cacheDir === DEFAULT_NFSDCLTRACK_CACHE) return cached;
-  const found = locate(cacheDir);
-  if (cacheDir === DEFAULT_NFSDCLTRACK_CACHE) cached = found;
+  return find('nfsdcltrack', cacheDir);
+}
+
+/** nfsdcld from the same package ($NFSDCLD_BIN first), for byte-level checks of libs/cld. */
+export function findNfsdcld(cacheDir = DEFAULT_NFSDCLTRACK_CACHE): NfsdcltrackLocation {
+  if (existsSync(SYSTEM_CLTRACK_STORE)) return { skipReason: `${SYSTEM_CLTRACK_STORE} exists: nfsdcld would import and later delete its records` };
+  return find('nfsdcld', cacheDir);
+}
+
+function find(program: Program, cacheDir: string): NfsdcltrackLocation {
+  const memo = cacheDir === DEFAULT_NFSDCLTRACK_CACHE ? cached.get(program) : undefined;
+  if (memo) return memo;
+  const found = locate(program, cacheDir);
+  if (cacheDir === DEFAULT_NFSDCLTRACK_CACHE) cached.set(program, found);
   return found;
 }
 
-function locate(cacheDir: string): NfsdcltrackLocation {
-  // nfsdcltrack drops its capability bounding set first; without CAP_SETPCAP every command exits 255.
-  if (process.getuid?.() !== 0) return { skipReason: 'nfsdcltrack must run as root (it drops capabilities before any command)' };
+function locate(program: Program, cacheDir: string): NfsdcltrackLocation {
+  // Both drop their capability bounding set first; without CAP_SETPCAP nfsdcltrack exits 255 on every command.
+  if (process.getuid?.() !== 0) return { skipReason: `${program} must run as root (it drops capabilities before any command)` };
   if (existsSync(NFSD_END_GRACE)) {
-    return { skipReason: `nfsd is running here (${NFSD_END_GRACE} exists): nfsdcltrack would end its grace period` };
+    return { skipReason: `nfsd is running here (${NFSD_END_GRACE} exists): ${program} would act on its grace period` };
   }
-  const candidates = [process.env.NFSDCLTRACK_BIN, '/sbin/nfsdcltrack', '/usr/sbin/nfsdcltrack', ...unpackedPaths(cacheDir)];
+  const override = program === 'nfsdcltrack' ? process.env.NFSDCLTRACK_BIN : process.env.NFSDCLD_BIN;
+  const candidates = [override, `/sbin/${program}`, `/usr/sbin/${program}`, ...unpackedPaths(program, cacheDir)];
   let path = candidates.find((p): p is string => !!p && existsSync(p));
   if (!path) {
-    const fetched = fetchPackage(cacheDir);
+    const fetched = fetchPackage(program, cacheDir);
     if ('skipReason' in fetched) return fetched;
     path = fetched.path;
   }
@@ -46,12 +61,12 @@ function locate(cacheDir: string): NfsdcltrackLocation {
   return { path };
 }
 
-function unpackedPaths(cacheDir: string): string[] {
-  return [join(cacheDir, 'root', 'sbin', 'nfsdcltrack'), join(cacheDir, 'root', 'usr', 'sbin', 'nfsdcltrack')];
+function unpackedPaths(program: Program, cacheDir: string): string[] {
+  return [join(cacheDir, 'root', 'sbin', program), join(cacheDir, 'root', 'usr', 'sbin', program)];
 }
 
 /** Downloads and unpacks into a private directory first, so parallel workers never see half a tree. */
-function fetchPackage(cacheDir: string): NfsdcltrackLocation {
+function fetchPackage(program: Program, cacheDir: string): NfsdcltrackLocation {
   mkdirSync(cacheDir, { recursive: true });
   const work = mkdtempSync(join(cacheDir, 'fetch-'));
   try {
@@ -70,8 +85,8 @@ function fetchPackage(cacheDir: string): NfsdcltrackLocation {
         // another worker won the race; its tree is as good as ours
       }
     }
-    const path = unpackedPaths(cacheDir).find((p) => existsSync(p));
-    return path ? { path } : { skipReason: 'nfs-kernel-server has no nfsdcltrack in sbin or usr/sbin' };
+    const path = unpackedPaths(program, cacheDir).find((p) => existsSync(p));
+    return path ? { path } : { skipReason: `nfs-kernel-server has no ${program} in sbin or usr/sbin` };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
