@@ -1,0 +1,36 @@
+/**
+ * Entry point of gracectl, the operator's tool (counterpart of ganesha-rados-grace). No Nest on
+ * this path: it connects to NATS, decides with the shared rules, appends, and exits.
+ */
+import { openGraceStore } from '#cluster-store';
+import { runGracectl } from './cli';
+
+const timeoutMs = Number(process.env.GK_GRACECTL_TIMEOUT_MS) || 30_000;
+
+// A command that cannot finish (NATS gone mid-way) must not hang a script for ever. The decision
+// may or may not have been stored: say so.
+const watchdog = setTimeout(() => {
+  process.stderr.write(`Failure: no answer within ${timeoutMs} ms (the change may or may not have been applied; check with gracectl dump)\n`);
+  process.exit(1);
+}, timeoutMs);
+watchdog.unref();
+
+runGracectl(process.argv.slice(2), process.env, {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  open: (natsUrl, { names, actor }) => openGraceStore({ natsUrl, names, name: actor, reconnect: true, timeoutMs: 5000 }),
+}).then(
+  (code) => exit(code),
+  (err: unknown) => {
+    process.stderr.write(`Failure: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    exit(1);
+  },
+);
+
+/** Exits once stdout and stderr have flushed (a piped dump must not be cut short). */
+function exit(code: number): void {
+  let pending = 2;
+  const done = () => { if (--pending === 0) process.exit(code); };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
