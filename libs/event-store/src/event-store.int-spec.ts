@@ -1,5 +1,5 @@
-import { jetstream } from '@nats-io/jetstream';
-import { headers } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { headers, TimeoutError } from '@nats-io/transport-node';
 import { subjects } from '#contracts';
 import {
   emptyCounter,
@@ -87,6 +87,34 @@ describe('JetStreamEventStore', () => {
       const { messages } = await store.read(subject);
       expect(messages.map((x) => x.message.id)).toEqual([m.id, lost.id]);
       expect(messages.map((x) => x.sequence)).toEqual([stored.sequence, second.sequence]);
+    });
+
+    it('an earlier attempt that was stored after all is found even if the server reports a conflict', async () => {
+      // The guard behind the server's own de-duplication: the first attempt is stored but its ack
+      // "lost" (a timeout), and the retry is not recognised as a duplicate (as if the msgID had
+      // left the window), so the server answers "wrong last sequence".
+      const subject = newSubject();
+      const lossy = new JetStreamEventStore({ nc: t.nc, names: t.names, codec: incrementCodec });
+      const js = (lossy as unknown as { js: JetStreamClient }).js;
+      const publish = js.publish.bind(js);
+      let calls = 0;
+      js.publish = async (subj, data, opts) => {
+        calls++;
+        if (calls === 1) {
+          await publish(subj, data, opts);
+          throw new TimeoutError();
+        }
+        return publish(subj, data, { ...opts, msgID: undefined });
+      };
+      const m = increment(0);
+      const result = await lossy.append(subject, m, { expectedLastSequence: 0 });
+      expect(calls).toBe(2);
+      expect(result.duplicate).toBe(true);
+      const { messages } = await store.read(subject);
+      expect(messages.map((x) => [x.sequence, x.message.id])).toEqual([[result.sequence, m.id]]);
+
+      // Without an earlier doubtful attempt a conflict is a conflict.
+      await expect(lossy.append(subject, m, { expectedLastSequence: 0 })).rejects.toBeInstanceOf(ConcurrencyConflict);
     });
 
     it('refuses subjects outside its stream and wildcard aggregates', async () => {

@@ -7,10 +7,12 @@ import {
   type JetStreamManager,
   type JetStreamPublishOptions,
   type MsgRequest,
+  type StoredMsg,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { StreamNames } from '#contracts';
 import { jitteredDelay, sleep } from './backoff';
+import { Chain, fromConsumer, fromGet, linkHolds, STALE_APPEND, staleAppendMessage, type LinkLookup, type RawMessage } from './chain';
 import { ConnectionGate } from './connection-gate';
 import {
   actualFromDescription,
@@ -38,6 +40,11 @@ export interface EventStoreOptions<M> {
   subscribeBatch?: number;
   /** A replay that receives nothing for this long fails instead of hanging. Default 30000 ms. */
   readIdleTimeoutMs?: number;
+  /**
+   * Check after each conditional append that the server's concurrency check really held (see
+   * chain.ts). `auto` (default): only on replicated streams, where nats-server 2.9 can get it wrong.
+   */
+  verifyAppends?: 'auto' | boolean;
 }
 
 /** The subject's expected last stream sequence (0: no message yet), or `any` for no check. */
@@ -111,14 +118,6 @@ export interface Subscription {
   done: Promise<SubscriptionEnd>;
 }
 
-/** What both a consumer delivery (JsMsg) and a single get (StoredMsg) provide. */
-interface RawMessage {
-  seq: number;
-  subject: string;
-  data: Uint8Array;
-  time: Date;
-}
-
 const SINGLE_GETS_BEFORE_CONSUMER = 8;
 
 const defaultMalformedReporter: MalformedHandler = (m) => {
@@ -143,7 +142,10 @@ export class JetStreamEventStore<M> {
   private readonly subscribeBatch: number;
   private readonly readIdleTimeoutMs: number;
   private readonly gate: ConnectionGate;
+  private readonly verifyAppends: 'auto' | boolean;
+  private readonly lookup: LinkLookup;
   private jsm?: Promise<JetStreamManager>;
+  private replicatedStream?: Promise<boolean>;
 
   constructor(opts: EventStoreOptions<M>) {
     this.nc = opts.nc;
@@ -157,6 +159,11 @@ export class JetStreamEventStore<M> {
     this.readIdleTimeoutMs = opts.readIdleTimeoutMs ?? 30_000;
     this.js = jetstream(this.nc, { timeout: this.publishTimeoutMs });
     this.gate = new ConnectionGate(this.nc);
+    this.verifyAppends = opts.verifyAppends ?? 'auto';
+    this.lookup = {
+      subjectAt: async (seq) => (await this.getMessage({ seq }))?.subject,
+      nextOf: async (subject, seq) => (await this.getMessage(nextBySubject(subject, seq)))?.seq,
+    };
   }
 
   /**
@@ -174,23 +181,67 @@ export class JetStreamEventStore<M> {
       throw new RangeError(`expectedLastSequence must be a non-negative integer or 'any', got ${String(expected)}`);
     }
     const data = this.codec.encode(message);
-    const publishOpts: Partial<JetStreamPublishOptions> = { msgID: this.codec.idOf(message), timeout: this.publishTimeoutMs };
+    const msgID = this.codec.idOf(message);
+    const publishOpts: Partial<JetStreamPublishOptions> = { msgID, timeout: this.publishTimeoutMs };
     if (expected !== 'any') publishOpts.expect = { lastSubjectSequence: expected };
 
+    // Set once an attempt failed in a way that may have stored the message anyway.
+    let maybeStored = false;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.gate.ready(this.publishTimeoutMs);
         const ack = await this.js.publish(subject, data, publishOpts);
+        if (expected !== 'any') await this.confirmLink(subject, ack.seq, ack.duplicate ? undefined : expected, expected);
         return { sequence: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
         if (isWrongLastSequence(err)) {
+          // The server answers a retry of a stored message with `duplicate` before it checks the
+          // expectation. Should that ever not hold (the msgID left the window, a replica that had
+          // not applied it yet), our own earlier attempt would look like someone else's append and
+          // the caller would decide twice: look for it before reporting a conflict.
+          if (maybeStored && expected !== 'any') {
+            const stored = await this.findById(subject, expected + 1, msgID);
+            if (stored !== undefined) {
+              await this.confirmLink(subject, stored, undefined, expected);
+              return { sequence: stored, duplicate: true };
+            }
+          }
           throw new ConcurrencyConflict(subject, expected as number, actualFromDescription(err.message), { cause: err });
         }
         if (!isTransient(err)) throw err;
+        maybeStored = true;
         if (attempt >= this.transientAttempts) throw new AppendUnavailable(subject, attempt, { cause: err });
         await sleep(jitteredDelay(attempt, 25, 1000));
       }
     }
+  }
+
+  /**
+   * Where the server's expectation check cannot be trusted (replicated streams, see chain.ts),
+   * confirms that the message at `seq` links to its predecessor as readers will require; otherwise
+   * readers skip it, and the writer must hear that it lost the race. `linkedTo` undefined: read the
+   * expectation the stored message carries (a duplicate may come from an earlier call).
+   */
+  private async confirmLink(subject: string, seq: number, linkedTo: number | undefined, expected: number): Promise<void> {
+    if (!(await this.replicated())) return;
+    let link = linkedTo;
+    if (link === undefined) {
+      const stored = await this.getMessage({ seq });
+      link = stored ? fromGet(stored).expectedLast : undefined;
+      if (link === undefined) return;
+    }
+    if (await linkHolds(this.lookup, subject, seq, link)) return;
+    throw new ConcurrencyConflict(subject, expected, seq, { cause: new Error(`the server accepted the append at ${seq}, but another writer's message came first: readers ignore it`) });
+  }
+
+  /** Sequence of the message with this id on the subject, at or after `fromSequence`. */
+  private async findById(subject: string, fromSequence: number, id: string): Promise<number | undefined> {
+    let found: number | undefined;
+    await this.scan(subject, fromSequence, (m) => {
+      const decoded = this.codec.decode(m.data);
+      if (found === undefined && decoded.ok && this.codec.idOf(decoded.value) === id) found = m.seq;
+    });
+    return found;
   }
 
   /** Stream sequence of the subject's last message, 0 if it has none. One round trip to the stream leader. */
@@ -198,9 +249,7 @@ export class JetStreamEventStore<M> {
     this.checkSubject(subject, false);
     // STREAM.MSG.GET rather than DIRECT.GET: on a replicated stream a direct get may be answered by
     // a lagging follower, and this value is used to decide whether a cached state is current.
-    const jsm = await this.manager();
-    const stored = await this.retryTransient(() => jsm.streams.getMessage(this.names.stream, { last_by_subj: subject }));
-    return stored?.seq ?? 0;
+    return (await this.getMessage({ last_by_subj: subject }))?.seq ?? 0;
   }
 
   /**
@@ -210,8 +259,8 @@ export class JetStreamEventStore<M> {
   async read(subject: string, opts: ReadOptions = {}): Promise<ReadResult<M>> {
     const messages: StoredMessage<M>[] = [];
     const malformed: MalformedMessage[] = [];
-    const lastSequence = await this.scan(subject, opts.fromSequence ?? 1, (m) => {
-      const stored = this.decode(m);
+    const lastSequence = await this.scan(subject, opts.fromSequence ?? 1, (m, valid) => {
+      const stored = this.decode(m, valid);
       if ('error' in stored) {
         malformed.push(stored);
         this.report(stored, this.onMalformed);
@@ -231,8 +280,8 @@ export class JetStreamEventStore<M> {
     let applied = 0;
     const malformed: MalformedMessage[] = [];
     const fromSequence = opts.from ? opts.from.sequence + 1 : 1;
-    const version = await this.scan(subject, fromSequence, (m) => {
-      const stored = this.decode(m);
+    const version = await this.scan(subject, fromSequence, (m, valid) => {
+      const stored = this.decode(m, valid);
       if ('error' in stored) {
         malformed.push(stored);
         this.report(stored, this.onMalformed);
@@ -259,6 +308,8 @@ export class JetStreamEventStore<M> {
     this.checkSubject(filterSubject, true);
     const onMalformed = hooks.onMalformed ?? this.onMalformed;
     let next = Math.max(1, Math.floor(opts.fromSequence));
+    // One chain for the whole subscription: what it learnt stays true across consumer restarts.
+    const chain = new Chain(this.lookup, next === 1);
     let stopped = false;
     let current: { consumer: Consumer; messages: ConsumerMessages } | undefined;
 
@@ -289,7 +340,9 @@ export class JetStreamEventStore<M> {
           try {
             for await (const m of live.messages) {
               if (stopped) break;
-              const stored = this.decode(m);
+              const raw = fromConsumer(m);
+              const judged = chain.judge(raw);
+              const stored = this.decode(raw, typeof judged === 'boolean' ? judged : await judged);
               if ('error' in stored) {
                 this.report(stored, onMalformed);
               } else {
@@ -342,28 +395,32 @@ export class JetStreamEventStore<M> {
    * (stream info, create, first pull: ~7 ms measured) would dominate. Longer replays continue through an
    * ordered consumer, one pull per `readBatch` messages (~10x the rate of single gets).
    */
-  private async scan(subject: string, fromSequence: number, visit: (m: RawMessage) => void): Promise<number> {
+  private async scan(subject: string, fromSequence: number, visit: (m: RawMessage, valid: boolean) => void): Promise<number> {
     this.checkSubject(subject, false);
     const target = await this.lastSequence(subject);
     let next = Math.max(1, Math.floor(fromSequence));
     if (target < next) return target;
 
-    const jsm = await this.manager();
-    // STREAM.MSG.GET accepts next_by_subj since server 2.9, but the client's MsgRequest type only
-    // lists seq and last_by_subj; the request body is passed through as is.
-    const nextOf = (seq: number) => ({ seq, next_by_subj: subject }) as unknown as MsgRequest;
+    const chain = new Chain(this.lookup, next === 1);
     for (let gets = 0; gets < SINGLE_GETS_BEFORE_CONSUMER; gets++) {
-      const m = await this.retryTransient(() => jsm.streams.getMessage(this.names.stream, nextOf(next)));
+      const m = await this.getMessage(nextBySubject(subject, next));
       // Nothing left: the target message vanished (a purge) since the lookup.
       if (!m) return target;
-      visit(m);
+      const raw = fromGet(m);
+      visit(raw, await chain.judge(raw));
       if (m.seq >= target) return m.seq;
       next = m.seq + 1;
     }
-    return this.scanWithConsumer(subject, next, target, visit);
+    return this.scanWithConsumer(subject, next, target, chain, visit);
   }
 
-  private async scanWithConsumer(subject: string, start: number, target: number, visit: (m: RawMessage) => void): Promise<number> {
+  private async scanWithConsumer(
+    subject: string,
+    start: number,
+    target: number,
+    chain: Chain,
+    visit: (m: RawMessage, valid: boolean) => void,
+  ): Promise<number> {
     const consumer = await this.retryTransient(() => this.js.consumers.get(this.names.stream, {
       filter_subjects: subject,
       opt_start_seq: start,
@@ -383,7 +440,10 @@ export class JetStreamEventStore<M> {
       try {
         for await (const m of messages) {
           seen++;
-          visit(m);
+          const raw = fromConsumer(m);
+          // The single gets before saw this subject, so the chain answers synchronously here.
+          const judged = chain.judge(raw);
+          visit(raw, typeof judged === 'boolean' ? judged : await judged);
           last = m.seq;
           // pending is what the consumer still has for this filter: 0 ends the replay even if the
           // target message vanished (a purge) in between.
@@ -400,7 +460,8 @@ export class JetStreamEventStore<M> {
     return Math.max(last, target);
   }
 
-  private decode(m: RawMessage): StoredMessage<M> | MalformedMessage {
+  private decode(m: RawMessage, valid: boolean): StoredMessage<M> | MalformedMessage {
+    if (!valid) return { sequence: m.seq, subject: m.subject, error: { kind: STALE_APPEND, message: staleAppendMessage(m) }, raw: m.data };
     const decoded = this.codec.decode(m.data);
     if (decoded.ok) return { sequence: m.seq, subject: m.subject, time: m.time, message: decoded.value };
     return { sequence: m.seq, subject: m.subject, error: decoded.error, raw: m.data };
@@ -413,6 +474,25 @@ export class JetStreamEventStore<M> {
       // A failing reporter must not stop a replay; the message is still in the result.
       console.warn(`[event-store] malformed-message reporter failed: ${errorText(err)}`);
     }
+  }
+
+  /** STREAM.MSG.GET (answered by the stream leader), null when there is no such message. */
+  private async getMessage(query: MsgRequest): Promise<StoredMsg | null> {
+    const jsm = await this.manager();
+    return this.retryTransient(() => jsm.streams.getMessage(this.names.stream, query));
+  }
+
+  private replicated(): Promise<boolean> {
+    if (this.verifyAppends !== 'auto') return Promise.resolve(this.verifyAppends);
+    this.replicatedStream ??= this.manager()
+      .then((jsm) => this.retryTransient(() => jsm.streams.info(this.names.stream)))
+      .then((info) => info.config.num_replicas > 1)
+      .catch(() => {
+        // Unknown: verify this time (the safe side) and ask again next time.
+        this.replicatedStream = undefined;
+        return true;
+      });
+    return this.replicatedStream;
   }
 
   private manager(): Promise<JetStreamManager> {
@@ -441,6 +521,12 @@ export class JetStreamEventStore<M> {
       throw new RangeError(`subject ${subject} must be literal: one subject is one aggregate`);
     }
   }
+}
+
+// STREAM.MSG.GET accepts next_by_subj since server 2.9, but the client's MsgRequest type only lists
+// seq and last_by_subj; the request body is passed through as is.
+function nextBySubject(subject: string, seq: number): MsgRequest {
+  return { seq, next_by_subj: subject } as unknown as MsgRequest;
 }
 
 async function forwardStatus(messages: ConsumerMessages, onStatus: (s: ConsumerNotification) => void): Promise<void> {

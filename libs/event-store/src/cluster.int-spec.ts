@@ -1,0 +1,130 @@
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { streamNames, subjects, type StreamNames } from '#contracts';
+import { natsServers, startNatsCluster, uniquePrefix, type NatsCluster } from '#infra';
+import { emptyCounter, eventually, evolveCounter, increment, incrementCodec, type Counter, type Increment } from '../test/support';
+import { sleep } from './backoff';
+import { STALE_APPEND } from './chain';
+import { decideAndAppend } from './decide-and-append';
+import { JetStreamEventStore } from './event-store';
+import { provisionStream } from './provision';
+import type { MalformedMessage } from './types';
+
+// A private 3-node JetStream cluster on loopback: replicated streams behave differently from a
+// single server (proposals, leader elections), and one test kills a stream leader.
+describe('event store on a 3-node JetStream cluster (replicas: 3)', () => {
+  let cluster: NatsCluster;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  const connectAll = () => connect({ servers: natsServers(cluster.url), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+
+  beforeAll(async () => {
+    cluster = await startNatsCluster({ size: 3 });
+    nc = await connectAll();
+    jsm = await jetstreamManager(nc);
+  }, 60_000);
+  afterAll(async () => {
+    await nc?.close();
+    await cluster?.stop();
+  });
+
+  /** Writers each taking `perWriter` counter decisions on one subject, each from its own connection. */
+  async function race(names: StreamNames, subject: string, writers: number, perWriter: number, onProgress?: () => void) {
+    const connections = await Promise.all(Array.from({ length: writers }, connectAll));
+    let conflicts = 0;
+    try {
+      await Promise.all(connections.map(async (wnc, w) => {
+        // Leader elections take seconds on 2.9: allow many transient retries.
+        const own = new JetStreamEventStore<Increment>({ nc: wnc, names, codec: incrementCodec, transientAttempts: 40, onMalformed: () => undefined });
+        let cache: { state: Counter; sequence: number } | undefined;
+        for (let n = 0; n < perWriter; n++) {
+          const r = await decideAndAppend({
+            store: own,
+            subject,
+            load: async () => {
+              const agg = await own.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter, from: cache });
+              cache = { state: agg.state, sequence: agg.version };
+              return agg;
+            },
+            decide: (state: Counter) => ({ ok: true as const, message: increment(state.count, `w${w}`, n) }),
+            maxAttempts: 500,
+          });
+          conflicts += r.attempts - 1;
+          onProgress?.();
+        }
+      }));
+    } finally {
+      await Promise.all(connections.map((c) => c.close()));
+    }
+    return conflicts;
+  }
+
+  /** Every reader agrees: each decision once, each taken on the state right before it. */
+  async function expectSerialHistory(names: StreamNames, subject: string, total: number): Promise<MalformedMessage[]> {
+    const reader = new JetStreamEventStore<Increment>({ nc, names, codec: incrementCodec, transientAttempts: 40, onMalformed: () => undefined });
+    const { messages, malformed } = await reader.read(subject);
+    expect(messages).toHaveLength(total);
+    expect(new Set(messages.map((m) => `${m.message.writer}/${m.message.n}`)).size).toBe(total);
+    expect(messages.reduce(evolveCounter, emptyCounter)).toEqual({ count: total, stale: 0 });
+    expect(malformed.every((m) => m.error.kind === STALE_APPEND)).toBe(true);
+    expect((await reader.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter })).state).toEqual({ count: total, stale: 0 });
+
+    // A projection sees the same history.
+    let projected = emptyCounter;
+    const skipped: number[] = [];
+    const sub = await reader.subscribe(subject, { fromSequence: 1 }, (m) => {
+      projected = evolveCounter(projected, m);
+    }, { onMalformed: (m) => skipped.push(m.sequence) });
+    await eventually(() => projected.count + skipped.length === total + malformed.length, 'the projection to catch up', 20_000);
+    await sub.stop();
+    expect(projected).toEqual({ count: total, stale: 0 });
+    expect(skipped).toEqual(malformed.map((m) => m.sequence));
+    return malformed;
+  }
+
+  it('a retry with a stale expectation is still a duplicate on a replicated stream', async () => {
+    const names = streamNames(uniquePrefix('es_r3'));
+    const info = await provisionStream(jsm, names, { replicas: 3 });
+    expect(info.config.num_replicas).toBe(3);
+    const store = new JetStreamEventStore<Increment>({ nc, names, codec: incrementCodec });
+    const subject = subjects.cluster(names, 'dup');
+    const m = increment(0);
+    const first = await store.append(subject, m, { expectedLastSequence: 0 });
+    const other = await store.append(subject, increment(1), { expectedLastSequence: first.sequence });
+    const retry = await store.append(subject, m, { expectedLastSequence: 0 });
+    expect(retry).toEqual({ sequence: first.sequence, duplicate: true });
+    expect((await store.read(subject)).lastSequence).toBe(other.sequence);
+  }, 60_000);
+
+  it('8 writers racing: stale appends the server let through are refused to their writers and ignored by readers', async () => {
+    const names = streamNames(uniquePrefix('es_r3race'));
+    await provisionStream(jsm, names, { replicas: 3 });
+    const subject = subjects.cluster(names, 'race');
+    const conflicts = await race(names, subject, 8, 25, undefined);
+    const stale = await expectSerialHistory(names, subject, 8 * 25);
+    console.log(`[event-store] R3 race: 200 decisions, ${conflicts} conflicts retried, ${stale.length} stale appends accepted by nats-server and ignored`);
+  }, 120_000);
+
+  it('writers racing through a stream-leader kill lose no decision and duplicate none', async () => {
+    const names = streamNames(uniquePrefix('es_failover'));
+    await provisionStream(jsm, names, { replicas: 3 });
+    const subject = subjects.cluster(names, 'failover');
+    const WRITERS = 4;
+    const PER_WRITER = 30;
+    let done = 0;
+    const killed = (async () => {
+      while (done < (WRITERS * PER_WRITER) / 3) await sleep(10);
+      const leader = (await jsm.streams.info(names.stream)).cluster?.leader;
+      const victim = cluster.servers.find((s) => s.serverName === leader);
+      if (!victim) throw new Error(`stream leader ${leader} is not one of ours`);
+      await victim.kill('SIGKILL');
+      return { leader, at: done, time: Date.now() };
+    })();
+    await race(names, subject, WRITERS, PER_WRITER, () => done++);
+    const kill = await killed;
+    const recoveredMs = Date.now() - kill.time;
+    const stale = await expectSerialHistory(names, subject, WRITERS * PER_WRITER);
+    const newLeader = (await jsm.streams.info(names.stream)).cluster?.leader;
+    console.log(`[event-store] killed stream leader ${kill.leader} after ${kill.at} decisions; new leader ${newLeader}; the remaining decisions took ${recoveredMs} ms; ${stale.length} stale appends ignored`);
+  }, 120_000);
+});
