@@ -1,0 +1,106 @@
+import { BeforeApplicationShutdown, DynamicModule, Global, Inject, Injectable, Logger, Module } from '@nestjs/common';
+import { streamNames } from '#contracts';
+import type { OpenedStore } from '#cluster-store';
+import { ADMIN_TOKEN, GRACE_STORE, GraceStoreModule, HEALTH_CHECKS, HealthModule, MetricsModule, MetricsRegistry, ReadinessCheck } from '#service-kit';
+import { ClustersController } from './clusters.controller';
+import type { CoordinatorConfig } from './config';
+import { CoordinatorMetrics } from './coordinator-metrics';
+import { GraceCoordinator } from './coordinator';
+
+export const COORDINATOR_CONFIG = Symbol('COORDINATOR_CONFIG');
+
+/** Stops the views and the NATS endpoint before the store's connection is drained. */
+@Injectable()
+class CoordinatorLifecycle implements BeforeApplicationShutdown {
+  constructor(private readonly coordinator: GraceCoordinator) {}
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.coordinator.close();
+  }
+}
+
+/** The coordinator core as a Nest provider (global, so health checks and controllers can use it). */
+@Global()
+@Module({})
+class CoordinatorCoreModule {
+  static forRoot(config: CoordinatorConfig): DynamicModule {
+    return {
+      module: CoordinatorCoreModule,
+      imports: [MetricsModule],
+      providers: [
+        { provide: COORDINATOR_CONFIG, useValue: config },
+        {
+          provide: GraceCoordinator,
+          inject: [GRACE_STORE, MetricsRegistry],
+          useFactory: async (opened: OpenedStore, registry: MetricsRegistry) => {
+            const log = new Logger('grace-coordinator');
+            const metrics = new CoordinatorMetrics(registry);
+            const coordinator = await GraceCoordinator.start({
+              nc: opened.nc,
+              store: opened.store,
+              names: streamNames(config.prefix),
+              clusters: config.clusters,
+              observer: metrics,
+              cluster: {
+                replica: config.replica,
+                observer: {
+                  applied: (cluster, events, state) => {
+                    metrics.applied(cluster, events);
+                    for (const e of events) {
+                      if (e.type === 'GraceStarted' || e.type === 'GraceEnded') {
+                        log.log(`${cluster}: ${e.type} (epoch ${state.epoch}, recovery epoch ${state.recoveryEpoch}, by ${e.actor}${e.type === 'GraceEnded' ? `, ${e.reason}` : ''})`);
+                      }
+                    }
+                  },
+                  deadline: (cluster, outcome, deadline) => {
+                    metrics.deadline(cluster, outcome);
+                    log.log(`${cluster}: deadline ${new Date(deadline).toISOString()} reached: ${outcome}`);
+                  },
+                  problem: (cluster, message) => log.warn(`${cluster}: ${message}`),
+                },
+              },
+            });
+            metrics.attach(coordinator);
+            log.log(`replica ${config.replica} serving ${config.clusters.join(', ')} (prefix ${config.prefix})`);
+            return coordinator;
+          },
+        },
+        CoordinatorLifecycle,
+      ],
+      exports: [GraceCoordinator, COORDINATOR_CONFIG],
+    };
+  }
+}
+
+const clustersReady = {
+  provide: HEALTH_CHECKS,
+  inject: [GraceCoordinator],
+  useFactory: (coordinator: GraceCoordinator): ReadinessCheck[] => [{
+    name: 'clusters',
+    async check() {
+      const details: Record<string, unknown> = {};
+      for (const [cluster, c] of coordinator.clusters) {
+        if (!c.ready) throw new Error(`the live view of cluster ${cluster} is reconnecting`);
+        details[cluster] = { version: c.version, epoch: c.state?.epoch, recoveryEpoch: c.state?.recoveryEpoch, nextDeadlineCheckInMs: c.timer.nextAttemptInMs };
+      }
+      return details;
+    },
+  }],
+};
+
+/** The grace-coordinator service: the core, REST admin, health and metrics. */
+@Module({})
+export class CoordinatorAppModule {
+  static forRoot(config: CoordinatorConfig): DynamicModule {
+    return {
+      module: CoordinatorAppModule,
+      imports: [
+        GraceStoreModule.forRoot({ natsUrl: config.natsUrl, names: streamNames(config.prefix), name: `grace-coordinator:${config.replica}` }),
+        MetricsModule,
+        CoordinatorCoreModule.forRoot(config),
+        HealthModule.forRoot({ checks: [clustersReady] }),
+      ],
+      controllers: [ClustersController],
+      providers: [{ provide: ADMIN_TOKEN, useValue: config.adminToken }],
+    };
+  }
+}

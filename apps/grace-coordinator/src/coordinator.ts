@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { StreamNames, subjects } from '#contracts';
+import type { GraceEventStore } from '#cluster-store';
+import { ClusterCoordinator, ClusterCoordinatorOptions, ViewUnavailable } from './cluster-coordinator';
+import { CoordinatorReply, CoordinatorRequest, parseRequest, perform } from './operations';
+
+/** NATS queue group: each request is answered by one replica, whichever gets it. */
+export const RPC_QUEUE = 'grace-coordinator';
+
+export interface RequestObserver {
+  request?(transport: 'nats' | 'rest', op: string, reply: CoordinatorReply): void;
+}
+
+/**
+ * The grace-coordinator's core, without Nest: one ClusterCoordinator per served cluster, and the
+ * NATS request/reply endpoint of each. REST (Nest) calls `handle` too, so both give the same answers.
+ */
+export class GraceCoordinator {
+  private readonly rpc: Subscription[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    readonly names: StreamNames,
+    readonly clusters: Map<string, ClusterCoordinator>,
+    private readonly observer: RequestObserver,
+  ) {}
+
+  static async start(options: {
+    nc: NatsConnection;
+    store: GraceEventStore;
+    names: StreamNames;
+    clusters: string[];
+    cluster: Omit<ClusterCoordinatorOptions, 'replica'> & { replica: string };
+    observer?: RequestObserver;
+    /** Serve NATS request/reply (default true). */
+    rpc?: boolean;
+  }): Promise<GraceCoordinator> {
+    const opened = new Map<string, ClusterCoordinator>();
+    try {
+      for (const cluster of options.clusters) {
+        opened.set(cluster, await ClusterCoordinator.open(options.store, options.names, cluster, options.cluster));
+      }
+    } catch (err) {
+      await Promise.all([...opened.values()].map((c) => c.close()));
+      throw err;
+    }
+    const coordinator = new GraceCoordinator(options.nc, options.names, opened, options.observer ?? {});
+    if (options.rpc ?? true) coordinator.serveRpc();
+    return coordinator;
+  }
+
+  /** Answers one request for one cluster; never throws. */
+  async handle(cluster: string, raw: unknown, transport: 'nats' | 'rest'): Promise<CoordinatorReply> {
+    const parsed = parseRequest(raw);
+    const op = typeof (raw as { op?: unknown } | null)?.op === 'string' ? String((raw as { op: string }).op).slice(0, 32) : '?';
+    const reply = parsed.ok ? await this.perform(cluster, parsed.request, transport) : parsed.reply;
+    this.observer.request?.(transport, parsed.ok ? parsed.request.op : op, reply);
+    return reply;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.rpc) s.unsubscribe();
+    await Promise.all([...this.clusters.values()].map((c) => c.close()));
+  }
+
+  private async perform(cluster: string, request: CoordinatorRequest, transport: 'nats' | 'rest'): Promise<CoordinatorReply> {
+    const c = this.clusters.get(cluster);
+    if (!c) return { ok: false, code: 'NOT_SERVED', error: `cluster ${cluster} is not served by this coordinator (it serves ${[...this.clusters.keys()].join(', ')})` };
+    try {
+      return await perform(c, request, `${transport}:${randomUUID()}`);
+    } catch (err) {
+      if (err instanceof ViewUnavailable) return { ok: false, code: 'UNAVAILABLE', error: err.message };
+      return { ok: false, code: 'INTERNAL', error: (err as Error).message ?? String(err) };
+    }
+  }
+
+  private serveRpc(): void {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    for (const cluster of this.clusters.keys()) {
+      this.rpc.push(this.nc.subscribe(subjects.coordinatorRequests(this.names, cluster), {
+        queue: RPC_QUEUE,
+        callback: (err, msg) => {
+          if (err || this.closed) return;
+          let raw: unknown;
+          try {
+            raw = JSON.parse(decoder.decode(msg.data));
+          } catch (e) {
+            msg.respond(JSON.stringify({ ok: false, code: 'BAD_REQUEST', error: `not UTF-8 JSON: ${(e as Error).message}` } satisfies CoordinatorReply));
+            return;
+          }
+          void this.handle(cluster, raw, 'nats').then((reply) => {
+            if (msg.reply) msg.respond(JSON.stringify(reply));
+          });
+        },
+      }));
+    }
+  }
+}
