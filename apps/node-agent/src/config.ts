@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { NodeIdSchema, streamNames, type StreamNames } from '#contracts';
+import { ConfigError, env, loadConfig } from '#service-kit';
+
+export const DEFAULT_JSON_SOCKET = '/run/gracekeeper/agent.sock';
+export const DEFAULT_END_GRACE_FILE = '/proc/fs/nfsd/v4_end_grace';
+export const DEFAULT_ADMIN_PORT = 8091;
+
+/** Command-line flags and the environment variable each one sets (the flag wins). */
+export const FLAGS: Record<string, { variable: string; help: string }> = {
+  '--cluster': { variable: 'GK_CLUSTER', help: 'cluster id (default: default)' },
+  '--node': { variable: 'GK_NODE', help: 'this NFS server\'s node id (required)' },
+  '--nats': { variable: 'NATS_URL', help: 'NATS server(s), comma-separated (default: nats://127.0.0.1:4222)' },
+  '--prefix': { variable: 'GK_PREFIX', help: 'subject prefix of the event stream (default: gk)' },
+  '--json-socket': { variable: 'GK_JSON_SOCKET', help: `JSON API socket, or "off" (default: ${DEFAULT_JSON_SOCKET})` },
+  '--cld-socket': { variable: 'GK_CLD_SOCKET', help: 'cld frames on a Unix stream socket (default: none)' },
+  '--cld-pipe': { variable: 'GK_CLD_PIPE', help: 'rpc_pipefs cld pipe, e.g. /var/lib/nfs/rpc_pipefs/nfsd/cld (default: none)' },
+  '--end-grace-file': { variable: 'GK_END_GRACE_FILE', help: `written with Y when the cluster's grace ends, or "off" (default: ${DEFAULT_END_GRACE_FILE})` },
+  '--admin-port': { variable: 'GK_ADMIN_PORT', help: `REST admin port (status, health, metrics), 0 for any, or "off" (default: ${DEFAULT_ADMIN_PORT})` },
+  '--admin-token': { variable: 'GK_ADMIN_TOKEN', help: 'bearer token for admin changes (default: changes refused)' },
+  '--request-timeout-ms': { variable: 'GK_REQUEST_TIMEOUT_MS', help: 'answer "retry later" when the event store is slower than this (default: 5000)' },
+};
+
+const path = (what: string) => z.string().min(1, `${what}: a path`).refine((p) => p.startsWith('/'), `${what}: an absolute path`);
+const offOr = <T extends z.ZodType>(schema: T) => z.union([z.literal('off'), schema]);
+
+const AgentEnvSchema = z.object({
+  GK_CLUSTER: env.cluster,
+  GK_NODE: NodeIdSchema,
+  NATS_URL: env.natsUrl,
+  GK_PREFIX: env.prefix,
+  GK_JSON_SOCKET: offOr(path('JSON socket')).default(DEFAULT_JSON_SOCKET),
+  GK_CLD_SOCKET: path('cld socket').optional(),
+  GK_CLD_PIPE: path('cld pipe').optional(),
+  GK_END_GRACE_FILE: offOr(path('end-grace file')).default(DEFAULT_END_GRACE_FILE),
+  GK_ADMIN_PORT: offOr(z.coerce.number().int().min(0).max(65535)).default(DEFAULT_ADMIN_PORT),
+  GK_ADMIN_TOKEN: env.optionalToken,
+  GK_REQUEST_TIMEOUT_MS: env.positiveMs(5000),
+});
+
+export interface AgentConfig {
+  cluster: string;
+  node: string;
+  natsUrl: string;
+  names: StreamNames;
+  jsonSocket?: string;
+  cldSocket?: string;
+  cldPipe?: string;
+  endGraceFile?: string;
+  adminPort?: number;
+  adminToken?: string;
+  requestTimeoutMs: number;
+}
+
+export type ParsedArgs = { help: true } | { help: false; config: AgentConfig };
+
+/** Flags over environment, validated once; every problem is reported together (ConfigError). */
+export function parseAgentArgs(argv: readonly string[], environment: Record<string, string | undefined>): ParsedArgs {
+  const source: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(environment)) if (v !== '') source[k] = v;
+  const problems: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return { help: true };
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const flag = FLAGS[name];
+    if (!flag) {
+      problems.push(`unknown argument ${JSON.stringify(arg)} (see --help)`);
+      continue;
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) problems.push(`${name} needs a value`);
+    else source[flag.variable] = value;
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const c = loadConfig(AgentEnvSchema, source);
+  const off = <T>(v: T | 'off'): T | undefined => (v === 'off' ? undefined : v);
+  return {
+    help: false,
+    config: {
+      cluster: c.GK_CLUSTER,
+      node: c.GK_NODE,
+      natsUrl: c.NATS_URL,
+      names: streamNames(c.GK_PREFIX),
+      jsonSocket: off(c.GK_JSON_SOCKET),
+      cldSocket: c.GK_CLD_SOCKET,
+      cldPipe: c.GK_CLD_PIPE,
+      endGraceFile: off(c.GK_END_GRACE_FILE),
+      adminPort: off(c.GK_ADMIN_PORT),
+      adminToken: c.GK_ADMIN_TOKEN,
+      requestTimeoutMs: c.GK_REQUEST_TIMEOUT_MS,
+    },
+  };
+}
+
+export function usage(): string {
+  const lines = Object.entries(FLAGS).map(([flag, { variable, help }]) => `  ${`${flag} (${variable})`.padEnd(46)} ${help}`);
+  return `Usage: gk-node-agent --node N [options]\n\nOptions (each also settable by its environment variable):\n${lines.join('\n')}\n`;
+}

@@ -1,0 +1,309 @@
+import type { ClientRef, GkEvent } from '#contracts';
+import { type Answer, type GroupCommitter, type LiveClusterView } from '#cluster-store';
+import { allEnforcing, type ClusterState, type Command, inGrace, reclaimableClients, reclaimStatus, summarize } from '#domain';
+import { BootTracker, bootCausation, nothingLeftToReclaim } from './boots';
+import { withDeadline } from './deadline';
+import { AgentLog, errorText } from './log';
+import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from './requests';
+
+export interface AgentServiceOptions {
+  cluster: string;
+  node: string;
+  view: LiveClusterView;
+  committer: GroupCommitter;
+  /** How long a request may wait for the event store before it is answered "retry later". */
+  requestTimeoutMs: number;
+  log: AgentLog;
+  now?: () => number;
+}
+
+/** A client the NFS server may see reclaim, for cld's GraceStart list. */
+export interface ReclaimableClient {
+  client: string;
+  principalHash?: string;
+}
+
+class Rejected extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * The agent's one implementation of every operation (SPEC §4.1). The JSON socket, cld and
+ * gk-cltrack are thin adapters over it, so all three give the same answers.
+ *
+ * Every answer that promises something comes from the log: writes go through the group
+ * committer (one append per batch, checked against the cluster's last sequence), `may_grant`
+ * through the view's fresh-view check, and a check that rests on a recovery record is confirmed
+ * against the log first. When the store does not answer in time the reply is "retry later"
+ * (NFS4ERR_GRACE for reclaims and grants, NFS4ERR_DELAY otherwise), never a success.
+ */
+export class AgentService {
+  readonly node: string;
+  readonly cluster: string;
+  private readonly view: LiveClusterView;
+  private readonly committer: GroupCommitter;
+  private readonly boots: BootTracker;
+  private readonly now: () => number;
+  private graceWaiters: { recoveryEpoch: number; resolve: () => void }[] = [];
+  private liftInFlight = false;
+  readonly counters = new Map<string, number>();
+
+  constructor(private readonly options: AgentServiceOptions) {
+    this.node = options.node;
+    this.cluster = options.cluster;
+    this.view = options.view;
+    this.committer = options.committer;
+    this.boots = new BootTracker(options.node);
+    this.now = options.now ?? Date.now;
+  }
+
+  get state(): ClusterState {
+    return this.view.state;
+  }
+
+  /** Fed by the live view after each stored decision is applied, in log order. */
+  applied(events: readonly GkEvent[], state: ClusterState): void {
+    this.boots.observe(events);
+    if (this.graceWaiters.length) {
+      const ended = this.graceWaiters.filter((w) => state.recoveryEpoch !== w.recoveryEpoch);
+      this.graceWaiters = this.graceWaiters.filter((w) => state.recoveryEpoch === w.recoveryEpoch);
+      for (const w of ended) w.resolve();
+      // A lift while some member did not enforce yet changed nothing: try again once they all do.
+      if (this.graceWaiters.length && inGrace(state) && state.members.get(this.node)?.need && allEnforcing(state)) void this.retryLift();
+    }
+  }
+
+  /** Runs one request and counts its outcome. Never throws. */
+  async handle(request: AnyRequest, causation?: string): Promise<AgentReply> {
+    let reply: AgentReply;
+    try {
+      reply = await this.dispatch(request, causation);
+    } catch (err) {
+      reply = { status: failureStatus(request.op), error: errorText(err) };
+      this.options.log.warn(`${request.op} failed: ${errorText(err)}`);
+    }
+    const key = `${request.op} ${reply.status}`;
+    this.counters.set(key, (this.counters.get(key) ?? 0) + 1);
+    return reply;
+  }
+
+  private dispatch(r: AnyRequest, causation?: string): Promise<AgentReply> | AgentReply {
+    switch (r.op) {
+      case 'hello':
+        return this.hello();
+      case 'grace_start':
+        return this.graceStart(r, causation);
+      case 'create':
+        return this.create(r, causation);
+      case 'remove':
+        return this.remove(r.client, causation);
+      case 'check':
+        return this.check(r, causation);
+      case 'reclaim':
+        return this.reclaim(r.client, causation);
+      case 'reclaim_complete':
+        return this.reclaimComplete(r.client, causation);
+      case 'grace_done':
+        return this.graceDone(r.wait ?? true, causation);
+      case 'may_grant':
+        return this.mayGrant(causation);
+      case 'status':
+        return this.status();
+    }
+  }
+
+  hello(): AgentReply {
+    const s = this.state;
+    return { status: 'OK', cluster: this.cluster, node: this.node, epoch: s.epoch, recoveryEpoch: s.recoveryEpoch, inGrace: inGrace(s) };
+  }
+
+  /**
+   * The NFS server (re)started: `start [node]` with addMissing, which begins a grace period or
+   * joins the one in force (SPEC §2). A repeated grace_start with the same boot time is the same
+   * boot and changes nothing.
+   */
+  async graceStart(r: OpRequest<'grace_start'>, causation?: string): Promise<AgentReply> {
+    return this.deadline('grace_start', async () => {
+      const sameBoot = r.graceStart !== undefined && this.state.exists && this.boots.isSameBoot(r.graceStart, this.state);
+      if (!sameBoot) {
+        const cause = r.graceStart !== undefined ? bootCausation(r.graceStart) : causation;
+        this.expectOk(await this.submit({ type: 'start', nodes: [this.node], addMissing: true }, cause));
+        if (r.graceStart !== undefined) this.boots.remember(r.graceStart);
+      }
+      if (r.liftIfDone) await this.liftIfDone(causation);
+      const s = this.state;
+      return { status: 'OK', epoch: s.epoch, recoveryEpoch: s.recoveryEpoch, inGrace: inGrace(s), reclaimable: reclaimableClients(s, this.node).length };
+    });
+  }
+
+  /** Records a confirmed client; answers only once the record is stored. */
+  async create(r: OpRequest<'create'>, causation?: string): Promise<AgentReply> {
+    return this.deadline('create', async () => {
+      const ref: ClientRef = { client: r.client };
+      if (r.principalHash !== undefined) ref.principalHash = r.principalHash;
+      if (r.hasSession !== undefined) ref.hasSession = r.hasSession;
+      this.expectOk(await this.submit({ type: 'create', node: this.node, clients: [ref] }, causation));
+      if (r.liftIfDone && r.hasSession) await this.liftIfDone(causation);
+      return { status: 'OK' };
+    });
+  }
+
+  async remove(client: string, causation?: string): Promise<AgentReply> {
+    return this.deadline('remove', async () => {
+      this.expectOk(await this.submit({ type: 'removeClients', node: this.node, clients: [client] }, causation));
+      return { status: 'OK' };
+    });
+  }
+
+  /**
+   * Does the client hold a valid record (of R or C)? Records of C change only by this node's own
+   * writes, which the view has applied before they were acknowledged; a record of R alone is
+   * valid only while grace lasts, so that answer is confirmed against the log. With `reclaim`
+   * (nfsdcltrack: a v4.0 client's check), a reclaimable client's check is its reclaim.
+   */
+  async check(r: OpRequest<'check'>, causation?: string): Promise<AgentReply> {
+    return this.deadline('check', async () => {
+      if (r.reclaim && reclaimStatus(this.state, this.node, r.client) === 'OK') {
+        await this.reclaimStatusOf(r.client, causation);
+      }
+      const records = this.state.records.get(this.node);
+      if (records?.current.has(r.client)) return { status: 'OK' };
+      if (!records?.recovery?.has(r.client)) return { status: 'NFS4ERR_RECLAIM_BAD' };
+      await this.view.catchUp();
+      const fresh = this.state.records.get(this.node);
+      return { status: fresh?.current.has(r.client) || fresh?.recovery?.has(r.client) ? 'OK' : 'NFS4ERR_RECLAIM_BAD' };
+    });
+  }
+
+  /** One reclaim, group-committed: OK only once its ReclaimAccepted is in the log (I1). */
+  async reclaim(client: string, causation?: string): Promise<AgentReply> {
+    try {
+      return { status: await this.deadline('reclaim', () => this.reclaimStatusOf(client, causation)) };
+    } catch (err) {
+      return { status: 'NFS4ERR_GRACE', error: `retry later: ${errorText(err)}` };
+    }
+  }
+
+  async reclaimComplete(client: string, causation?: string): Promise<AgentReply> {
+    return this.deadline('reclaim_complete', async () => {
+      const a = this.expectOk(await this.submit({ type: 'reclaimComplete', node: this.node, clients: [client] }, causation));
+      return { status: a.reply.kind === 'reclaimComplete' ? a.reply.statuses[0]! : 'NFS4ERR_DELAY' };
+    });
+  }
+
+  /**
+   * This server's own recovery is over: lift its NEED. With `wait`, answers once the cluster's
+   * grace period has ended (so nfsd leaves grace no earlier than the cluster); without, at once
+   * with `ended`.
+   */
+  async graceDone(wait: boolean, causation?: string): Promise<AgentReply> {
+    const recoveryEpoch = this.state.recoveryEpoch;
+    const ended = () => this.state.recoveryEpoch !== recoveryEpoch;
+    const waiting = wait && recoveryEpoch !== 0 ? new Promise<void>((resolve) => this.graceWaiters.push({ recoveryEpoch, resolve })) : undefined;
+    await this.deadline('grace_done', async () => {
+      if (recoveryEpoch !== 0 && this.state.members.has(this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation);
+    }).catch((err: unknown) => {
+      if (!waiting) throw err;
+      // The lift is retried while waiting; a store outage only delays the answer.
+      this.options.log.warn(`grace_done: lift failed, will retry: ${errorText(err)}`);
+      void this.retryLift();
+    });
+    if (waiting && !ended()) await waiting;
+    return { status: 'OK', ended: recoveryEpoch === 0 || ended(), epoch: this.state.epoch, recoveryEpoch: this.state.recoveryEpoch };
+  }
+
+  /** May this node grant non-reclaim state? The domain decides; an OK is confirmed against the log. */
+  async mayGrant(causation?: string): Promise<AgentReply> {
+    try {
+      const a = await this.deadline('may_grant', async () => this.expectOk(await this.submit({ type: 'mayGrant', node: this.node, now: this.now() }, causation)));
+      if (a.reply.kind !== 'mayGrant') return { status: 'NFS4ERR_GRACE' };
+      return a.reply.endsGrace ? { status: a.reply.status, endedGrace: true } : { status: a.reply.status };
+    } catch (err) {
+      return { status: 'NFS4ERR_GRACE', error: `retry later: ${errorText(err)}` };
+    }
+  }
+
+  status(): AgentReply {
+    const s = this.state;
+    const records = s.records.get(this.node);
+    return {
+      status: 'OK',
+      node: this.node,
+      version: this.view.version,
+      grace: summarize(s),
+      records: {
+        current: records?.current.size ?? 0,
+        recovery: records?.recovery?.size ?? 0,
+        reclaimable: reclaimableClients(s, this.node).length,
+      },
+      counters: Object.fromEntries([...this.counters].sort(([a], [b]) => a.localeCompare(b))),
+      batches: { appends: this.committer.batches, requests: this.committer.batchedRequests },
+    };
+  }
+
+  /** The clients that may reclaim here now, with their principal hashes (cld GraceStart). */
+  reclaimable(): ReclaimableClient[] {
+    const r = this.state.records.get(this.node);
+    return reclaimableClients(this.state, this.node).map((client) => {
+      const ph = r?.recovery?.get(client)?.principalHash;
+      return ph ? { client, principalHash: ph } : { client };
+    });
+  }
+
+  private async reclaimStatusOf(client: string, causation?: string): Promise<AgentStatus> {
+    const a = this.expectOk(await this.submit({ type: 'reclaim', node: this.node, clients: [client] }, causation));
+    // Without a cluster there is no grace period to reclaim in.
+    return a.reply.kind === 'reclaim' ? a.reply.statuses[0]! : 'NFS4ERR_NO_GRACE';
+  }
+
+  private async liftIfDone(causation?: string): Promise<void> {
+    if (nothingLeftToReclaim(this.state, this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation);
+  }
+
+  private async retryLift(): Promise<void> {
+    if (this.liftInFlight) return;
+    this.liftInFlight = true;
+    try {
+      while (this.graceWaiters.length && this.state.members.get(this.node)?.need) {
+        try {
+          await this.deadline('grace_done', () => this.submit({ type: 'lift', nodes: [this.node] }, 'grace_done retry'));
+          if (!allEnforcing(this.state)) return; // applied() calls again once everyone enforces
+        } catch (err) {
+          this.options.log.warn(`grace_done: lift retry failed: ${errorText(err)}`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    } finally {
+      this.liftInFlight = false;
+    }
+  }
+
+  /**
+   * Submits through the group committer. A cluster that does not exist yet is created by adding
+   * this node (what `start` with addMissing would do, had there been a cluster to start in).
+   */
+  private async submit(command: Command, causation?: string): Promise<Answer> {
+    const meta = { actor: this.node, causation, now: this.now };
+    const answer = await this.committer.submit(command, meta);
+    if (answer.ok || answer.rejection.code !== 'NO_CLUSTER' || command.type === 'lift') return answer;
+    this.options.log.info(`cluster ${this.cluster} does not exist: creating it with member ${this.node}`);
+    await this.committer.submit({ type: 'add', nodes: [this.node] }, meta);
+    return this.committer.submit(command, meta);
+  }
+
+  private expectOk(answer: Answer): Extract<Answer, { ok: true }> {
+    if (!answer.ok) throw new Rejected(answer.rejection.code, `${answer.rejection.code}: ${answer.rejection.message}`);
+    return answer;
+  }
+
+  private deadline<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return withDeadline(work(), this.options.requestTimeoutMs, what);
+  }
+}
+
+/** What an operation answers when the store failed it: "retry later" in its own vocabulary. */
+function failureStatus(op: AnyRequest['op']): AgentStatus {
+  return op === 'reclaim' || op === 'may_grant' ? 'NFS4ERR_GRACE' : 'NFS4ERR_DELAY';
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { ClientIdSchema, PrincipalHashSchema } from '#contracts';
+
+/**
+ * The agent's operations (SPEC §4.1) as the JSON socket carries them. The same shapes are what
+ * the cld and REST adapters hand to `AgentService`, so the three interfaces cannot drift apart.
+ */
+const clientFields = {
+  /** nfs_client_id4 owner as lowercase hex, at most 1024 bytes. */
+  client: ClientIdSchema,
+  principalHash: PrincipalHashSchema.optional(),
+  /** True for NFSv4.1+ clients (they have sessions and send RECLAIM_COMPLETE). */
+  hasSession: z.boolean().optional(),
+};
+
+export const OpSchemas = {
+  hello: z.object({}),
+  grace_start: z.object({
+    /**
+     * The NFS server's boot time (nfsdcltrack's NFSDCLTRACK_GRACE_START). A second grace_start
+     * with the same value is the same boot, not a restart. Absent: always a restart.
+     */
+    graceStart: z.number().int().nonnegative().optional(),
+    /** nfsdcltrack's early end: lift this node's NEED at once if nothing is left to reclaim. */
+    liftIfDone: z.boolean().optional(),
+  }),
+  create: z.object({ ...clientFields, liftIfDone: z.boolean().optional() }),
+  remove: z.object({ client: ClientIdSchema }),
+  check: z.object({
+    ...clientFields,
+    /** nfsdcltrack semantics: a v4.0 client's check during grace is its reclaim. */
+    reclaim: z.boolean().optional(),
+  }),
+  reclaim: z.object(clientFields),
+  reclaim_complete: z.object(clientFields),
+  grace_done: z.object({ wait: z.boolean().optional() }),
+  may_grant: z.object({}),
+  status: z.object({}),
+} as const;
+
+export type OpName = keyof typeof OpSchemas;
+export const OP_NAMES = Object.keys(OpSchemas) as OpName[];
+export type OpRequest<O extends OpName> = z.infer<(typeof OpSchemas)[O]>;
+export type AnyRequest = { [O in OpName]: { op: O } & OpRequest<O> }[OpName];
+
+/** A status the agent answers with: NFS4 names, plus ERR_BAD_REQUEST for input it cannot parse. */
+export type AgentStatus =
+  | 'OK'
+  | 'NFS4ERR_GRACE'
+  | 'NFS4ERR_NO_GRACE'
+  | 'NFS4ERR_RECLAIM_BAD'
+  | 'NFS4ERR_COMPLETE_ALREADY'
+  /** The event store did not answer in time or refused: nothing is promised, retry later. */
+  | 'NFS4ERR_DELAY'
+  | 'ERR_BAD_REQUEST';
+
+export interface AgentReply {
+  status: AgentStatus;
+  error?: string;
+  [field: string]: unknown;
+}
+
+export type ParsedRequest = { ok: true; request: AnyRequest } | { ok: false; error: string };
+
+/** Validates one decoded request object (its `id` is the caller's business). */
+export function parseRequest(body: unknown): ParsedRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, error: 'a request must be a JSON object' };
+  const { op, id: _id, ...fields } = body as Record<string, unknown>;
+  if (typeof op !== 'string') return { ok: false, error: '"op" must be a string' };
+  if (!Object.hasOwn(OpSchemas, op)) return { ok: false, error: `unknown op ${JSON.stringify(op).slice(0, 80)}; known: ${OP_NAMES.join(', ')}` };
+  const parsed = OpSchemas[op as OpName].safeParse(fields);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || op}: ${i.message}`);
+    return { ok: false, error: `${op}: ${problems.join('; ')}` };
+  }
+  return { ok: true, request: { op, ...parsed.data } as AnyRequest };
+}

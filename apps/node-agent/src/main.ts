@@ -1,0 +1,92 @@
+/**
+ * gk-node-agent: one beside each NFS server. Answers nfsd (cld pipe or socket, gk-cltrack) and
+ * userspace servers (JSON socket) from a live view of the cluster's grace state, appending every
+ * decision to the cluster's event stream. See docs/node-agent.md.
+ */
+import { bootstrapService, ConfigError, listeningPort } from '#service-kit';
+import { AgentAdminModule } from './admin/admin.module';
+import { type AgentConfig, parseAgentArgs, usage } from './config';
+import { AgentCore } from './core/agent-core';
+import { type AgentLog, errorText, stderrLog } from './core/log';
+import { CldDispatcher } from './transports/cld-dispatch';
+import { CldPipe } from './transports/cld-pipe';
+import { CldSocketServer } from './transports/cld-socket';
+import { JsonSocketServer } from './transports/json-socket';
+
+async function main(): Promise<void> {
+  let config: AgentConfig;
+  try {
+    const parsed = parseAgentArgs(process.argv.slice(2), process.env);
+    if (parsed.help) {
+      process.stdout.write(usage());
+      return;
+    }
+    config = parsed.config;
+  } catch (err) {
+    process.stderr.write(`gk-node-agent: ${err instanceof ConfigError ? err.message : errorText(err)}\n`);
+    process.exit(2);
+  }
+  const log = stderrLog(`node-agent ${config.cluster}/${config.node}`);
+  const core = await startCore(config, log);
+  const dispatcher = new CldDispatcher(core.service, log);
+  const stops: Array<() => Promise<unknown>> = [];
+  try {
+    if (config.jsonSocket) {
+      const json = await JsonSocketServer.listen(config.jsonSocket, core.service, log);
+      stops.push(() => json.close());
+    }
+    if (config.cldSocket) {
+      const cld = await CldSocketServer.listen(config.cldSocket, dispatcher, log);
+      stops.push(() => cld.close());
+    }
+    if (config.cldPipe) {
+      const pipe = CldPipe.start(config.cldPipe, dispatcher, log);
+      stops.push(() => pipe.stop());
+    }
+    let adminUrl = 'off';
+    if (config.adminPort !== undefined) {
+      const app = await bootstrapService(AgentAdminModule.forAgent(core, config.adminToken), {
+        port: config.adminPort,
+        title: 'Gracekeeper node-agent',
+        description: `Status, health and metrics of the node-agent for node ${config.node} of cluster ${config.cluster}.`,
+        quiet: true,
+      });
+      adminUrl = `http://127.0.0.1:${listeningPort(app)}`;
+      stops.push(() => app.close());
+    }
+    log.info(`ready: json=${config.jsonSocket ?? 'off'} cld-socket=${config.cldSocket ?? 'off'} cld-pipe=${config.cldPipe ?? 'off'} admin=${adminUrl}`);
+  } catch (err) {
+    log.error(`start-up failed: ${errorText(err)}`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: stopping`);
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.warn(`while stopping: ${errorText(err)}`));
+    await core.stop().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** NATS may come up after the agent: keep trying, loudly, rather than exit. */
+async function startCore(config: AgentConfig, log: AgentLog): Promise<AgentCore> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await AgentCore.start({ ...config, log });
+    } catch (err) {
+      const waitMs = Math.min(500 * 2 ** Math.min(attempt, 4), 5000);
+      log.error(`cannot open the event store at ${config.natsUrl} (attempt ${attempt}): ${errorText(err)}; retrying in ${waitMs} ms`);
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`gk-node-agent: ${errorText(err)}\n`);
+  process.exit(1);
+});
