@@ -1,0 +1,196 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StreamNames } from '#contracts';
+import { openGraceStore, OpenedStore } from '#cluster-store';
+import { Child, spawnChild } from '../../libs/infra/src/child';
+import { AgentApi, AgentClient, AgentUnavailable } from './agent-client';
+import { NatsProxy } from './nats-proxy';
+import { ReferenceAgent } from './reference-agent';
+
+/** One node's agent as the simulator drives it: its API, and the faults it can suffer. */
+export interface AgentHandle {
+  readonly node: string;
+  /** The API to use now (for a process: one pipelined socket client that redials after a restart). */
+  api(): AgentApi;
+  /** kill -9: gone at once, nothing flushed. */
+  kill(): Promise<void>;
+  /** Starts it again (after `kill`), resolving once it answers `hello`. */
+  start(): Promise<void>;
+  readonly running: boolean;
+  /** Its own route to NATS, which the simulator can cut. */
+  readonly nats: NatsProxy;
+  /** Last lines of its output, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface AgentSpec {
+  cluster: string;
+  node: string;
+  natsUrl: string;
+  names: StreamNames;
+}
+
+/** Where `npm run build` puts the node-agent, and whether it is there. */
+export const NODE_AGENT_MAIN = join(__dirname, '..', '..', 'dist', 'apps', 'node-agent', 'src', 'main.js');
+export const nodeAgentBuilt = () => existsSync(NODE_AGENT_MAIN);
+
+/**
+ * A real `gk-node-agent` process: `node dist/apps/node-agent/src/main.js --cluster C --node N
+ * --nats <its proxy> --prefix P --json-socket <dir>/agent.sock --admin-port 0`.
+ */
+export class ProcessAgent implements AgentHandle {
+  private child?: Child;
+  private readonly client: AgentClient;
+  private lastOutput = '';
+
+  private constructor(readonly spec: AgentSpec, readonly nats: NatsProxy, readonly dir: string, private readonly main: string) {
+    this.client = new AgentClient(this.socketPath, { connectTimeoutMs: 200, defaultTimeoutMs: 20_000 });
+  }
+
+  static async create(spec: AgentSpec, main = NODE_AGENT_MAIN): Promise<ProcessAgent> {
+    const nats = await NatsProxy.start(spec.natsUrl);
+    const dir = await mkdtemp(join(tmpdir(), `gk-sim-${spec.node}-`));
+    const agent = new ProcessAgent(spec, nats, dir, main);
+    await agent.start();
+    return agent;
+  }
+
+  get node(): string {
+    return this.spec.node;
+  }
+
+  get socketPath(): string {
+    return join(this.dir, 'agent.sock');
+  }
+
+  get running(): boolean {
+    return this.child?.isRunning() ?? false;
+  }
+
+  api(): AgentApi {
+    return this.client;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) throw new Error(`agent ${this.node} is running`);
+    const args = [
+      this.main,
+      '--cluster', this.spec.cluster,
+      '--node', this.spec.node,
+      '--nats', this.nats.url,
+      '--prefix', this.spec.names.prefix,
+      '--json-socket', this.socketPath,
+      '--admin-port', '0',
+    ];
+    this.child = spawnChild(process.execPath, args, { env: { ...process.env, GK_LOG_LEVEL: process.env.GK_LOG_LEVEL ?? 'warn' } });
+    const child = this.child;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const hello = await this.client.request('hello', {}, { timeoutMs: 2000 });
+        if (hello.status === 'OK') return;
+      } catch (err) {
+        if (!(err instanceof AgentUnavailable)) throw err;
+      }
+      if (!child.isRunning()) throw new Error(`agent ${this.node} exited while starting:\n${child.output()}`);
+      if (Date.now() > deadline) throw new Error(`agent ${this.node} did not answer hello within 30 s:\n${child.output()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child?.isRunning()) return;
+    child.process.kill('SIGKILL');
+    await child.exited;
+    this.lastOutput = child.output();
+  }
+
+  output(): string {
+    return this.child?.output() ?? this.lastOutput;
+  }
+
+  async stop(): Promise<void> {
+    await this.client.close();
+    await this.child?.terminate(3000);
+    await this.nats.close();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The in-process stand-in (`ReferenceAgent`): same API, same faults, no process. It has its own
+ * NATS connection through its own proxy, so cutting NATS behaves as for a process; `kill` closes
+ * that connection without draining, like a process that vanished.
+ */
+export class InProcessAgent implements AgentHandle {
+  private opened?: OpenedStore;
+  private agent?: ReferenceAgent;
+
+  private constructor(readonly spec: AgentSpec, readonly nats: NatsProxy) {}
+
+  static async create(spec: AgentSpec): Promise<InProcessAgent> {
+    const nats = await NatsProxy.start(spec.natsUrl);
+    const handle = new InProcessAgent(spec, nats);
+    await handle.start();
+    return handle;
+  }
+
+  get node(): string {
+    return this.spec.node;
+  }
+
+  get running(): boolean {
+    return this.agent !== undefined;
+  }
+
+  api(): AgentApi {
+    const agent = this.agent;
+    if (!agent) return { request: async () => { throw new AgentUnavailable(`agent ${this.node} is down`); }, close: async () => undefined };
+    return {
+      request: async (op, fields, options) => {
+        const timeoutMs = options?.timeoutMs ?? 20_000;
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new AgentUnavailable(`${op}: no reply from in-process agent ${this.node} within ${timeoutMs} ms`)), timeoutMs);
+        });
+        try {
+          return await Promise.race([agent.request(op, fields), timeout]);
+        } catch (err) {
+          if (this.agent !== agent) throw new AgentUnavailable(`agent ${this.node} was killed`);
+          throw err instanceof AgentUnavailable ? err : new AgentUnavailable(`agent ${this.node}: ${(err as Error).message}`);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      close: async () => undefined,
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.agent) throw new Error(`agent ${this.node} is running`);
+    this.opened = await openGraceStore({ natsUrl: this.nats.url, names: this.spec.names, name: `sim-agent-${this.node}`, provision: false });
+    this.agent = await ReferenceAgent.open(this.opened.store, this.spec.names, this.spec.cluster, this.node);
+  }
+
+  async kill(): Promise<void> {
+    const agent = this.agent;
+    const opened = this.opened;
+    this.agent = undefined;
+    this.opened = undefined;
+    await agent?.close().catch(() => undefined);
+    await opened?.nc.close().catch(() => undefined);
+  }
+
+  output(): string {
+    return '';
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    await this.nats.close();
+  }
+}

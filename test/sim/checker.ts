@@ -1,0 +1,318 @@
+import type { DecisionMessage, GkEvent } from '#contracts';
+import { InvariantOracle } from '../../libs/domain/src/testing/invariant-oracle';
+import { conflicts, Dlm, LockType } from './dlm';
+import type { Observation, Observations } from './observations';
+
+/**
+ * After a run: judges what the clients observed and what the event log holds. Every function here
+ * reads only observations and log messages (plus the DLM table for a sanity check), never the
+ * simulator's or an agent's state, so a bug there cannot hide itself.
+ */
+
+export interface Violation {
+  check: string;
+  message: string;
+}
+
+export interface RunInput {
+  observations: Observations;
+  /** The cluster subject's decisions, in log order. */
+  log: DecisionMessage[];
+  graceTimeMs: number;
+  dlm?: Dlm;
+}
+
+export function checkRun(input: RunInput): Violation[] {
+  const obs = input.observations.list;
+  return [
+    ...checkBeliefs(obs),
+    ...checkLogInvariants(input.log, input.graceTimeMs),
+    ...checkRefusalStatuses(input.log),
+    ...checkAgentReplyStatuses(obs),
+    ...checkAcknowledgedInLog(obs, input.log),
+    ...checkNoReclaimAfterObservedGrant(obs),
+    ...(input.dlm ? checkDlm(input.dlm) : []),
+  ];
+}
+
+// ---- 1. no two clients ever believed they held conflicting locks at the same time ----
+
+interface Belief {
+  lineage: number;
+  client: string;
+  file: string;
+  type: LockType;
+  start: number;
+  end: number;
+  tentativeSince?: number;
+  closed: boolean;
+}
+
+/**
+ * Each lineage is one interval of ticks [grant heard, belief ended). A tentative stretch (contact
+ * lost) counts as held when a renewal or reclaim later confirmed it, and is cut off at the moment
+ * contact was lost when the client learned the lock was gone (or the run ended first). A reclaim
+ * accepted for a lock someone else held in between is therefore caught here: that is what RFC 7530
+ * §9.6.3.4's edge conditions are about.
+ */
+export function beliefIntervals(obs: Observation[]): (Belief & { range: { start: number; end: number } })[] {
+  const beliefs = new Map<number, Belief & { range: { start: number; end: number } }>();
+  const byClient = new Map<string, Set<number>>();
+  const close = (b: Belief, end: number) => {
+    if (b.closed) return;
+    b.end = b.tentativeSince ?? end;
+    b.closed = true;
+    byClient.get(b.client)?.delete(b.lineage);
+  };
+  for (const o of obs) {
+    switch (o.kind) {
+      case 'lineage-start':
+        beliefs.set(o.lineage, { lineage: o.lineage, client: o.client, file: o.file, type: o.type, range: o.range, start: o.tick, end: Infinity, closed: false });
+        (byClient.get(o.client) ?? byClient.set(o.client, new Set()).get(o.client)!).add(o.lineage);
+        break;
+      case 'contact-lost':
+        for (const l of byClient.get(o.client) ?? []) {
+          const b = beliefs.get(l)!;
+          b.tentativeSince ??= o.tick;
+        }
+        break;
+      case 'confirmed':
+        for (const l of byClient.get(o.client) ?? []) beliefs.get(l)!.tentativeSince = undefined;
+        break;
+      case 'lineage-reclaimed': {
+        const b = beliefs.get(o.lineage);
+        if (b && !b.closed) b.tentativeSince = undefined;
+        break;
+      }
+      case 'lineage-lost':
+      case 'lineage-released': {
+        const b = beliefs.get(o.lineage);
+        if (b) close(b, o.tick);
+        break;
+      }
+    }
+  }
+  for (const b of beliefs.values()) if (!b.closed) b.end = b.tentativeSince ?? Infinity;
+  return [...beliefs.values()];
+}
+
+export function checkBeliefs(obs: Observation[]): Violation[] {
+  const violations: Violation[] = [];
+  const byFile = new Map<string, ReturnType<typeof beliefIntervals>>();
+  for (const b of beliefIntervals(obs)) {
+    if (b.end <= b.start) continue;
+    (byFile.get(b.file) ?? byFile.set(b.file, []).get(b.file)!).push(b);
+  }
+  for (const list of byFile.values()) {
+    for (let i = 0; i < list.length; i++) {
+      for (let j = i + 1; j < list.length; j++) {
+        const a = list[i];
+        const b = list[j];
+        if (!conflicts({ ...a, ...a.range }, { ...b, ...b.range })) continue;
+        if (a.start < b.end && b.start < a.end) {
+          violations.push({
+            check: 'conflicting-beliefs',
+            message: `client ${a.client} (lock ${a.lineage}, ${a.type} ${a.file}[${a.range.start},${a.range.end}) ticks ${a.start}-${a.end}) and client ${b.client} (lock ${b.lineage}, ${b.type} ${b.file}[${b.range.start},${b.range.end}) ticks ${b.start}-${b.end}) both believed they held conflicting locks`,
+          });
+        }
+      }
+    }
+  }
+  return violations;
+}
+
+// ---- 2. I1-I7 over the log, through the domain's independent oracle ----
+
+export function checkLogInvariants(log: DecisionMessage[], graceTimeMs: number): Violation[] {
+  // The oracle is given the grace time of the cluster's configuration (I7: never ended early).
+  const configured = log.flatMap((m) => m.events).find((e) => e.type === 'ClusterConfigured');
+  const oracle = new InvariantOracle({ graceTimeMs: configured?.type === 'ClusterConfigured' ? configured.config.graceTimeMs : graceTimeMs });
+  let lastTime = 0;
+  for (const [i, m] of log.entries()) {
+    const now = Math.max(...m.events.map((e) => Date.parse(e.time)));
+    if (now < lastTime) {
+      // Not an invariant (clocks may differ between writers) but worth knowing when reading a failure.
+    }
+    lastTime = Math.max(lastTime, now);
+    try {
+      oracle.observe(m.events, now);
+    } catch (err) {
+      return [{ check: 'log-invariant', message: `decision ${i + 1} (${m.events.map((e) => e.type).join(', ')}): ${(err as Error).message}` }];
+    }
+  }
+  return [];
+}
+
+// ---- 3. every refusal recorded in the log carries the status SPEC §2 gives it ----
+
+/**
+ * A second, independent reading of SPEC §2's reclaim rule: replays the log and, for every
+ * `ReclaimRejected`, computes the status the rule gives on the state before that decision.
+ */
+export function checkRefusalStatuses(log: DecisionMessage[]): Violation[] {
+  const violations: Violation[] = [];
+  let R = 0;
+  const members = new Map<string, { need: boolean; enforcing: boolean }>();
+  const cur = new Map<string, Set<string>>();
+  let validR = new Map<string, Set<string>>();
+  const completed = new Map<string, Set<string>>();
+  const set = (m: Map<string, Set<string>>, n: string) => m.get(n) ?? m.set(n, new Set()).get(n)!;
+  const restart = (n: string) => {
+    const m = members.get(n);
+    if (m) Object.assign(m, { need: true, enforcing: true });
+    cur.set(n, new Set());
+    completed.set(n, new Set());
+  };
+  const expected = (node: string, client: string): string => {
+    if (R === 0) return 'NFS4ERR_NO_GRACE';
+    if (![...members.values()].every((m) => m.enforcing)) return 'NFS4ERR_GRACE';
+    if (!members.get(node)?.need) return 'NFS4ERR_NO_GRACE';
+    if (completed.get(node)?.has(client)) return 'NFS4ERR_NO_GRACE';
+    if (!validR.get(node)?.has(client)) return 'NFS4ERR_RECLAIM_BAD';
+    return 'OK';
+  };
+  for (const [i, m] of log.entries()) {
+    const completedHere = new Set(m.events.flatMap((e) => (e.type === 'ReclaimCompleted' ? e.clients.map((c) => `${e.node}/${c}`) : [])));
+    // Judge every refusal on the state before the decision (that is what it was decided on).
+    for (const e of m.events) {
+      if (e.type !== 'ReclaimRejected') continue;
+      for (const r of e.rejections) {
+        if (r.op === 'reclaim') {
+          const want = expected(e.node, r.client);
+          if (want !== r.status) violations.push({ check: 'refusal-status', message: `decision ${i + 1}: reclaim by ${r.client} on ${e.node} refused ${r.status}, SPEC §2 gives ${want}` });
+        } else {
+          const already = completed.get(e.node)?.has(r.client) || completedHere.has(`${e.node}/${r.client}`);
+          if (r.status !== 'NFS4ERR_COMPLETE_ALREADY' || !already) {
+            violations.push({ check: 'refusal-status', message: `decision ${i + 1}: reclaim_complete by ${r.client} on ${e.node} refused ${r.status} without an earlier RECLAIM_COMPLETE` });
+          }
+        }
+      }
+    }
+    for (const e of m.events) applyForStatuses(e);
+  }
+  return violations;
+
+  function applyForStatuses(e: GkEvent): void {
+    switch (e.type) {
+      case 'MemberAdded': if (!members.has(e.node)) members.set(e.node, { need: false, enforcing: true }); break;
+      case 'MemberRemoved': members.delete(e.node); break;
+      case 'NodeEnforcing': if (members.get(e.node)) members.get(e.node)!.enforcing = true; break;
+      case 'NodeEnforcementLifted': if (members.get(e.node)) members.get(e.node)!.enforcing = false; break;
+      case 'GraceStarted':
+        R = e.recoveryEpoch;
+        validR = new Map([...cur].map(([n, s]) => [n, new Set(s)]));
+        for (const n of e.nodes) restart(n);
+        break;
+      case 'NodeJoinedGrace': restart(e.node); break;
+      case 'NeedLifted': if (members.get(e.node)) members.get(e.node)!.need = false; break;
+      case 'GraceEnded':
+        R = 0;
+        validR = new Map();
+        for (const mm of members.values()) mm.need = false;
+        break;
+      case 'ClientRecorded': for (const r of e.clients) set(cur, e.node).add(r.client); break;
+      case 'ClientRemoved':
+        for (const x of e.clients) { set(cur, e.node).delete(x); validR.get(e.node)?.delete(x); completed.get(e.node)?.delete(x); }
+        break;
+      case 'ReclaimAccepted': for (const x of e.clients) set(cur, e.node).add(x); break;
+      case 'ReclaimCompleted': for (const x of e.clients) set(completed, e.node).add(x); break;
+      default: break;
+    }
+  }
+}
+
+// ---- 4. every agent reply is one of the statuses SPEC §4.1 lists for its op ----
+
+const ALLOWED: Record<string, string[]> = {
+  hello: ['OK'],
+  grace_start: ['OK'],
+  create: ['OK'],
+  remove: ['OK'],
+  check: ['OK', 'NFS4ERR_RECLAIM_BAD'],
+  reclaim: ['OK', 'NFS4ERR_GRACE', 'NFS4ERR_NO_GRACE', 'NFS4ERR_RECLAIM_BAD'],
+  reclaim_complete: ['OK', 'NFS4ERR_COMPLETE_ALREADY', 'NFS4ERR_NO_GRACE'],
+  grace_done: ['OK'],
+  may_grant: ['OK', 'NFS4ERR_GRACE'],
+  status: ['OK'],
+};
+
+export function checkAgentReplyStatuses(obs: Observation[]): Violation[] {
+  const violations: Violation[] = [];
+  for (const o of obs) {
+    if (o.kind !== 'agent-reply' || o.status === 'ERR_AGENT') continue;
+    const allowed = ALLOWED[o.op];
+    if (allowed && !allowed.includes(o.status)) {
+      violations.push({ check: 'agent-status', message: `${o.server}: ${o.op}${o.client ? ` ${o.client}` : ''} answered ${o.status} (SPEC §4.1 allows ${allowed.join(', ')})` });
+    }
+  }
+  return violations;
+}
+
+// ---- 5. I6 at the edge: what an agent acknowledged is in the log ----
+
+export function checkAcknowledgedInLog(obs: Observation[], log: DecisionMessage[]): Violation[] {
+  const recorded = new Set<string>();
+  const reclaimed = new Set<string>();
+  for (const m of log) {
+    for (const e of m.events) {
+      if (e.type === 'ClientRecorded') for (const r of e.clients) recorded.add(`${e.node}/${r.client}`);
+      if (e.type === 'ReclaimAccepted') for (const x of e.clients) reclaimed.add(`${e.node}/${x}`);
+    }
+  }
+  const violations: Violation[] = [];
+  for (const o of obs) {
+    if (o.kind !== 'agent-reply' || o.status !== 'OK' || !o.client) continue;
+    const key = `${o.server}/${o.client}`;
+    if (o.op === 'create' && !recorded.has(key) && !reclaimed.has(key)) {
+      violations.push({ check: 'I6', message: `${o.server} acknowledged create of ${o.client} but the log never recorded it` });
+    }
+    if (o.op === 'reclaim' && !reclaimed.has(key)) {
+      violations.push({ check: 'I6', message: `${o.server} acknowledged a reclaim by ${o.client} but the log holds no ReclaimAccepted for it` });
+    }
+  }
+  return violations;
+}
+
+// ---- 6. I1 as the servers saw it ----
+
+/**
+ * If a server heard `may_grant` OK for a request it sent after some server had heard that grace
+ * period R started, then no reclaim of R sent after that OK may be accepted: in log order the
+ * grant comes after R started and before the reclaim (real-time causality).
+ */
+export function checkNoReclaimAfterObservedGrant(obs: Observation[]): Violation[] {
+  const violations: Violation[] = [];
+  const firstHeard = new Map<number, number>(); // R -> tick a grace_start reply with R was first heard
+  const lastGraceStart = new Map<string, number[]>(); // server -> [tick, R]
+  const graceOf = new Map<string, { tick: number; R: number }[]>();
+  for (const o of obs) {
+    if (o.kind === 'grace-start' && o.recoveryEpoch > 0) {
+      if (!firstHeard.has(o.recoveryEpoch)) firstHeard.set(o.recoveryEpoch, o.tick);
+      (graceOf.get(o.server) ?? graceOf.set(o.server, []).get(o.server)!).push({ tick: o.tick, R: o.recoveryEpoch });
+      lastGraceStart.set(o.server, [o.tick, o.recoveryEpoch]);
+    }
+  }
+  const grants = obs.filter((o): o is Extract<Observation, { kind: 'grant-allowed' }> => o.kind === 'grant-allowed');
+  for (const o of obs) {
+    if (o.kind !== 'agent-reply' || o.op !== 'reclaim' || o.status !== 'OK') continue;
+    const starts = (graceOf.get(o.server) ?? []).filter((g) => g.tick < o.sentTick);
+    const R = starts.at(-1)?.R;
+    if (R === undefined) continue;
+    const heard = firstHeard.get(R)!;
+    const grant = grants.find((g) => g.sentTick > heard && g.tick < o.sentTick);
+    if (grant) {
+      violations.push({ check: 'I1-observed', message: `${o.server} had a reclaim by ${o.client} of grace ${R} accepted (sent at tick ${o.sentTick}) after ${grant.server} was allowed to grant non-reclaim state (tick ${grant.tick}) in that grace period` });
+    }
+  }
+  return violations;
+}
+
+// ---- 7. the simulator's own sanity: the DLM never holds two conflicting locks ----
+
+export function checkDlm(dlm: Dlm): Violation[] {
+  return dlm.conflictingPairs().map(([a, b]) => ({ check: 'dlm', message: `DLM holds conflicting locks ${a.id} (${a.client}) and ${b.id} (${b.client})` }));
+}
+
+export function formatViolations(violations: Violation[]): string {
+  return violations.map((v) => `[${v.check}] ${v.message}`).join('\n');
+}

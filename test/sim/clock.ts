@@ -1,0 +1,46 @@
+/**
+ * The simulator's order of observations: one process, one event loop, so a counter read when a
+ * client receives a reply or sends a request totally orders everything the clients saw. Checks
+ * compare ticks, never wall-clock times (no timed assertions).
+ */
+export class Ticker {
+  private tick = 0;
+  next(): number {
+    return ++this.tick;
+  }
+  get now(): number {
+    return this.tick;
+  }
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same schedule. */
+export class Rng {
+  private state: number;
+  constructor(readonly seed: number) {
+    this.state = seed >>> 0;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(lo: number, hiInclusive: number): number {
+    return lo + Math.floor(this.next() * (hiInclusive - lo + 1));
+  }
+  pick<T>(xs: readonly T[]): T {
+    if (xs.length === 0) throw new Error('pick from an empty list');
+    return xs[Math.floor(this.next() * xs.length)];
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  /** A derived generator, so adding draws in one place does not shift another's sequence. */
+  fork(salt: number): Rng {
+    return new Rng((Math.imul(this.seed ^ salt, 0x9e3779b1) + salt) >>> 0);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,246 @@
+import { DecisionMessage, GraceConfig, StreamNames, subjects } from '#contracts';
+import { executeOnce, loadCluster, openGraceStore, OpenedStore } from '#cluster-store';
+import { AdminCommand, ClusterState, dumpText } from '#domain';
+import { AgentHandle, AgentSpec, InProcessAgent, ProcessAgent } from './agents';
+import { checkRun, formatViolations, Violation } from './checker';
+import { sleep, Ticker } from './clock';
+import { Dlm } from './dlm';
+import { SimNfsClient } from './nfs-client';
+import { SimNfsServer } from './nfs-server';
+import { Observations } from './observations';
+
+export type AgentKind = 'process' | 'in-process';
+
+export interface SimClusterOptions {
+  natsUrl: string;
+  names: StreamNames;
+  cluster: string;
+  nodes: string[];
+  agents: AgentKind;
+  config?: Partial<GraceConfig>;
+  /** Each server's own grace time (after which it calls `grace_done` without waiting for clients). */
+  localGraceMs?: number;
+  /**
+   * Who ends grace at its deadline: `driver` (the simulator sends `expire` through the deciders,
+   * standing in for the grace-coordinator) or `none` (nobody: deadlines never fire).
+   */
+  deadlines?: 'driver' | 'none';
+  /** How often the driver checks the deadline. */
+  deadlineTickMs?: number;
+}
+
+/**
+ * N simulated NFS servers, each with its own node-agent (a process or in-process), clients on
+ * them, one DLM, one observation log; fault injection; and `check()` over what was observed and
+ * what the event log holds.
+ */
+export class SimCluster {
+  readonly ticker = new Ticker();
+  readonly obs = new Observations(this.ticker);
+  readonly dlm = new Dlm();
+  readonly servers = new Map<string, SimNfsServer>();
+  readonly agents = new Map<string, AgentHandle>();
+  readonly clients: SimNfsClient[] = [];
+  private deadlineTimer?: NodeJS.Timeout;
+  private deadlineBusy = false;
+  private clientSerial = 0;
+  /** Failures of background work (a server's grace_done, the deadline driver), reported by `check`. */
+  readonly backgroundErrors: string[] = [];
+
+  private constructor(readonly options: SimClusterOptions, readonly admin: OpenedStore) {}
+
+  /** Creates the cluster in the log (`add` with the configuration), then its agents and servers (all down). */
+  static async create(options: SimClusterOptions): Promise<SimCluster> {
+    const admin = await openGraceStore({ natsUrl: options.natsUrl, names: options.names, name: 'sim-admin' });
+    const sim = new SimCluster(options, admin);
+    try {
+      await sim.adminCommand({ type: 'add', nodes: options.nodes, config: options.config });
+      if (options.config) await sim.adminCommand({ type: 'configure', config: options.config });
+      await Promise.all(options.nodes.map((node) => sim.addAgent(node)));
+      for (const node of options.nodes) {
+        sim.servers.set(node, new SimNfsServer(node, () => sim.agent(node).api(), sim.dlm, sim.obs, {
+          localGraceMs: options.localGraceMs ?? 60_000,
+          onError: (m) => sim.backgroundErrors.push(m),
+        }));
+      }
+      if ((options.deadlines ?? 'driver') === 'driver') sim.startDeadlineDriver();
+    } catch (err) {
+      await sim.close();
+      throw err;
+    }
+    return sim;
+  }
+
+  private async addAgent(node: string): Promise<void> {
+    const spec: AgentSpec = { cluster: this.options.cluster, node, natsUrl: this.options.natsUrl, names: this.options.names };
+    this.agents.set(node, this.options.agents === 'process' ? await ProcessAgent.create(spec) : await InProcessAgent.create(spec));
+  }
+
+  agent(node: string): AgentHandle {
+    const a = this.agents.get(node);
+    if (!a) throw new Error(`no agent for ${node}`);
+    return a;
+  }
+
+  server(node: string): SimNfsServer {
+    const s = this.servers.get(node);
+    if (!s) throw new Error(`no server ${node}`);
+    return s;
+  }
+
+  /** A new client of `node` (not yet connected). Ids are lowercase hex owner strings. */
+  addClient(node: string, options: { hasSession?: boolean; id?: string } = {}): SimNfsClient {
+    const serial = ++this.clientSerial;
+    const id = options.id ?? Buffer.from(`sim-client-${this.options.cluster}-${serial}`).toString('hex');
+    const client = new SimNfsClient(id, options.hasSession ?? true, this.server(node), this.obs);
+    this.clients.push(client);
+    return client;
+  }
+
+  clientsOf(node: string): SimNfsClient[] {
+    return this.clients.filter((c) => c.server.name === node);
+  }
+
+  // ---- faults and operator actions ----
+
+  /** Starts every listed server concurrently (cold start or cluster-wide restart after `crash`). */
+  async startServers(nodes = [...this.servers.keys()]): Promise<void> {
+    this.obs.fault(`start ${nodes.join(',')}`);
+    await Promise.all(nodes.map((n) => this.server(n).start()));
+  }
+
+  crashServer(node: string): void {
+    this.obs.fault(`crash ${node}`);
+    this.server(node).crash();
+    for (const c of this.clientsOf(node)) c.loseContact();
+  }
+
+  async restartServer(node: string): Promise<void> {
+    this.crashServer(node);
+    await this.startServers([node]);
+  }
+
+  async restartCluster(): Promise<void> {
+    for (const node of this.servers.keys()) this.crashServer(node);
+    await this.startServers();
+  }
+
+  /** The operator removes a node that will never come back (`gracectl remove`). */
+  async removeNode(node: string): Promise<void> {
+    this.obs.fault(`remove ${node}`);
+    if (this.server(node).state !== 'down') this.crashServer(node);
+    const r = await this.adminCommand({ type: 'remove', nodes: [node] });
+    if (!r.ok) throw new Error(`remove ${node}: ${r.rejection.message}`);
+    this.server(node).markRemoved();
+  }
+
+  partitionClient(client: SimNfsClient): void {
+    this.obs.fault(`partition ${client.id}`);
+    client.partition();
+  }
+
+  healClient(client: SimNfsClient): void {
+    this.obs.fault(`heal ${client.id}`);
+    client.heal();
+  }
+
+  /** The partitioned client's lease ran out at its server: the record goes, then its locks. */
+  async expireClient(client: SimNfsClient): Promise<void> {
+    if (!client.partitioned) throw new Error('only a partitioned client can be expired');
+    this.obs.fault(`expire ${client.id}`);
+    await client.server.expireClient(client.id);
+  }
+
+  async killAgent(node: string): Promise<void> {
+    this.obs.fault(`kill -9 agent ${node}`);
+    await this.agent(node).kill();
+  }
+
+  async startAgent(node: string): Promise<void> {
+    this.obs.fault(`start agent ${node}`);
+    await this.agent(node).start();
+  }
+
+  cutNats(node: string, mode: 'refuse' | 'blackhole' = 'refuse'): void {
+    this.obs.fault(`cut NATS of ${node} (${mode})`);
+    this.agent(node).nats.cut(mode);
+  }
+
+  restoreNats(node: string): void {
+    this.obs.fault(`restore NATS of ${node}`);
+    this.agent(node).nats.restore();
+  }
+
+  // ---- the log ----
+
+  adminCommand(command: AdminCommand) {
+    return executeOnce(this.admin.store, this.options.names, this.options.cluster, command, { actor: 'gracectl:sim' });
+  }
+
+  async state(): Promise<ClusterState> {
+    return (await loadCluster(this.admin.store, this.options.names, this.options.cluster)).state;
+  }
+
+  async dump(): Promise<string> {
+    return dumpText(await this.state());
+  }
+
+  async log(): Promise<DecisionMessage[]> {
+    const read = await this.admin.store.read(subjects.cluster(this.options.names, this.options.cluster));
+    return read.messages.map((m) => m.message);
+  }
+
+  /** Polls the log until `pred` holds (for waiting on background work, not for timing). */
+  async waitForState(pred: (s: ClusterState) => boolean, what: string, timeoutMs = 30_000): Promise<ClusterState> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await this.state();
+      if (pred(s)) return s;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; log says:\n${dumpText(s)}`);
+      await sleep(25);
+    }
+  }
+
+  async waitForGraceEnd(timeoutMs?: number): Promise<ClusterState> {
+    return this.waitForState((s) => s.recoveryEpoch === 0, 'the grace period to end', timeoutMs);
+  }
+
+  /** Every check of SPEC §2 and of the clients' beliefs over this run so far. */
+  async check(): Promise<Violation[]> {
+    const violations = checkRun({ observations: this.obs, log: await this.log(), graceTimeMs: this.options.config?.graceTimeMs ?? 90_000, dlm: this.dlm });
+    for (const e of this.backgroundErrors) violations.push({ check: 'background', message: e });
+    return violations;
+  }
+
+  async assertClean(): Promise<void> {
+    const violations = await this.check();
+    if (violations.length > 0) throw new Error(`${violations.length} violation(s):\n${formatViolations(violations)}\n--- last observations ---\n${this.obs.tail()}`);
+  }
+
+  // ---- deadlines ----
+
+  /** Stands in for the grace-coordinator's clock: `expire` whenever the log's deadline has passed. */
+  private startDeadlineDriver(): void {
+    const tick = async () => {
+      if (this.deadlineBusy) return;
+      this.deadlineBusy = true;
+      try {
+        const r = await this.adminCommand({ type: 'expire', now: Date.now() });
+        if (!r.ok && !['NOT_IN_GRACE', 'NOT_YET', 'WAIT_POLICY'].includes(r.rejection.code)) this.backgroundErrors.push(`expire: ${r.rejection.message}`);
+      } catch (err) {
+        this.backgroundErrors.push(`deadline driver: ${(err as Error).message}`);
+      } finally {
+        this.deadlineBusy = false;
+      }
+    };
+    this.deadlineTimer = setInterval(() => void tick(), this.options.deadlineTickMs ?? 100);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.deadlineTimer);
+    while (this.deadlineBusy) await sleep(10);
+    for (const s of this.servers.values()) s.crash();
+    await Promise.all([...this.agents.values()].map((a) => a.stop().catch(() => undefined)));
+    await this.admin.close();
+  }
+}

@@ -1,0 +1,42 @@
+import { connect, NatsConnection } from '@nats-io/transport-node';
+import { cleanupStream, testNatsUrl, testStreamNames } from '../support/env';
+import { SimCluster } from './cluster';
+
+const names = testStreamNames('sim');
+let nc: NatsConnection;
+beforeAll(async () => {
+  nc = await connect({ servers: testNatsUrl() });
+});
+afterAll(async () => {
+  await cleanupStream(nc, names);
+  await nc.close();
+});
+
+describe('simulator with in-process agents', () => {
+  it('cold start, locks, one node restarts, its clients reclaim, grace ends', async () => {
+    const sim = await SimCluster.create({ natsUrl: testNatsUrl(), names, cluster: 'smoke', nodes: ['a', 'b', 'c'], agents: 'in-process', config: { graceTimeMs: 60_000, leaseTimeMs: 60_000 } });
+    try {
+      await sim.startServers();
+      await sim.waitForGraceEnd();
+      const x = sim.addClient('b');
+      const y = sim.addClient('a');
+      expect(await x.connect()).toBe('OK');
+      expect(await y.connect()).toBe('OK');
+      expect(await x.open('f1')).toBe('OK');
+      expect(await y.open('f1')).toBe('OK');
+      expect((await x.lock('f1', { start: 0, end: 10 }, 'write')).status).toBe('OK');
+      expect((await y.lock('f1', { start: 5, end: 15 }, 'write')).status).toBe('NFS4ERR_DENIED');
+      await sim.restartServer('b');
+      expect((await y.lock('f1', { start: 20, end: 30 }, 'write')).status).toBe('NFS4ERR_GRACE');
+      const answers = await x.recover();
+      expect(answers.map((a) => a.status)).toEqual(['OK', 'OK', 'OK', 'OK']);
+      const s = await sim.waitForGraceEnd();
+      expect(s.lastGraceEnd?.reason).toBe('all-reclaimed');
+      expect((await y.lock('f1', { start: 5, end: 15 }, 'write')).status).toBe('NFS4ERR_DENIED');
+      expect((await y.lock('f1', { start: 20, end: 30 }, 'write')).status).toBe('OK');
+      await sim.assertClean();
+    } finally {
+      await sim.close();
+    }
+  }, 60_000);
+});
