@@ -17,7 +17,7 @@ const meta = {
   causation: z.string().min(1).max(200).optional(),
 };
 
-/** A coordinator request, over NATS (`<prefix>.rpc.coordinator.<cluster>`) or REST. */
+/** A coordinator request, over NATS (`subjects.coordinatorRequests`) or REST. */
 export const CoordinatorRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.enum(READ_OPS), ...meta }).strict(),
   z.object({ op: z.literal('add'), nodes: z.array(NodeIdSchema).max(1000), config: GraceConfigSchema.partial().optional(), ...meta }).strict(),

@@ -1,0 +1,125 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, NatsConnection } from '@nats-io/transport-node';
+import { GkEvent, subjects } from '#contracts';
+import { executeOnce, loadCluster, openGraceStore, OpenedStore } from '#cluster-store';
+import { eventStreamConfig } from '#event-store';
+import { cleanupStream, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { ClusterCoordinator } from './cluster-coordinator';
+import { GraceCoordinator } from './coordinator';
+import { ExpireOutcome } from './deadline-timer';
+
+/** Several coordinator replicas on one cluster, in one process, against the real JetStream. */
+jest.setTimeout(60_000);
+const names = testStreamNames('coord_replicas');
+let opened: OpenedStore;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  nc = await connect({ servers: testNatsUrl() });
+  // The stream provisioned by libs/event-store captures `<prefix>.>`, which includes the request
+  // subjects `<prefix>.rpc.*`: a request would be stored as an event and answered by JetStream's
+  // publish ack before the coordinator could answer (reported to the lead). Until that is fixed,
+  // this test makes the stream capture only the event subjects, as it should.
+  await (await jetstreamManager(nc)).streams.add({ ...eventStreamConfig(names), subjects: [`${names.prefix}.cluster.*`, `${names.prefix}.registry.*`] });
+  opened = await openGraceStore({ natsUrl: testNatsUrl(), names, name: 'coordinator-replicas-test', provision: false });
+});
+afterAll(async () => {
+  await cleanupStream(nc, names);
+  await nc.close();
+  await opened.close();
+});
+
+const admin = (cluster: string, command: Parameters<typeof executeOnce>[3]) =>
+  executeOnce(opened.store, names, cluster, command, { actor: 'test' });
+
+async function events(cluster: string): Promise<GkEvent[]> {
+  const read = await opened.store.read(subjects.cluster(names, cluster));
+  return read.messages.flatMap((m) => m.message.events);
+}
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('coordinator replicas', () => {
+  it('two views ending the same grace period at once: exactly one GraceEnded, the other is refused', async () => {
+    const cluster = 'race';
+    await admin(cluster, { type: 'add', nodes: ['a', 'b'], config: { graceTimeMs: 1, leaseTimeMs: 1 } });
+    for (let round = 1; round <= 5; round++) {
+      const [one, two] = await Promise.all([1, 2].map((r) => ClusterCoordinator.open(opened.store, names, cluster, { replica: `r${r}` })));
+      // Their timers would race too; close them so that only the explicit calls below compete.
+      one.timer.close();
+      two.timer.close();
+      await admin(cluster, { type: 'start', nodes: ['a'] });
+      await Promise.all([one.read(), two.read()]);
+      const results = await Promise.all([one, two].map((c) => c.execute({ type: 'expire', now: Date.now() + 10 }, { actor: c.actor })));
+      expect(results.filter((r) => r.ok).length).toBe(1);
+      expect(results.filter((r) => !r.ok).map((r) => !r.ok && r.rejection.code)).toEqual(['NOT_IN_GRACE']);
+      await Promise.all([one.close(), two.close()]);
+    }
+    const ended = (await events(cluster)).filter((e) => e.type === 'GraceEnded');
+    expect(ended.map((e) => e.type === 'GraceEnded' && e.recoveryEpoch)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('two replicas with their deadline timers: each grace period ends once, at or after its deadline', async () => {
+    const cluster = 'timers';
+    await admin(cluster, { type: 'add', nodes: ['a', 'b'], config: { graceTimeMs: 300, leaseTimeMs: 300 } });
+    const outcomes: ExpireOutcome[] = [];
+    const replicas = await Promise.all([1, 2].map((r) => GraceCoordinator.start({
+      nc: opened.nc, store: opened.store, names, clusters: [cluster], rpc: false,
+      cluster: { replica: `t${r}`, observer: { deadline: (_c, outcome) => outcomes.push(outcome) } },
+    })));
+    try {
+      for (let round = 1; round <= 3; round++) {
+        await admin(cluster, { type: 'start', nodes: ['a'] });
+        await until(`grace period ${round} to end`, async () => (await loadCluster(opened.store, names, cluster)).state.recoveryEpoch === 0);
+      }
+      // Both replicas' views have seen every end: their timers have nothing left to do.
+      await until('both views to catch up', async () => {
+        const last = await opened.store.lastSequence(subjects.cluster(names, cluster));
+        return replicas.every((r) => r.clusters.get(cluster)!.version === last);
+      });
+    } finally {
+      await Promise.all(replicas.map((r) => r.close()));
+    }
+    const log = await events(cluster);
+    const started = log.filter((e): e is Extract<GkEvent, { type: 'GraceStarted' }> => e.type === 'GraceStarted');
+    const ended = log.filter((e): e is Extract<GkEvent, { type: 'GraceEnded' }> => e.type === 'GraceEnded');
+    expect(ended.map((e) => [e.recoveryEpoch, e.reason, e.abandonedNodes])).toEqual([[1, 'deadline', ['a']], [2, 'deadline', ['a']], [3, 'deadline', ['a']]]);
+    for (const [i, e] of ended.entries()) {
+      expect(Date.parse(e.time)).toBeGreaterThanOrEqual(Date.parse(started[i]!.time) + 300);
+      expect(e.actor).toMatch(/^coordinator:t[12]$/);
+    }
+    expect(outcomes.filter((o) => o === 'ended')).toHaveLength(3);
+    expect(outcomes.every((o) => o === 'ended' || o === 'not-in-grace')).toBe(true);
+  });
+
+  it('answers NATS requests: operations, reads, and bad input without dying', async () => {
+    const cluster = 'rpc';
+    const coordinator = await GraceCoordinator.start({ nc: opened.nc, store: opened.store, names, clusters: [cluster], cluster: { replica: 'rpc1' } });
+    const subject = subjects.coordinatorRequests(names, cluster);
+    const ask = async (body: unknown) => (await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout: 5000 })).json<Record<string, unknown>>();
+    try {
+      expect(await ask({ op: 'dump' })).toMatchObject({ ok: false, code: 'NO_CLUSTER' });
+      expect(await ask({ op: 'add', nodes: ['a', 'b'], actor: 'node-agent:a' })).toMatchObject({ ok: true, dump: 'cur=1 rec=0\n' + '='.repeat(54) + '\na\t E\nb\t E\n' });
+      expect(await ask({ op: 'start', nodes: ['a'] })).toMatchObject({ ok: true, summary: { epoch: 2, recoveryEpoch: 1, needing: ['a'] } });
+      expect(await ask({ op: 'noenforce', nodes: ['b'] })).toMatchObject({ ok: false, code: 'IN_GRACE' });
+      expect(await ask({ op: 'member', nodes: ['a', 'z'] })).toMatchObject({ ok: false, code: 'NOT_MEMBER', error: 'node z is not a cluster member' });
+      expect(await ask({ op: 'lift', nodes: [] })).toMatchObject({ ok: false, code: 'NO_NODES', error: 'Need at least one nodeid.' });
+      expect(await ask('not json')).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+      expect(await ask({ op: 'explode' })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+      expect(await ask({ op: 'lift', nodes: ['a b'] })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+      expect(await ask({ op: 'configure', config: { graceTimeMs: -1 } })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+      expect(await ask({ op: 'lift', nodes: ['a'] })).toMatchObject({ ok: true, summary: { recoveryEpoch: 0, lastGraceEnd: { reason: 'all-reclaimed' } } });
+      expect(await ask({ op: 'status' })).toMatchObject({ ok: true, summary: { cluster: 'rpc', epoch: 2, inGrace: false } });
+      const added = (await events(cluster)).find((e) => e.type === 'MemberAdded');
+      expect(added?.actor).toBe('node-agent:a');
+    } finally {
+      await coordinator.close();
+    }
+  });
+});
