@@ -32,6 +32,9 @@ export async function openGraceStore(options: {
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     timeout: options.timeoutMs ?? 5000,
+    // Two Error objects with stack traces per request cost ~30 µs of CPU per publish: measured to
+    // cap pipelined appends at 14k/s instead of 22k/s.
+    noAsyncTraces: true,
   });
   try {
     if (options.provision ?? true) await provisionStream(await jetstreamManager(nc), options.names);

@@ -41,6 +41,9 @@ describe('subjects', () => {
     expect(n.stream).toBe('GK_T1_EVENTS');
     expect(subjects.cluster(n, 'prod')).toBe('gk_t1.cluster.prod');
     expect(subjects.all(n)).toBe('gk_t1.>');
+    // Request/reply subjects must stay outside what the stream captures.
+    expect(subjects.coordinatorRequests(n, 'prod').startsWith('gk_t1.')).toBe(false);
+    expect(subjects.registryRequests(n, 'prod').startsWith('gk_t1.')).toBe(false);
     expect(() => subjects.cluster(n, 'a.b')).toThrow(/invalid cluster id/);
     expect(() => streamNames('bad prefix')).toThrow(/invalid subject prefix/);
   });

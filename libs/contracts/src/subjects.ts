@@ -37,10 +37,14 @@ export const subjects = {
   allClusters: (n: StreamNames) => `${n.prefix}.cluster.*`,
   /** Registry audit events of one cluster. */
   registry: (n: StreamNames, cluster: string) => `${n.prefix}.registry.${token(cluster, 'cluster')}`,
-  /** NATS request/reply subject of the grace-coordinator's commands. */
-  coordinatorRequests: (n: StreamNames, cluster: string) => `${n.prefix}.rpc.coordinator.${token(cluster, 'cluster')}`,
-  /** NATS request/reply subject of the client-registry's queries. */
-  registryRequests: (n: StreamNames, cluster: string) => `${n.prefix}.rpc.registry.${token(cluster, 'cluster')}`,
+  /**
+   * NATS request/reply subject of the grace-coordinator's commands. Outside `<prefix>.>` on
+   * purpose: the event stream captures that whole tree, and a request it captured would be
+   * stored and answered with a publish ack instead of reaching the service.
+   */
+  coordinatorRequests: (n: StreamNames, cluster: string) => `${n.prefix}_rpc.coordinator.${token(cluster, 'cluster')}`,
+  /** NATS request/reply subject of the client-registry's queries (outside the stream, as above). */
+  registryRequests: (n: StreamNames, cluster: string) => `${n.prefix}_rpc.registry.${token(cluster, 'cluster')}`,
 };
 
 /** The cluster id in a cluster subject, or undefined when the subject is not one. */
