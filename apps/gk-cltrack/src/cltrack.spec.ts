@@ -49,8 +49,8 @@ describe('gk-cltrack requests to the node-agent', () => {
     expect(await code(['check', 'AA'], { NFSDCLTRACK_CLIENT_HAS_SESSION: 'N' })).toBe(0);
     expect(await code(['check', 'bb'])).toBe(255);
     expect(agent.requests.slice(1)).toEqual([
-      { id: 1, op: 'check', client: 'aa', hasSession: false },
-      { id: 1, op: 'check', client: 'bb', hasSession: false },
+      { id: 1, op: 'check', client: 'aa', hasSession: false, reclaim: true },
+      { id: 1, op: 'check', client: 'bb', hasSession: false, reclaim: true },
     ]);
   });
 
@@ -70,14 +70,14 @@ describe('gk-cltrack requests to the node-agent', () => {
     ['', 0],
   ])('init sends grace_start with NFSDCLTRACK_GRACE_START=%j read by strtol as %j', async (raw, graceStart) => {
     expect(await code(['init'], { NFSDCLTRACK_GRACE_START: raw })).toBe(0);
-    expect(agent.requests).toEqual([{ id: 1, op: 'grace_start', graceStart }]);
+    expect(agent.requests).toEqual([{ id: 1, op: 'grace_start', graceStart, liftIfDone: true }]);
   });
 
   it.each([[undefined], ['99999999999999999999'], ['9223372036854775807'], ['-99999999999999999999']])(
-    'init sends grace_start without graceStart when NFSDCLTRACK_GRACE_START is %j (nfsdcltrack: unknown)',
+    'init only checks the agent is there (hello) when NFSDCLTRACK_GRACE_START is %j (nfsdcltrack: unknown, no grace change)',
     async (raw) => {
       expect(await code(['init', 'ignored', 'extra'], { NFSDCLTRACK_GRACE_START: raw })).toBe(0);
-      expect(agent.requests).toEqual([{ id: 1, op: 'grace_start' }]);
+      expect(agent.requests).toEqual([{ id: 1, op: 'hello' }]);
     },
   );
 

@@ -101,17 +101,27 @@ interface Context {
 type CommandFunc = (ctx: Context, conn: AgentConnection, arg: string) => Promise<number>;
 
 const COMMAND_FUNCS: Record<Command, CommandFunc> = {
-  /** nfsdcltrack turns every init failure into -EACCES so that the kernel stops upcalling. */
+  /**
+   * nfsd started: with its boot time the agent starts or joins grace for this node (a repeated
+   * init with the same boot time is the same boot and changes nothing, as in nfsdcltrack);
+   * without one nfsdcltrack only opens its store, so the agent is only asked whether it is there.
+   * liftIfDone: nfsdcltrack ends grace at once when no record is left to reclaim.
+   * nfsdcltrack turns every init failure into -EACCES so that the kernel stops upcalling.
+   */
   async init(ctx, conn) {
     const graceStart = graceStartFromEnv(ctx.env);
-    const reply = await ask(ctx, conn, { op: 'grace_start', ...(graceStart === undefined ? {} : { graceStart }) });
+    const body = graceStart === undefined ? { op: 'hello' } : { op: 'grace_start', graceStart, liftIfDone: true };
+    const reply = await ask(ctx, conn, body);
     return reply?.status === 'OK' ? 0 : -EACCES;
   },
 
   async create(ctx, conn, hex) {
     const id = hexToClientId(hex);
     if (!id.ok) return -id.errno;
-    const reply = await ask(ctx, conn, { op: 'create', client: id.id.toString('hex'), hasSession: hasSession(ctx.env) });
+    const v41 = hasSession(ctx.env);
+    // nfsdcltrack re-runs its end-of-grace test after a v4.1 create (RECLAIM_COMPLETE), given a boot time.
+    const lift = v41 && graceStartFromEnv(ctx.env) !== undefined ? { liftIfDone: true } : {};
+    const reply = await ask(ctx, conn, { op: 'create', client: id.id.toString('hex'), hasSession: v41, ...lift });
     return reply?.status === 'OK' ? 0 : -EREMOTEIO;
   },
 
@@ -123,12 +133,17 @@ const COMMAND_FUNCS: Record<Command, CommandFunc> = {
     return reply?.status === 'OK' ? 0 : -EREMOTEIO;
   },
 
-  /** Any answer but OK, after the legacy fallback, is -EPERM: the client may not reclaim. */
+  /**
+   * Any answer but OK, after the legacy fallback, is -EPERM: the client may not reclaim. A v4.0
+   * client's check during grace is its reclaim (nfsdcltrack refreshes its record), a v4.1
+   * client's is not (its create at RECLAIM_COMPLETE is).
+   */
   async check(ctx, conn, hex) {
     const id = hexToClientId(hex);
     if (!id.ok) return -id.errno;
     const client = id.id.toString('hex');
-    const reply = await ask(ctx, conn, { op: 'check', client, hasSession: hasSession(ctx.env) });
+    const v41 = hasSession(ctx.env);
+    const reply = await ask(ctx, conn, { op: 'check', client, hasSession: v41, ...(v41 ? {} : { reclaim: true }) });
     if (reply === undefined) return -EREMOTEIO;
     if (reply.status === 'OK') return 0;
     return (await importLegacyRecord(ctx, conn, client)) ? 0 : -EPERM;

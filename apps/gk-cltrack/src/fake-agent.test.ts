@@ -66,6 +66,8 @@ export class FakeAgent {
   private defaultAnswer(req: FakeRequest): Record<string, unknown> {
     const client = String(req.client);
     switch (req.op) {
+      case 'hello':
+        return { status: 'OK', cluster: 'fake', node: 'fake', epoch: 1, recoveryEpoch: 0, inGrace: false };
       case 'grace_start':
         return { status: 'OK', epoch: 2, recoveryEpoch: 1, reclaimable: this.clients.size };
       case 'create':

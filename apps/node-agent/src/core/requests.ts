@@ -20,7 +20,7 @@ export const OpSchemas = {
      * The NFS server's boot time (nfsdcltrack's NFSDCLTRACK_GRACE_START). A second grace_start
      * with the same value is the same boot, not a restart. Absent: always a restart.
      */
-    graceStart: z.number().int().nonnegative().optional(),
+    graceStart: z.number().int().optional(),
     /** nfsdcltrack's early end: lift this node's NEED at once if nothing is left to reclaim. */
     liftIfDone: z.boolean().optional(),
   }),
