@@ -3,11 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StreamNames } from '#contracts';
-import { openGraceStore, OpenedStore } from '#cluster-store';
 import { Child, spawnChild } from '../../libs/infra/src/child';
-import { AgentApi, AgentClient, AgentUnavailable } from './agent-client';
+import { AgentCore } from '../../apps/node-agent/src/core/agent-core';
+import { silentLog } from '../../apps/node-agent/src/core/log';
+import { answer } from '../../apps/node-agent/src/transports/json-socket';
+import { AgentApi, AgentClient, AgentReply, AgentUnavailable } from './agent-client';
 import { NatsProxy } from './nats-proxy';
-import { ReferenceAgent } from './reference-agent';
 
 /** One node's agent as the simulator drives it: its API, and the faults it can suffer. */
 export interface AgentHandle {
@@ -84,6 +85,7 @@ export class ProcessAgent implements AgentHandle {
       '--prefix', this.spec.names.prefix,
       '--json-socket', this.socketPath,
       '--admin-port', '0',
+      '--end-grace-file', 'off',
     ];
     this.child = spawnChild(process.execPath, args, { env: { ...process.env, GK_LOG_LEVEL: process.env.GK_LOG_LEVEL ?? 'warn' } });
     const child = this.child;
@@ -122,13 +124,16 @@ export class ProcessAgent implements AgentHandle {
 }
 
 /**
- * The in-process stand-in (`ReferenceAgent`): same API, same faults, no process. It has its own
- * NATS connection through its own proxy, so cutting NATS behaves as for a process; `kill` closes
- * that connection without draining, like a process that vanished.
+ * The node-agent's own core (`AgentCore` from apps/node-agent: live view, group commit, the one
+ * `AgentService` behind every interface) run inside the simulator's process, each request going
+ * through the JSON API's own parsing (`answer`). It has its own NATS connection through its own
+ * proxy, so cutting NATS behaves as for a process; `kill` drops that connection without draining
+ * and discards whatever the killed core still answers. Used where hundreds of short runs would
+ * spend their time starting processes.
  */
 export class InProcessAgent implements AgentHandle {
-  private opened?: OpenedStore;
-  private agent?: ReferenceAgent;
+  private core?: AgentCore;
+  private nextId = 1;
 
   private constructor(readonly spec: AgentSpec, readonly nats: NatsProxy) {}
 
@@ -144,24 +149,24 @@ export class InProcessAgent implements AgentHandle {
   }
 
   get running(): boolean {
-    return this.agent !== undefined;
+    return this.core !== undefined;
   }
 
   api(): AgentApi {
-    const agent = this.agent;
-    if (!agent) return { request: async () => { throw new AgentUnavailable(`agent ${this.node} is down`); }, close: async () => undefined };
     return {
-      request: async (op, fields, options) => {
+      request: async (op, fields = {}, options) => {
+        const core = this.core;
+        if (!core) throw new AgentUnavailable(`agent ${this.node} is down`);
         const timeoutMs = options?.timeoutMs ?? 20_000;
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new AgentUnavailable(`${op}: no reply from in-process agent ${this.node} within ${timeoutMs} ms`)), timeoutMs);
         });
         try {
-          return await Promise.race([agent.request(op, fields), timeout]);
-        } catch (err) {
-          if (this.agent !== agent) throw new AgentUnavailable(`agent ${this.node} was killed`);
-          throw err instanceof AgentUnavailable ? err : new AgentUnavailable(`agent ${this.node}: ${(err as Error).message}`);
+          const line = JSON.stringify({ ...fields, id: this.nextId++, op });
+          const reply = (await Promise.race([answer(line, core.service), timeout])) as AgentReply;
+          if (this.core !== core) throw new AgentUnavailable(`agent ${this.node} was killed before it answered`);
+          return reply;
         } finally {
           clearTimeout(timer);
         }
@@ -171,18 +176,23 @@ export class InProcessAgent implements AgentHandle {
   }
 
   async start(): Promise<void> {
-    if (this.agent) throw new Error(`agent ${this.node} is running`);
-    this.opened = await openGraceStore({ natsUrl: this.nats.url, names: this.spec.names, name: `sim-agent-${this.node}`, provision: false });
-    this.agent = await ReferenceAgent.open(this.opened.store, this.spec.names, this.spec.cluster, this.node);
+    if (this.core) throw new Error(`agent ${this.node} is running`);
+    this.core = await AgentCore.start({
+      cluster: this.spec.cluster,
+      node: this.spec.node,
+      natsUrl: this.nats.url,
+      names: this.spec.names,
+      requestTimeoutMs: 5000,
+      log: silentLog,
+    });
   }
 
   async kill(): Promise<void> {
-    const agent = this.agent;
-    const opened = this.opened;
-    this.agent = undefined;
-    this.opened = undefined;
-    await agent?.close().catch(() => undefined);
-    await opened?.nc.close().catch(() => undefined);
+    const core = this.core;
+    this.core = undefined;
+    if (!core) return;
+    await core.opened.nc.close().catch(() => undefined);
+    await core.view.close().catch(() => undefined);
   }
 
   output(): string {

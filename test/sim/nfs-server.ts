@@ -289,6 +289,11 @@ export class SimNfsServer {
         }
         reply = { status: 'ERR_AGENT', error: (err as Error).message };
       }
+      // "Retry later" from an agent whose event store is slow or cut off.
+      if (how.retry && reply.status === 'NFS4ERR_DELAY' && this.current(how.incarnation)) {
+        await sleep(this.options.agentRetryMs ?? 50);
+        continue;
+      }
       if (!this.current(how.incarnation)) throw new Unreachable(`${this.name} crashed before answering`);
       this.obs.record({ kind: 'agent-reply', sentTick, server: this.name, op, client: fields.client as string | undefined, status: reply.status });
       return reply;

@@ -29,6 +29,9 @@ export type Observation =
   | { kind: 'agent-reply'; tick: number; sentTick: number; server: string; op: string; client?: string; status: string }
   | { kind: 'fault'; tick: number; what: string };
 
+/** An observation before it is stamped with its tick (distributes over the union). */
+export type ObservationInput = Observation extends infer O ? (O extends Observation ? Omit<O, 'tick'> & { tick?: number } : never) : never;
+
 export type ClientOp = 'setclientid' | 'renew' | 'open' | 'lock' | 'unlock' | 'reclaim_complete';
 
 export class Observations {
@@ -37,8 +40,8 @@ export class Observations {
 
   constructor(readonly ticker: Ticker) {}
 
-  record<T extends Observation>(o: Omit<T, 'tick'> & { tick?: number }): T {
-    const full = { ...o, tick: o.tick ?? this.ticker.next() } as T;
+  record(o: ObservationInput): Observation {
+    const full = { ...o, tick: o.tick ?? this.ticker.next() } as Observation;
     this.list.push(full);
     return full;
   }
