@@ -2,6 +2,7 @@ import { DecisionMessage, GraceConfig, StreamNames, subjects } from '#contracts'
 import { executeOnce, loadCluster, openGraceStore, OpenedStore } from '#cluster-store';
 import { AdminCommand, ClusterState, dumpText } from '#domain';
 import { AgentHandle, AgentSpec, InProcessAgent, ProcessAgent } from './agents';
+import { CoordinatorHandle, CoordinatorProcess, InProcessCoordinator } from './coordinator';
 import { checkRun, formatViolations, Violation } from './checker';
 import { sleep, Ticker } from './clock';
 import { Dlm } from './dlm';
@@ -21,12 +22,10 @@ export interface SimClusterOptions {
   /** Each server's own grace time (after which it calls `grace_done` without waiting for clients). */
   localGraceMs?: number;
   /**
-   * Who ends grace at its deadline: `driver` (the simulator sends `expire` through the deciders,
-   * standing in for the grace-coordinator) or `none` (nobody: deadlines never fire).
+   * Who ends grace at its deadline: the grace-coordinator as a `process` (default with process
+   * agents), its core `in-process` (default with in-process agents), or `none` (deadlines never fire).
    */
-  deadlines?: 'driver' | 'none';
-  /** How often the driver checks the deadline. */
-  deadlineTickMs?: number;
+  coordinator?: 'process' | 'in-process' | 'none';
 }
 
 /**
@@ -41,8 +40,7 @@ export class SimCluster {
   readonly servers = new Map<string, SimNfsServer>();
   readonly agents = new Map<string, AgentHandle>();
   readonly clients: SimNfsClient[] = [];
-  private deadlineTimer?: NodeJS.Timeout;
-  private deadlineBusy = false;
+  coordinator?: CoordinatorHandle;
   private clientSerial = 0;
   /** Failures of background work (a server's grace_done, the deadline driver), reported by `check`. */
   readonly backgroundErrors: string[] = [];
@@ -63,7 +61,9 @@ export class SimCluster {
           onError: (m) => sim.backgroundErrors.push(m),
         }));
       }
-      if ((options.deadlines ?? 'driver') === 'driver') sim.startDeadlineDriver();
+      const coordinator = options.coordinator ?? (options.agents === 'process' ? 'process' : 'in-process');
+      if (coordinator === 'process') sim.coordinator = await CoordinatorProcess.create({ natsUrl: options.natsUrl, names: options.names, clusters: [options.cluster] });
+      if (coordinator === 'in-process') sim.coordinator = await InProcessCoordinator.create({ natsUrl: options.natsUrl, names: options.names, cluster: options.cluster });
     } catch (err) {
       await sim.close();
       throw err;
@@ -217,28 +217,8 @@ export class SimCluster {
     if (violations.length > 0) throw new Error(`${violations.length} violation(s):\n${formatViolations(violations)}\n--- last observations ---\n${this.obs.tail()}`);
   }
 
-  // ---- deadlines ----
-
-  /** Stands in for the grace-coordinator's clock: `expire` whenever the log's deadline has passed. */
-  private startDeadlineDriver(): void {
-    const tick = async () => {
-      if (this.deadlineBusy) return;
-      this.deadlineBusy = true;
-      try {
-        const r = await this.adminCommand({ type: 'expire', now: Date.now() });
-        if (!r.ok && !['NOT_IN_GRACE', 'NOT_YET', 'WAIT_POLICY'].includes(r.rejection.code)) this.backgroundErrors.push(`expire: ${r.rejection.message}`);
-      } catch (err) {
-        this.backgroundErrors.push(`deadline driver: ${(err as Error).message}`);
-      } finally {
-        this.deadlineBusy = false;
-      }
-    };
-    this.deadlineTimer = setInterval(() => void tick(), this.options.deadlineTickMs ?? 100);
-  }
-
   async close(): Promise<void> {
-    clearInterval(this.deadlineTimer);
-    while (this.deadlineBusy) await sleep(10);
+    await this.coordinator?.stop().catch(() => undefined);
     for (const s of this.servers.values()) s.crash();
     await Promise.all([...this.agents.values()].map((a) => a.stop().catch(() => undefined)));
     await this.admin.close();

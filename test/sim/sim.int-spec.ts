@@ -7,7 +7,7 @@ const names = testStreamNames('sim');
 let nc: NatsConnection;
 beforeAll(async () => {
   nc = await connect({ servers: testNatsUrl() });
-  await ensureBuilt([distMain('node-agent')]);
+  await ensureBuilt([distMain('node-agent'), distMain('grace-coordinator')]);
 }, 120_000);
 afterAll(async () => {
   await cleanupStream(nc, names);
