@@ -1,0 +1,390 @@
+import type { ClientId, DecisionMessage, GkEvent, NodeId, StreamNames } from '#contracts';
+import { evolve, initialClusterState, type ClusterState } from '#domain';
+import type { MalformedMessage, StoredMessage } from '#event-store';
+import { explainStatus } from './explain';
+import { invalidationMessages, unreclaimedRecords } from './invalidation';
+
+/**
+ * The projector's in-memory model: per cluster the state `evolve` builds (the rules' own view, so
+ * the read model cannot drift from the domain), plus what the read model keeps beyond it (when
+ * and why a record was dropped, grace-period history, the outbox). Rows are derived from it; the
+ * model itself can be rebuilt from the rows (loader.ts), which is how a projector resumes.
+ */
+export interface ProjectionModel {
+  clusters: Map<string, ClusterModel>;
+  /** Invalidation messages derived from a GraceEnded and not yet seen back in the stream. */
+  outbox: Map<string, OutboxItem>;
+  /** Last stream sequence applied (a message at or below it is a redelivery and a no-op). */
+  position: number;
+  messages: number;
+  events: number;
+  malformed: number;
+}
+
+export interface ClusterModel {
+  cluster: string;
+  state: ClusterState;
+  /** node → client → what the read model keeps about that record besides the state. */
+  extras: Map<NodeId, Map<ClientId, ClientExtras>>;
+  periods: Map<number, GracePeriodRow>;
+  lastSequence: number;
+}
+
+export interface Invalidation {
+  /** Event time of the event that dropped the record. */
+  at: string;
+  /** The grace end reason, `removed`, or `restarted` (a record of epoch C lost to a restart). */
+  reason: string;
+  /** The epoch of the record that was dropped. */
+  epoch: number;
+  sequence: number;
+}
+
+export interface ClientExtras {
+  /** The grace period (R) in which the client last reclaimed. */
+  reclaimedEpoch?: number;
+  invalidation?: Invalidation;
+  lastSequence: number;
+}
+
+export interface GracePeriodRow {
+  recoveryEpoch: number;
+  startedAt?: string;
+  startedSequence?: number;
+  nodes: NodeId[];
+  endedAt?: string;
+  endedSequence?: number;
+  reason?: string;
+  abandonedNodes?: NodeId[];
+  reclaimsAccepted: number;
+  reclaimsRejected: number;
+  completions: number;
+  invalidated: number;
+}
+
+export interface OutboxItem {
+  id: string;
+  cluster: string;
+  /** The GraceEnded's stream sequence: a published copy can only be after it. */
+  afterSequence: number;
+  message: DecisionMessage;
+}
+
+export interface AuditRow {
+  sequence: number;
+  idx: number;
+  event: GkEvent;
+  messageId: string;
+  subject: string;
+  cluster: string;
+  nodes?: NodeId[];
+  clients?: ClientId[];
+  detail?: unknown;
+}
+
+export interface MalformedRow {
+  sequence: number;
+  subject: string;
+  kind: string;
+  error: string;
+  raw: Uint8Array;
+}
+
+/** What changed since the last write: the rows to rewrite, and the rows to append. */
+export class ChangeSet {
+  messages = 0;
+  events = 0;
+  malformed = 0;
+  lastSequence = 0;
+  readonly audit: AuditRow[] = [];
+  readonly malformedRows: MalformedRow[] = [];
+  readonly clusters = new Set<string>();
+  /** cluster → node → clients whose row must be rewritten. */
+  readonly clients = new Map<string, Map<NodeId, Set<ClientId>>>();
+  /** cluster → recovery epochs whose grace-period row must be rewritten. */
+  readonly periods = new Map<string, Set<number>>();
+  readonly outboxAdded = new Map<string, OutboxItem>();
+  readonly outboxRemoved = new Set<string>();
+
+  get empty(): boolean {
+    return this.lastSequence === 0;
+  }
+
+  touchClient(cluster: string, node: NodeId, client: ClientId): void {
+    let byNode = this.clients.get(cluster);
+    if (!byNode) this.clients.set(cluster, (byNode = new Map()));
+    let set = byNode.get(node);
+    if (!set) byNode.set(node, (set = new Set()));
+    set.add(client);
+  }
+
+  touchPeriod(cluster: string, recoveryEpoch: number): void {
+    let set = this.periods.get(cluster);
+    if (!set) this.periods.set(cluster, (set = new Set()));
+    set.add(recoveryEpoch);
+  }
+}
+
+export function emptyModel(): ProjectionModel {
+  return { clusters: new Map(), outbox: new Map(), position: 0, messages: 0, events: 0, malformed: 0 };
+}
+
+export function clusterModel(model: ProjectionModel, cluster: string): ClusterModel {
+  let m = model.clusters.get(cluster);
+  if (!m) {
+    m = { cluster, state: initialClusterState(), extras: new Map(), periods: new Map(), lastSequence: 0 };
+    model.clusters.set(cluster, m);
+  }
+  return m;
+}
+
+export type SubjectKind = 'cluster' | 'registry';
+
+/** Which aggregate a stream subject belongs to, or undefined for a subject the registry does not project. */
+export function parseSubject(names: StreamNames, subject: string): { kind: SubjectKind; cluster: string } | undefined {
+  const m = /^([^.]+)\.(cluster|registry)\.([^.]+)$/.exec(subject);
+  if (!m || m[1] !== names.prefix) return undefined;
+  return { kind: m[2] as SubjectKind, cluster: m[3]! };
+}
+
+/**
+ * Applies one stored message to the model and records what changed. A message at or below the
+ * model's position is a redelivery: nothing happens and false is returned.
+ *
+ * Messages are keyed by their subject's cluster, as every live view keys them: the state of
+ * cluster X is what the events on X's subject make of it. Registry messages (the
+ * ClientRecordsInvalidated the registry itself published) are audit facts: recorded, and they
+ * settle the outbox, but they change no state.
+ */
+export function applyMessage(model: ProjectionModel, names: StreamNames, stored: StoredMessage<DecisionMessage>, changes: ChangeSet): boolean {
+  if (stored.sequence <= model.position) return false;
+  const where = parseSubject(names, stored.subject);
+  if (!where) {
+    return applyMalformed(model, {
+      sequence: stored.sequence,
+      subject: stored.subject,
+      error: { kind: 'unknown-subject', message: `subject ${stored.subject} is neither a cluster nor a registry subject` },
+      raw: new TextEncoder().encode(JSON.stringify(stored.message)),
+    }, changes);
+  }
+  const cm = where.kind === 'cluster' ? clusterModel(model, where.cluster) : undefined;
+  const message = stored.message;
+  message.events.forEach((event, idx) => {
+    const derived = cm ? applyClusterEvent(cm, event, stored.sequence, changes) : {};
+    changes.audit.push(auditRow(stored, where.cluster, event, idx, derived.detail));
+    for (const item of derived.outbox ?? []) {
+      model.outbox.set(item.id, item);
+      changes.outboxAdded.set(item.id, item);
+      changes.outboxRemoved.delete(item.id);
+    }
+  });
+  if (where.kind === 'registry' && model.outbox.delete(message.id)) {
+    changes.outboxRemoved.add(message.id);
+    changes.outboxAdded.delete(message.id);
+  }
+  if (cm) {
+    cm.lastSequence = stored.sequence;
+    changes.clusters.add(where.cluster);
+  }
+  model.position = stored.sequence;
+  model.messages += 1;
+  model.events += message.events.length;
+  changes.messages += 1;
+  changes.events += message.events.length;
+  changes.lastSequence = stored.sequence;
+  return true;
+}
+
+/** A message that could not be decoded still moves the checkpoint: it is recorded, then skipped. */
+export function applyMalformed(model: ProjectionModel, m: MalformedMessage, changes: ChangeSet): boolean {
+  if (m.sequence <= model.position) return false;
+  changes.malformedRows.push({ sequence: m.sequence, subject: m.subject, kind: m.error.kind, error: m.error.message, raw: m.raw });
+  model.position = m.sequence;
+  model.malformed += 1;
+  changes.malformed += 1;
+  changes.lastSequence = m.sequence;
+  return true;
+}
+
+function auditRow(stored: StoredMessage<DecisionMessage>, cluster: string, event: GkEvent, idx: number, detail: unknown): AuditRow {
+  const row: AuditRow = { sequence: stored.sequence, idx, event, messageId: stored.message.id, subject: stored.subject, cluster };
+  const refs = referencesOf(event);
+  if (refs.nodes) row.nodes = refs.nodes;
+  if (refs.clients) row.clients = refs.clients;
+  if (detail !== undefined) row.detail = detail;
+  return row;
+}
+
+/** The nodes (besides `node`) and clients an event names, for audit lookups. */
+export function referencesOf(e: GkEvent): { nodes?: NodeId[]; clients?: ClientId[] } {
+  switch (e.type) {
+    case 'GraceStarted': return { nodes: e.nodes };
+    case 'GraceEnded': return e.abandonedNodes.length ? { nodes: e.abandonedNodes } : {};
+    case 'ClientRecorded': return { clients: e.clients.map((c) => c.client) };
+    case 'ClientRemoved':
+    case 'ReclaimAccepted':
+    case 'ReclaimCompleted':
+    case 'ClientRecordsInvalidated':
+      return { clients: e.clients };
+    case 'ReclaimRejected': return { clients: e.rejections.map((r) => r.client) };
+    default: return {};
+  }
+}
+
+interface Touched {
+  node: NodeId;
+  client: ClientId;
+  validBefore: boolean;
+  epochBefore?: number;
+}
+
+/** What applying a cluster event derived beyond the state: the audit detail and outbox messages. */
+interface Derived {
+  detail?: unknown;
+  outbox?: OutboxItem[];
+}
+
+function applyClusterEvent(cm: ClusterModel, e: GkEvent, sequence: number, changes: ChangeSet): Derived {
+  const s = cm.state;
+  const derived: Derived = {};
+  const rBefore = s.recoveryEpoch;
+  let touched: Touched[] = [];
+  let dropReason = '';
+  switch (e.type) {
+    case 'ClientRecorded':
+      touched = e.clients.map((c) => touch(s, e.node, c.client));
+      break;
+    case 'ClientRemoved':
+      touched = e.clients.map((c) => touch(s, e.node, c));
+      dropReason = 'removed';
+      break;
+    case 'ReclaimAccepted':
+    case 'ReclaimCompleted':
+      touched = e.clients.map((c) => touch(s, e.node, c));
+      break;
+    case 'GraceStarted':
+      touched = e.nodes.flatMap((node) => touchNode(s, node));
+      dropReason = 'restarted';
+      break;
+    case 'NodeJoinedGrace':
+      touched = touchNode(s, e.node);
+      dropReason = 'restarted';
+      break;
+    case 'GraceEnded': {
+      const lost = unreclaimedRecords(s);
+      for (const [node, r] of s.records) if (r.recovery) for (const client of r.recovery.keys()) touched.push(touch(s, node, client));
+      dropReason = e.reason;
+      let total = 0;
+      const perNode: Record<string, number> = {};
+      for (const [node, clients] of lost) {
+        total += clients.length;
+        perNode[node] = clients.length;
+      }
+      derived.outbox = invalidationMessages(cm.cluster, e, lost)
+        .map((message) => ({ id: message.id, cluster: cm.cluster, afterSequence: sequence, message }));
+      const p = period(cm, e.recoveryEpoch);
+      Object.assign(p, { endedAt: e.time, endedSequence: sequence, reason: e.reason, abandonedNodes: [...e.abandonedNodes], invalidated: total });
+      changes.touchPeriod(cm.cluster, e.recoveryEpoch);
+      derived.detail = { invalidated: perNode, total };
+      break;
+    }
+    case 'ReclaimRejected': {
+      derived.detail = e.rejections.map((r) => ({ ...r, why: explainStatus(s, e.node, r.client, r.status, r.op) }));
+      const reclaims = e.rejections.filter((r) => r.op === 'reclaim').length;
+      if (rBefore !== 0 && reclaims > 0) {
+        period(cm, rBefore).reclaimsRejected += reclaims;
+        changes.touchPeriod(cm.cluster, rBefore);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+
+  evolve(s, e);
+
+  switch (e.type) {
+    case 'GraceStarted': {
+      const nodes = [...new Set(e.nodes)].sort();
+      cm.periods.set(e.recoveryEpoch, {
+        recoveryEpoch: e.recoveryEpoch, startedAt: e.time, startedSequence: sequence, nodes,
+        reclaimsAccepted: 0, reclaimsRejected: 0, completions: 0, invalidated: 0,
+      });
+      changes.touchPeriod(cm.cluster, e.recoveryEpoch);
+      break;
+    }
+    case 'NodeJoinedGrace': {
+      const p = period(cm, e.recoveryEpoch);
+      if (!p.nodes.includes(e.node)) p.nodes = [...p.nodes, e.node].sort();
+      changes.touchPeriod(cm.cluster, e.recoveryEpoch);
+      break;
+    }
+    case 'ReclaimAccepted':
+      period(cm, e.recoveryEpoch).reclaimsAccepted += e.clients.length;
+      changes.touchPeriod(cm.cluster, e.recoveryEpoch);
+      break;
+    case 'ReclaimCompleted':
+      if (rBefore !== 0) {
+        period(cm, rBefore).completions += e.clients.length;
+        changes.touchPeriod(cm.cluster, rBefore);
+      }
+      break;
+    default:
+      break;
+  }
+
+  if (touched.length === 0) return derived;
+  const restartEpoch = e.type === 'GraceStarted' || e.type === 'NodeJoinedGrace' ? e.recoveryEpoch : undefined;
+  for (const t of touched) {
+    const ex = extrasOf(cm, t.node, t.client, sequence);
+    ex.lastSequence = sequence;
+    const validAfter = isValid(s, t.node, t.client);
+    if (t.validBefore && !validAfter) {
+      ex.invalidation = { at: e.time, reason: dropReason || e.type, epoch: t.epochBefore ?? e.epoch, sequence };
+    } else if (validAfter) {
+      ex.invalidation = undefined;
+    }
+    if (e.type === 'ReclaimAccepted') ex.reclaimedEpoch = e.recoveryEpoch;
+    // A restart inside the grace period forgets what the node's clients had reclaimed in it.
+    if (restartEpoch !== undefined && ex.reclaimedEpoch === restartEpoch) ex.reclaimedEpoch = undefined;
+    changes.touchClient(cm.cluster, t.node, t.client);
+  }
+  return derived;
+}
+
+function touch(s: ClusterState, node: NodeId, client: ClientId): Touched {
+  const r = s.records.get(node);
+  const rec = r?.current.get(client) ?? r?.recovery?.get(client);
+  return { node, client, validBefore: rec !== undefined, epochBefore: rec?.epoch };
+}
+
+/** Every client a node's records mention (a restart rewrites all of them). */
+function touchNode(s: ClusterState, node: NodeId): Touched[] {
+  const r = s.records.get(node);
+  if (!r) return [];
+  const clients = new Set<ClientId>([...r.current.keys(), ...(r.recovery?.keys() ?? []), ...r.completed]);
+  return [...clients].map((client) => touch(s, node, client));
+}
+
+export function isValid(s: ClusterState, node: NodeId, client: ClientId): boolean {
+  const r = s.records.get(node);
+  return !!r && (r.current.has(client) || !!r.recovery?.has(client));
+}
+
+function extrasOf(cm: ClusterModel, node: NodeId, client: ClientId, sequence: number): ClientExtras {
+  let byClient = cm.extras.get(node);
+  if (!byClient) cm.extras.set(node, (byClient = new Map()));
+  let ex = byClient.get(client);
+  if (!ex) byClient.set(client, (ex = { lastSequence: sequence }));
+  return ex;
+}
+
+function period(cm: ClusterModel, recoveryEpoch: number): GracePeriodRow {
+  let p = cm.periods.get(recoveryEpoch);
+  if (!p) {
+    // A grace period whose start is not in the log (e.g. a log that begins mid-history).
+    p = { recoveryEpoch, nodes: [], reclaimsAccepted: 0, reclaimsRejected: 0, completions: 0, invalidated: 0 };
+    cm.periods.set(recoveryEpoch, p);
+  }
+  return p;
+}
