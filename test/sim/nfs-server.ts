@@ -78,7 +78,7 @@ export class SimNfsServer {
     private readonly agent: () => AgentApi,
     private readonly dlm: Dlm,
     private readonly obs: Observations,
-    private readonly options: ServerOptions,
+    readonly options: ServerOptions,
   ) {}
 
   // ---- lifecycle (fault injection) ----
