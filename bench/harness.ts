@@ -125,13 +125,13 @@ export class AgentPool {
   }
 }
 
-/** Resident set size of a process in MiB (Linux /proc), or NaN. */
-export function rssMiB(pid: number | undefined): number {
+/** Resident set size of a process in MB (10^6 bytes, as SPEC §5 states its limit; Linux /proc), or NaN. */
+export function rssMB(pid: number | undefined): number {
   if (!pid) return NaN;
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]);
-    return kb / 1024;
+    return (kb * 1024) / 1e6;
   } catch {
     return NaN;
   }

@@ -14,7 +14,7 @@
 import { GkEvent, subjects } from '#contracts';
 import { LiveClusterView } from '#cluster-store';
 import { BenchResult, failed, result } from './report';
-import { AgentPool, bar, BenchContext, benchClient, CLUSTER, forEachConcurrent, Progress, rssMiB, withBenchSystem } from './harness';
+import { AgentPool, bar, BenchContext, benchClient, CLUSTER, forEachConcurrent, Progress, rssMB, withBenchSystem } from './harness';
 import { LagSampler, lagResults } from './projection-lag';
 
 export const STORM_NODES = ['a', 'b', 'c', 'd'];
@@ -117,8 +117,8 @@ export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
         const summary = [...statuses].map(([k, v]) => `${k}: ${v}`).join(', ');
         progress.done(`done in ${seconds.toFixed(2)} s (${summary}; grace ended: ${graceEnded?.event.reason ?? 'not seen'})`);
 
-        const rss = b.system.agents.map((a) => rssMiB(a.process.pid));
-        ctx.log(`  storm: agent RSS after the storm (${(clients / STORM_NODES.length).toLocaleString('en-US')} records each): ${rss.map((r) => r.toFixed(0)).join(', ')} MiB`);
+        const rss = b.system.agents.map((a) => rssMB(a.process.pid));
+        ctx.log(`  storm: agent RSS after the storm (${(clients / STORM_NODES.length).toLocaleString('en-US')} records each): ${rss.map((r) => r.toFixed(0)).join(', ')} MB`);
         await lag.waitForCatchUp(await b.opened.store.lastSequence(subjects.all(b.names)), 120_000);
         lag.stop();
 

@@ -126,3 +126,13 @@ export async function httpOk(url: string, timeoutMs = 1000): Promise<boolean> {
     return false;
   }
 }
+
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
