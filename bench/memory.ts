@@ -10,10 +10,6 @@ import { BenchResult, failed, result } from './report';
 const RECORDS = 100_000;
 const IN_FLIGHT = 256;
 
-export interface MemoryFigures {
-  results: BenchResult[];
-}
-
 export async function runAgentMemory(ctx: BenchContext): Promise<BenchResult[]> {
   const name = `node-agent RSS with ${RECORDS.toLocaleString('en-US')} client records`;
   try {
