@@ -231,7 +231,7 @@ describe('grace-coordinator REST admin', () => {
     expect((await get(`/clusters/${c}/members?nodes=a,z`)).status).toBe(404);
     expect((await get('/clusters/elsewhere')).status).toBe(404);
 
-    const status = await (await get(`/clusters/${c}`)).json();
+    const status = (await (await get(`/clusters/${c}`)).json()) as { summary: { deadline: string; graceStartedAt: string } };
     expect(status).toMatchObject({ ok: true, summary: { epoch: 2, recoveryEpoch: 1, needing: ['a'], inGrace: true } });
     expect(Date.parse(status.summary.deadline) - Date.parse(status.summary.graceStartedAt)).toBe(60_000);
 
@@ -248,7 +248,7 @@ describe('grace-coordinator REST admin', () => {
     expect(metrics).toMatch(/^gk_grace_seconds_in_grace\{cluster="rest"\} 0$/m);
     expect(metrics).toMatch(/^gk_grace_decisions_total\{cluster="rest",type="GraceEnded"\} 1$/m);
     expect(metrics).toMatch(/^gk_coordinator_requests_total\{transport="rest",op="start",result="NOT_MEMBER"\} 1$/m);
-    const openapi = await (await get('/docs-json')).json();
+    const openapi = (await (await get('/docs-json')).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/clusters', '/clusters/{cluster}', '/clusters/{cluster}/dump', '/clusters/{cluster}/{op}', '/health', '/metrics']));
   });
 
