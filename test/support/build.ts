@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /**
@@ -36,13 +36,19 @@ export async function ensureBuilt(entries: string[], log: (line: string) => void
     // the programs under test were produced, so go on, but say so.
     if (result.code !== 0) log(`tsc reported errors (outputs were emitted):\n${result.output}`);
     mkdirSync(join(ROOT, 'dist'), { recursive: true });
-    writeFileSync(STAMP, `${new Date(startedAt).toISOString()}\n`);
+    writeFileSync(STAMP, `${new Date(startedAt).toISOString()}\n${RUN}\n`);
     utimesSync(STAMP, startedAt / 1000, startedAt / 1000);
   });
 }
 
+/** The jest process of this run: workers' parent, or this process when running in band. */
+const RUN = String(process.env.JEST_WORKER_ID ? process.ppid : process.pid);
+
 function isFresh(entries: string[]): boolean {
   if (!existsSync(STAMP) || !entries.every((e) => existsSync(e))) return false;
+  // Built once in this jest run: do not rebuild under programs other test files are running,
+  // even if someone edits a source meanwhile.
+  if (readFileSync(STAMP, 'utf8').split('\n')[1] === RUN) return true;
   const built = statSync(STAMP).mtimeMs;
   return newestSource() <= built;
 }
