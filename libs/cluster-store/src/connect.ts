@@ -1,8 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, NatsConnection } from '@nats-io/transport-node';
-import { decisionCodec, DecisionMessage, StreamNames } from '#contracts';
+import { decisionCodec, DecisionMessage, natsServers, StreamNames } from '#contracts';
 import { JetStreamEventStore, MalformedHandler, provisionStream } from '#event-store';
-import { natsServers } from '#infra';
 
 export type GraceEventStore = JetStreamEventStore<DecisionMessage>;
 

@@ -47,7 +47,7 @@ export function summarize(s: ClusterState): GraceSummary {
     epoch: s.epoch,
     recoveryEpoch: s.recoveryEpoch,
     inGrace: s.recoveryEpoch !== 0,
-    members: [...s.members].sort(([a], [b]) => a.localeCompare(b)).map(([node, m]) => ({ node, need: m.need, enforcing: m.enforcing })),
+    members: [...s.members].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([node, m]) => ({ node, need: m.need, enforcing: m.enforcing })),
     needing: membersNeeding(s),
     config: s.config,
     graceStartedAt: s.grace ? new Date(s.grace.startedAt).toISOString() : undefined,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { natsServers } from '#contracts';
 import { Child, spawnChild } from './child';
 import { errorMessage, Log, redactUrl, silent } from './log';
 import { randomToken } from './names';
@@ -27,10 +28,7 @@ export interface ServiceHandle {
   stop(): Promise<void>;
 }
 
-/** Server URLs as the NATS client wants them; `NATS_URL` may list several, comma-separated. */
-export function natsServers(url: string): string[] {
-  return url.split(',').map((s) => s.trim()).filter(Boolean);
-}
+export { natsServers };
 
 /** Throws unless `url` accepts a NATS connection with JetStream enabled. */
 export async function checkNats(url: string, timeoutMs = 5000): Promise<void> {
