@@ -7,6 +7,7 @@ import { CommandContext, CommandSpec, Failure } from './command';
 import { configureCommand } from './commands/configure';
 import { dumpCommand } from './commands/dump';
 import { addCommand, nodeCommands } from './commands/grace-ops';
+import { replayCommand } from './commands/replay';
 import { statusCommand } from './commands/status';
 
 /**
@@ -19,6 +20,7 @@ export const COMMANDS: CommandSpec[] = [
   ...nodeCommands,
   statusCommand,
   configureCommand,
+  replayCommand,
 ];
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [

@@ -21,6 +21,7 @@ const TABLES: { table: string; order: string; except?: string[] }[] = [
 export async function dumpReadModel(sql: Sql, schema: string): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const { table, order, except } of TABLES) {
+    // to_jsonb normalises the json column, so equal events compare equal however they were spaced.
     const select = except ? `to_jsonb(t) - ${except.map((c) => `'${c}'`).join(' - ')}` : 'to_jsonb(t)';
     const rows = await sql<{ row: string }>(`SELECT (${select})::text AS row FROM ${quoteIdent(schema)}.${table} t ORDER BY ${order}`);
     out[table] = rows.map((r) => r.row);

@@ -69,11 +69,22 @@ export function copyValue(value: string | number | boolean | null | undefined): 
   return /[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, escapeChar) : value;
 }
 
-/** A text[] value in COPY text format; elements must be plain tokens (ids), which ours are. */
+/** A text[] value in COPY text format. Ids (hex clients, node ids) go unquoted; anything else is quoted. */
 export function copyArray(values: readonly string[] | null | undefined): string {
   if (!values) return '\\N';
-  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`.replace(/\\/g, '\\\\');
+  let plain = true;
+  for (const v of values) {
+    if (!PLAIN_ELEMENT.test(v) || v.length === 4 && v.toLowerCase() === 'null') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return `{${values.join(',')}}`;
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`.replace(/[\\\t\n\r]/g, escapeChar);
 }
+
+/** Array elements that need no quotes in an array literal nor escapes in COPY. */
+const PLAIN_ELEMENT = /^[A-Za-z0-9_.:-]+$/;
 
 function escapeChar(c: string): string {
   switch (c) {

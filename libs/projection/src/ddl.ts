@@ -103,7 +103,9 @@ CREATE TABLE ${s}.grace_periods (
   PRIMARY KEY (cluster, recovery_epoch)
 );
 
--- Every event, append-only, with its causation: what audits are answered from.
+-- Every event, append-only, with its causation: what audits are answered from. event is json
+-- (the text as written, validated), not jsonb: a rebuild writes one per event, and json is
+-- the cheaper of the two to store; nothing queries inside it.
 -- clients: the clients it names; nodes: nodes it names besides node (started, abandoned);
 -- detail: what the registry derived when it applied it (why each rejection happened).
 CREATE TABLE ${s}.audit_events (
@@ -122,7 +124,7 @@ CREATE TABLE ${s}.audit_events (
   nodes text[],
   clients text[],
   detail jsonb,
-  event jsonb NOT NULL
+  event json NOT NULL
 );
 
 -- Messages that could not be decoded: kept with the reason and the raw bytes, then skipped.

@@ -87,16 +87,14 @@ export async function loadModel(sql: Sql, schema: string): Promise<ProjectionMod
     let byClient = cm.extras.get(node);
     if (!byClient) cm.extras.set(node, (byClient = new Map()));
     byClient.set(client, {
+      reclaimedEpoch: row.reclaimed_epoch !== null ? Number(row.reclaimed_epoch) : undefined,
+      invalidation: row.invalidated_at !== null ? {
+        at: String(row.invalidated_at),
+        reason: String(row.invalidated_reason),
+        epoch: Number(row.invalidated_epoch),
+        sequence: Number(row.invalidated_sequence),
+      } : undefined,
       lastSequence: Number(row.last_sequence),
-      ...(row.reclaimed_epoch !== null ? { reclaimedEpoch: Number(row.reclaimed_epoch) } : {}),
-      ...(row.invalidated_at !== null ? {
-        invalidation: {
-          at: String(row.invalidated_at),
-          reason: String(row.invalidated_reason),
-          epoch: Number(row.invalidated_epoch),
-          sequence: Number(row.invalidated_sequence),
-        },
-      } : {}),
     });
   }
   const periods = await sql<Record<string, unknown>>(

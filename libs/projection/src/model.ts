@@ -92,6 +92,8 @@ export interface MalformedRow {
 
 /** What changed since the last write: the rows to rewrite, and the rows to append. */
 export class ChangeSet {
+  /** Whether to collect the per-client rows to rewrite (a bulk rebuild writes them all at the end). */
+  readonly trackRows: boolean;
   messages = 0;
   events = 0;
   malformed = 0;
@@ -106,11 +108,16 @@ export class ChangeSet {
   readonly outboxAdded = new Map<string, OutboxItem>();
   readonly outboxRemoved = new Set<string>();
 
+  constructor(options: { trackRows?: boolean } = {}) {
+    this.trackRows = options.trackRows ?? true;
+  }
+
   get empty(): boolean {
     return this.lastSequence === 0;
   }
 
   touchClient(cluster: string, node: NodeId, client: ClientId): void {
+    if (!this.trackRows) return;
     let byNode = this.clients.get(cluster);
     if (!byNode) this.clients.set(cluster, (byNode = new Map()));
     let set = byNode.get(node);
@@ -231,54 +238,113 @@ export function referencesOf(e: GkEvent): { nodes?: NodeId[]; clients?: ClientId
   }
 }
 
-interface Touched {
-  node: NodeId;
-  client: ClientId;
-  validBefore: boolean;
-  epochBefore?: number;
-}
-
 /** What applying a cluster event derived beyond the state: the audit detail and outbox messages. */
 interface Derived {
   detail?: unknown;
   outbox?: OutboxItem[];
 }
 
+/**
+ * Applies one event of a cluster subject: `evolve` changes the state, and this keeps the read
+ * model's extras in step. A record's row is rewritten whenever the state changes it (tracked in
+ * `changes` when it tracks rows); its extras change only for the records an event names
+ * (`last_sequence`) or drops (why and when). Hot path of every replay: no per-client allocation
+ * beyond what the rows need.
+ */
 function applyClusterEvent(cm: ClusterModel, e: GkEvent, sequence: number, changes: ChangeSet): Derived {
   const s = cm.state;
   const derived: Derived = {};
   const rBefore = s.recoveryEpoch;
-  let touched: Touched[] = [];
-  let dropReason = '';
   switch (e.type) {
     case 'ClientRecorded':
-      touched = e.clients.map((c) => touch(s, e.node, c.client));
-      break;
-    case 'ClientRemoved':
-      touched = e.clients.map((c) => touch(s, e.node, c));
-      dropReason = 'removed';
-      break;
+      evolve(s, e);
+      for (const ref of e.clients) named(cm, e.node, ref.client, sequence, changes).invalidation = undefined;
+      return derived;
     case 'ReclaimAccepted':
+      evolve(s, e);
+      period(cm, e.recoveryEpoch).reclaimsAccepted += e.clients.length;
+      changes.touchPeriod(cm.cluster, e.recoveryEpoch);
+      for (const client of e.clients) {
+        const ex = named(cm, e.node, client, sequence, changes);
+        ex.invalidation = undefined;
+        ex.reclaimedEpoch = e.recoveryEpoch;
+      }
+      return derived;
     case 'ReclaimCompleted':
-      touched = e.clients.map((c) => touch(s, e.node, c));
-      break;
+      evolve(s, e);
+      if (rBefore !== 0) {
+        period(cm, rBefore).completions += e.clients.length;
+        changes.touchPeriod(cm.cluster, rBefore);
+      }
+      for (const client of e.clients) named(cm, e.node, client, sequence, changes);
+      return derived;
+    case 'ClientRemoved': {
+      const r = s.records.get(e.node);
+      const epochs = e.clients.map((c) => (r?.current.get(c) ?? r?.recovery?.get(c))?.epoch);
+      evolve(s, e);
+      e.clients.forEach((client, i) => {
+        const ex = named(cm, e.node, client, sequence, changes);
+        const epoch = epochs[i];
+        if (epoch !== undefined) ex.invalidation = { at: e.time, reason: 'removed', epoch, sequence };
+      });
+      return derived;
+    }
     case 'GraceStarted':
-      touched = e.nodes.flatMap((node) => touchNode(s, node));
-      dropReason = 'restarted';
-      break;
-    case 'NodeJoinedGrace':
-      touched = touchNode(s, e.node);
-      dropReason = 'restarted';
-      break;
+    case 'NodeJoinedGrace': {
+      const nodes = e.type === 'GraceStarted' ? [...new Set(e.nodes)] : [e.node];
+      // evolve replaces `current` and `completed` with new collections: the old ones stay readable.
+      const before = nodes.map((node) => ({ node, r: s.records.get(node), current: s.records.get(node)?.current, completed: s.records.get(node)?.completed }));
+      evolve(s, e);
+      for (const { node, r, current, completed } of before) {
+        if (!r || !current || !completed) continue;
+        const recovery = r.recovery;
+        for (const [client, rec] of current) {
+          const ex = extrasOf(cm, node, client, sequence);
+          // A restart inside the grace period forgets what the node's clients had reclaimed in it.
+          if (ex.reclaimedEpoch === e.recoveryEpoch) ex.reclaimedEpoch = undefined;
+          if (!recovery?.has(client)) {
+            // A record of epoch C (written after the grace period began) is lost with the restart.
+            ex.lastSequence = sequence;
+            ex.invalidation = { at: e.time, reason: 'restarted', epoch: rec.epoch, sequence };
+          }
+          changes.touchClient(cm.cluster, node, client);
+        }
+        for (const client of completed) changes.touchClient(cm.cluster, node, client);
+      }
+      if (e.type === 'GraceStarted') {
+        cm.periods.set(e.recoveryEpoch, {
+          recoveryEpoch: e.recoveryEpoch, startedAt: e.time, startedSequence: sequence, nodes: [...nodes].sort(),
+          reclaimsAccepted: 0, reclaimsRejected: 0, completions: 0, invalidated: 0,
+        });
+      } else {
+        const p = period(cm, e.recoveryEpoch);
+        if (!p.nodes.includes(e.node)) p.nodes = [...p.nodes, e.node].sort();
+      }
+      changes.touchPeriod(cm.cluster, e.recoveryEpoch);
+      return derived;
+    }
     case 'GraceEnded': {
       const lost = unreclaimedRecords(s);
-      for (const [node, r] of s.records) if (r.recovery) for (const client of r.recovery.keys()) touched.push(touch(s, node, client));
-      dropReason = e.reason;
+      const epochs = new Map<NodeId, number[]>();
+      for (const [node, clients] of lost) {
+        const recovery = s.records.get(node)!.recovery!;
+        epochs.set(node, clients.map((c) => recovery.get(c)!.epoch));
+      }
+      if (changes.trackRows) {
+        // Every recovery record's row changes (reclaimed ones lose their epoch-R record).
+        for (const [node, r] of s.records) if (r.recovery) for (const client of r.recovery.keys()) changes.touchClient(cm.cluster, node, client);
+      }
+      evolve(s, e);
       let total = 0;
       const perNode: Record<string, number> = {};
       for (const [node, clients] of lost) {
         total += clients.length;
         perNode[node] = clients.length;
+        const nodeEpochs = epochs.get(node)!;
+        clients.forEach((client, i) => {
+          const ex = named(cm, node, client, sequence, changes);
+          ex.invalidation = { at: e.time, reason: e.reason, epoch: nodeEpochs[i]!, sequence };
+        });
       }
       derived.outbox = invalidationMessages(cm.cluster, e, lost)
         .map((message) => ({ id: message.id, cluster: cm.cluster, afterSequence: sequence, message }));
@@ -286,7 +352,7 @@ function applyClusterEvent(cm: ClusterModel, e: GkEvent, sequence: number, chang
       Object.assign(p, { endedAt: e.time, endedSequence: sequence, reason: e.reason, abandonedNodes: [...e.abandonedNodes], invalidated: total });
       changes.touchPeriod(cm.cluster, e.recoveryEpoch);
       derived.detail = { invalidated: perNode, total };
-      break;
+      return derived;
     }
     case 'ReclaimRejected': {
       derived.detail = e.rejections.map((r) => ({ ...r, why: explainStatus(s, e.node, r.client, r.status, r.op) }));
@@ -295,75 +361,21 @@ function applyClusterEvent(cm: ClusterModel, e: GkEvent, sequence: number, chang
         period(cm, rBefore).reclaimsRejected += reclaims;
         changes.touchPeriod(cm.cluster, rBefore);
       }
-      break;
+      evolve(s, e);
+      return derived;
     }
     default:
-      break;
+      evolve(s, e);
+      return derived;
   }
-
-  evolve(s, e);
-
-  switch (e.type) {
-    case 'GraceStarted': {
-      const nodes = [...new Set(e.nodes)].sort();
-      cm.periods.set(e.recoveryEpoch, {
-        recoveryEpoch: e.recoveryEpoch, startedAt: e.time, startedSequence: sequence, nodes,
-        reclaimsAccepted: 0, reclaimsRejected: 0, completions: 0, invalidated: 0,
-      });
-      changes.touchPeriod(cm.cluster, e.recoveryEpoch);
-      break;
-    }
-    case 'NodeJoinedGrace': {
-      const p = period(cm, e.recoveryEpoch);
-      if (!p.nodes.includes(e.node)) p.nodes = [...p.nodes, e.node].sort();
-      changes.touchPeriod(cm.cluster, e.recoveryEpoch);
-      break;
-    }
-    case 'ReclaimAccepted':
-      period(cm, e.recoveryEpoch).reclaimsAccepted += e.clients.length;
-      changes.touchPeriod(cm.cluster, e.recoveryEpoch);
-      break;
-    case 'ReclaimCompleted':
-      if (rBefore !== 0) {
-        period(cm, rBefore).completions += e.clients.length;
-        changes.touchPeriod(cm.cluster, rBefore);
-      }
-      break;
-    default:
-      break;
-  }
-
-  if (touched.length === 0) return derived;
-  const restartEpoch = e.type === 'GraceStarted' || e.type === 'NodeJoinedGrace' ? e.recoveryEpoch : undefined;
-  for (const t of touched) {
-    const ex = extrasOf(cm, t.node, t.client, sequence);
-    ex.lastSequence = sequence;
-    const validAfter = isValid(s, t.node, t.client);
-    if (t.validBefore && !validAfter) {
-      ex.invalidation = { at: e.time, reason: dropReason || e.type, epoch: t.epochBefore ?? e.epoch, sequence };
-    } else if (validAfter) {
-      ex.invalidation = undefined;
-    }
-    if (e.type === 'ReclaimAccepted') ex.reclaimedEpoch = e.recoveryEpoch;
-    // A restart inside the grace period forgets what the node's clients had reclaimed in it.
-    if (restartEpoch !== undefined && ex.reclaimedEpoch === restartEpoch) ex.reclaimedEpoch = undefined;
-    changes.touchClient(cm.cluster, t.node, t.client);
-  }
-  return derived;
 }
 
-function touch(s: ClusterState, node: NodeId, client: ClientId): Touched {
-  const r = s.records.get(node);
-  const rec = r?.current.get(client) ?? r?.recovery?.get(client);
-  return { node, client, validBefore: rec !== undefined, epochBefore: rec?.epoch };
-}
-
-/** Every client a node's records mention (a restart rewrites all of them). */
-function touchNode(s: ClusterState, node: NodeId): Touched[] {
-  const r = s.records.get(node);
-  if (!r) return [];
-  const clients = new Set<ClientId>([...r.current.keys(), ...(r.recovery?.keys() ?? []), ...r.completed]);
-  return [...clients].map((client) => touch(s, node, client));
+/** A record an event names or drops: its row is rewritten and remembers the event. */
+function named(cm: ClusterModel, node: NodeId, client: ClientId, sequence: number, changes: ChangeSet): ClientExtras {
+  const ex = extrasOf(cm, node, client, sequence);
+  ex.lastSequence = sequence;
+  changes.touchClient(cm.cluster, node, client);
+  return ex;
 }
 
 export function isValid(s: ClusterState, node: NodeId, client: ClientId): boolean {
@@ -375,7 +387,8 @@ function extrasOf(cm: ClusterModel, node: NodeId, client: ClientId, sequence: nu
   let byClient = cm.extras.get(node);
   if (!byClient) cm.extras.set(node, (byClient = new Map()));
   let ex = byClient.get(client);
-  if (!ex) byClient.set(client, (ex = { lastSequence: sequence }));
+  // Every field present from the start: one object shape for all extras keeps the hot path monomorphic.
+  if (!ex) byClient.set(client, (ex = { reclaimedEpoch: undefined, invalidation: undefined, lastSequence: sequence }));
   return ex;
 }
 

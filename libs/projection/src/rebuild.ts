@@ -126,13 +126,14 @@ async function replayInto(model: ProjectionModel, target: number, schema: string
   progress: (phase: RebuildProgress['phase']) => void): Promise<void> {
   if (target === 0) return;
   const chunkRows = options.chunkRows ?? 20_000;
-  let changes = new ChangeSet();
+  // Per-client rows are written once at the end from the model: only the log is copied out here.
+  let changes = new ChangeSet({ trackRows: false });
   let writing: Promise<void> = Promise.resolve();
   let failed: unknown;
   let lastProgress = 0;
   const writeOut = async () => {
     const batch = changes;
-    changes = new ChangeSet();
+    changes = new ChangeSet({ trackRows: false });
     await writing;
     writing = appendLog(options.client, schema, batch.audit, batch.malformedRows).catch((err: unknown) => { failed = err; });
   };
@@ -151,8 +152,6 @@ async function replayInto(model: ProjectionModel, target: number, schema: string
   const sub = await options.store.subscribe(projectedSubjects(options.names), { fromSequence: 1 }, (stored) => {
     if (stored.sequence > target) return;
     applyMessage(model, options.names, stored, changes);
-    // Per-client rows are written once at the end from the model: keep only the log here.
-    changes.clients.clear();
     return after(stored.sequence);
   }, {
     onMalformed: (m) => {

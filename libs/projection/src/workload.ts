@@ -18,6 +18,8 @@ export interface WorkloadOptions {
   batch?: number;
   startTime?: number;
   config?: Partial<GraceConfig>;
+  /** Chance that an idle-time command picked to restart nodes really does (default 0.3). */
+  restartOdds?: number;
 }
 
 export class Workload {
@@ -97,7 +99,9 @@ export class Workload {
     if (r < 94) return { type: 'enforce', nodes: [node] };
     if (r < 95) return { type: 'remove', nodes: [node] };
     if (r < 97) return { type: 'add', nodes: [node] };
-    return { type: 'start', nodes: this.rng() < 0.7 ? [node] : this.nodes.filter(() => this.rng() < 0.5).concat(node) };
+    // Restarts are rare next to client traffic, as in a real cluster (each rewrites a node's records).
+    if (this.rng() < (this.options.restartOdds ?? 0.3)) return { type: 'start', nodes: this.rng() < 0.7 ? [node] : this.nodes.filter(() => this.rng() < 0.5).concat(node) };
+    return { type: 'create', node, clients: this.clients(node, this.batch).map((client) => ({ client })) };
   }
 
   /** Mostly clients that may reclaim, some that may not (RECLAIM_BAD, NO_GRACE after completion). */
