@@ -9,7 +9,7 @@ import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io
 import { streamNames, StreamNames } from '#contracts';
 import { openGraceStore, OpenedStore } from '#cluster-store';
 import { createTestDatabase, dropDatabase, randomToken, uniquePrefix } from '#infra';
-import { AgentSocketClient } from '../scripts/agent-client';
+import { AgentReply, AgentSocketClient } from '../scripts/agent-client';
 import { REPO_ROOT, System, SystemOptions } from '../scripts/system';
 
 export interface BenchContext {
@@ -115,9 +115,18 @@ export class AgentPool {
     return new AgentPool(node, clients);
   }
 
-  request(op: string, fields: Record<string, unknown> = {}, timeoutMs?: number) {
-    const client = this.clients[this.next++ % this.clients.length]!;
-    return client.request(op, fields, timeoutMs);
+  /** Answers of NFS4ERR_DELAY ("the event store was slow, retry") that were retried. */
+  delays = 0;
+
+  /** One request; NFS4ERR_DELAY is retried as an NFS server would (counted in `delays`). */
+  async request(op: string, fields: Record<string, unknown> = {}, timeoutMs?: number): Promise<AgentReply> {
+    for (let attempt = 1; ; attempt++) {
+      const client = this.clients[this.next++ % this.clients.length]!;
+      const reply = await client.request(op, fields, timeoutMs);
+      if (reply.status !== 'NFS4ERR_DELAY' || attempt >= 50) return reply;
+      this.delays++;
+      await new Promise((r) => setTimeout(r, Math.min(100, 5 * attempt)));
+    }
   }
 
   close(): void {

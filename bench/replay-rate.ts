@@ -16,5 +16,15 @@ export async function runReplay(ctx: BenchContext): Promise<BenchResult[]> {
     return [failed(NAME, 'events/s', '>=', 50_000, `not measured: bench/replay.ts is not available (${(err as Error).message.split('\n')[0]})`)];
   }
   if (typeof replay.runReplayBench !== 'function') return [failed(NAME, 'events/s', '>=', 50_000, 'not measured: bench/replay.ts exports no runReplayBench')];
-  return replay.runReplayBench(ctx);
+  // A rebuild that stalls must not stop the whole benchmark from reporting.
+  const limitMs = ctx.quick ? 90_000 : 600_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<BenchResult[]>((resolve) => {
+    timer = setTimeout(() => resolve([failed(NAME, 'events/s', '>=', 50_000, `failed: no result within ${limitMs / 1000} s`)]), limitMs);
+  });
+  try {
+    return await Promise.race([replay.runReplayBench(ctx), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

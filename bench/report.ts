@@ -58,7 +58,8 @@ export function result(
   extra: { reference?: number; referenceSource?: string; note?: string } = {},
 ): BenchResult {
   const met = value !== null && Number.isFinite(value) && (comparison === '<=' ? value <= target : value >= target);
-  return { name, value: value === null ? null : round(value), unit, target, comparison, ...definedOnly(extra), met };
+  const rounded = { ...extra, ...(extra.reference !== undefined ? { reference: round(extra.reference) } : {}) };
+  return { name, value: value === null ? null : round(value), unit, target, comparison, ...definedOnly(rounded), met };
 }
 
 /** A row for a target whose piece failed: the figure is missing and the target is not met. */
@@ -82,10 +83,6 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
-}
-
-export function sortedCopy(values: Iterable<number>): number[] {
-  return Float64Array.from(values).sort() as unknown as number[];
 }
 
 export function machineInfo(): MachineInfo {
