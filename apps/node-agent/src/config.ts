@@ -36,6 +36,8 @@ const AgentEnvSchema = z.object({
   GK_ADMIN_PORT: offOr(z.coerce.number().int().min(0).max(65535)).default(DEFAULT_ADMIN_PORT),
   GK_ADMIN_TOKEN: env.optionalToken,
   GK_REQUEST_TIMEOUT_MS: env.positiveMs(5000),
+  /** Tests and simulators only: how to read the cld pipe when it is not on rpc_pipefs. */
+  GK_CLD_PIPE_MODE: z.enum(['auto', 'messages', 'stream']).default('auto'),
 });
 
 export interface AgentConfig {
@@ -46,6 +48,7 @@ export interface AgentConfig {
   jsonSocket?: string;
   cldSocket?: string;
   cldPipe?: string;
+  cldPipeMode: 'auto' | 'messages' | 'stream';
   endGraceFile?: string;
   adminPort?: number;
   adminToken?: string;
@@ -86,6 +89,7 @@ export function parseAgentArgs(argv: readonly string[], environment: Record<stri
       jsonSocket: off(c.GK_JSON_SOCKET),
       cldSocket: c.GK_CLD_SOCKET,
       cldPipe: c.GK_CLD_PIPE,
+      cldPipeMode: c.GK_CLD_PIPE_MODE,
       endGraceFile: off(c.GK_END_GRACE_FILE),
       adminPort: off(c.GK_ADMIN_PORT),
       adminToken: c.GK_ADMIN_TOKEN,

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       stops.push(() => cld.close());
     }
     if (config.cldPipe) {
-      const pipe = CldPipe.start(config.cldPipe, dispatcher, log);
+      const pipe = CldPipe.start(config.cldPipe, dispatcher, log, config.cldPipeMode);
       stops.push(() => pipe.stop());
     }
     let adminUrl = 'off';

@@ -1,5 +1,7 @@
-import { constants, type Stats } from 'node:fs';
-import { type FileHandle, open, stat, statfs } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { type FileHandle, open, statfs } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { isatty, ReadStream } from 'node:tty';
 import { CldFrameSplitter } from '#cld';
 import { AgentLog, errorText } from '../core/log';
 import type { CldDispatcher } from './cld-dispatch';
@@ -8,10 +10,17 @@ import type { CldDispatcher } from './cld-dispatch';
 const RPC_PIPEFS_MAGIC = 0x67596969;
 const READ_SIZE = 4096;
 
+/** auto: rpc_pipefs keeps message boundaries, anything else is a byte stream; or force one. */
+export type PipeMode = 'auto' | 'messages' | 'stream';
+
+type Send = (frame: Buffer) => Promise<void>;
+
 /**
- * The cld pipe as nfsdcld uses it (`<rpc_pipefs>/nfsd/cld`): opened read-write; each read() is
- * one upcall and each downcall is one write(). When nfsd is not running the pipe does not exist;
- * when nfsd stops, reads end: the agent waits and opens it again, without spinning.
+ * The cld pipe as nfsdcld uses it (`<rpc_pipefs>/nfsd/cld`): opened read-write and
+ * non-blocking, polled by the event loop (as nfsdcld polls it with libevent); each read() is one
+ * upcall and each downcall is one write(). A blocking read would sit in libuv's thread pool,
+ * which the process then cannot exit past. When nfsd is not running the pipe does not exist;
+ * when nfsd stops, the pipe ends: the agent waits and opens it again, without spinning.
  *
  * Off rpc_pipefs (tests, simulators) the path is read as a byte stream and cut into frames by
  * cm_vers: a pty is bidirectional like the real pipe; a FIFO or a regular file is one-way, so
@@ -20,7 +29,7 @@ const READ_SIZE = 4096;
  */
 export class CldPipe {
   private stopped = false;
-  private handle?: FileHandle;
+  private closeCurrent?: () => void;
   readonly done: Promise<void>;
   upcalls = 0;
 
@@ -28,28 +37,29 @@ export class CldPipe {
     readonly path: string,
     private readonly dispatcher: CldDispatcher,
     private readonly log: AgentLog,
+    private readonly mode: PipeMode,
   ) {
     this.done = this.run();
   }
 
-  static start(path: string, dispatcher: CldDispatcher, log: AgentLog): CldPipe {
-    return new CldPipe(path, dispatcher, log);
+  static start(path: string, dispatcher: CldDispatcher, log: AgentLog, mode: PipeMode = 'auto'): CldPipe {
+    return new CldPipe(path, dispatcher, log, mode);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    // A read blocked in the kernel is not interrupted by close(); the process exit ends it.
-    await this.handle?.close().catch(() => undefined);
+    this.closeCurrent?.();
+    await this.done;
   }
 
   private async run(): Promise<void> {
     let waitMs = 250;
     let announcedMissing = false;
     while (!this.stopped) {
-      let info: Stats;
+      let fd: number;
       try {
-        info = await stat(this.path);
-        this.handle = await open(this.path, constants.O_RDWR);
+        // O_NOCTTY: a pty standing in for the pipe must not become our controlling terminal.
+        fd = openSync(this.path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn(`cld pipe ${this.path}: ${errorText(err)}`);
         else if (!announcedMissing) this.log.info(`cld pipe ${this.path} does not exist yet (nfsd not started?): waiting for it`);
@@ -61,43 +71,80 @@ export class CldPipe {
       announcedMissing = false;
       waitMs = 250;
       try {
-        await this.serve(this.handle, info);
+        await this.serve(fd);
       } catch (err) {
         if (!this.stopped) this.log.warn(`cld pipe ${this.path}: ${errorText(err)}; reopening`);
-      } finally {
-        await this.handle.close().catch(() => undefined);
-        this.handle = undefined;
       }
       if (!this.stopped) await sleep(250);
     }
   }
 
-  private async serve(fh: FileHandle, info: Stats): Promise<void> {
-    const messages = (await statfs(this.path).catch(() => undefined))?.type === RPC_PIPEFS_MAGIC;
-    const oneWay = !messages && (info.isFIFO() || info.isFile());
-    const replies = oneWay ? await this.openReplyPath() : fh;
-    const send = serialWriter(replies, this.path, this.log);
+  private async serve(fd: number): Promise<void> {
+    const info = fstatSync(fd);
+    const messages = this.mode === 'auto' ? (await statfs(this.path).catch(() => undefined))?.type === RPC_PIPEFS_MAGIC : this.mode === 'messages';
     const framing = { splitter: new CldFrameSplitter() };
-    const buf = Buffer.alloc(READ_SIZE);
-    this.log.info(`cld pipe ${this.path} open (${messages ? 'rpc_pipefs: one upcall per read' : 'byte stream'}${oneWay ? `, downcalls to ${this.path}.reply` : ''})`);
+    const onBytes = (chunk: Buffer, send: Send) => {
+      for (const frame of messages ? [chunk] : this.frames(framing, chunk)) {
+        this.upcalls++;
+        this.dispatcher.handle(frame, send).catch((err: unknown) => this.log.error(`cld: ${errorText(err)}`));
+      }
+    };
+    if (info.isFile()) {
+      closeSync(fd);
+      return this.followFile(onBytes);
+    }
+    const tty = isatty(fd);
+    // A FIFO is one-way: our own downcalls written into it would come back as upcalls.
+    const replyFile = info.isFIFO() && !messages ? await this.openReplyPath() : undefined;
+    const stream = tty ? new ReadStream(fd) : new Socket({ fd, readable: true, writable: true });
+    this.log.info(`cld pipe ${this.path} open (${messages ? 'one upcall per read' : 'byte stream'}${info.isFIFO() && !messages ? `, downcalls to ${this.path}.reply` : ''})`);
+    const send: Send = replyFile
+      ? serialFileWriter(replyFile, this.path, this.log)
+      : (frame) => new Promise<void>((resolve) => {
+        if (stream.destroyed) return resolve();
+        stream.write(frame, (err) => {
+          // The kernel refuses a downcall it no longer waits for (e.g. after nfsd restarted).
+          if (err) this.log.warn(`cld pipe ${this.path}: downcall failed: ${errorText(err)}`);
+          resolve();
+        });
+      });
     try {
-      for (;;) {
+      await new Promise<void>((resolve) => {
+        this.closeCurrent = () => stream.destroy();
+        stream.on('data', (chunk: Buffer) => onBytes(chunk, send));
+        stream.on('error', (err) => {
+          this.log.warn(`cld pipe ${this.path}: ${errorText(err)}`);
+          stream.destroy();
+        });
+        stream.on('close', () => resolve());
+        stream.on('end', () => stream.destroy()); // nfsd closed the pipe: reopen
+      });
+    } finally {
+      this.closeCurrent = undefined;
+      await replyFile?.close().catch(() => undefined);
+    }
+  }
+
+  /** A regular file never blocks a read: follow it like `tail -f`, answering into `<path>.reply`. */
+  private async followFile(onBytes: (chunk: Buffer, send: Send) => void): Promise<void> {
+    const fh = await open(this.path, 'r');
+    const replyFile = await this.openReplyPath();
+    const send = serialFileWriter(replyFile, this.path, this.log);
+    const buf = Buffer.alloc(READ_SIZE);
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    this.closeCurrent = stop;
+    this.log.info(`cld pipe ${this.path} is a regular file: reading it as a byte stream, downcalls to ${this.path}.reply`);
+    try {
+      while (!this.stopped) {
         const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null);
-        if (this.stopped) return;
-        if (bytesRead === 0) {
-          if (!info.isFile()) return; // the writer went away: reopen
-          await sleep(200); // a regular file: wait for more
-          continue;
-        }
-        const chunk = Buffer.from(buf.subarray(0, bytesRead));
-        const frames = messages ? [chunk] : this.frames(framing, chunk);
-        for (const frame of frames) {
-          this.upcalls++;
-          this.dispatcher.handle(frame, send).catch((err: unknown) => this.log.error(`cld: ${errorText(err)}`));
-        }
+        if (bytesRead === 0) await Promise.race([sleep(200), stopped]);
+        else onBytes(Buffer.from(buf.subarray(0, bytesRead)), send);
       }
     } finally {
-      if (replies && replies !== fh) await replies.close().catch(() => undefined);
+      this.closeCurrent = undefined;
+      await fh.close().catch(() => undefined);
+      await replyFile?.close().catch(() => undefined);
     }
   }
 
@@ -114,7 +161,7 @@ export class CldPipe {
   private async openReplyPath(): Promise<FileHandle | undefined> {
     const path = `${this.path}.reply`;
     try {
-      return await open(path, constants.O_WRONLY | constants.O_APPEND);
+      return await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NONBLOCK);
     } catch (err) {
       this.log.warn(`cld pipe ${this.path} is one-way and ${path} cannot be opened (${errorText(err)}): downcalls are dropped`);
       return undefined;
@@ -122,8 +169,8 @@ export class CldPipe {
   }
 }
 
-/** One write() per downcall, in order: concurrent writes could interleave on a stream. */
-function serialWriter(fh: FileHandle | undefined, path: string, log: AgentLog): (frame: Buffer) => Promise<void> {
+/** One write() per downcall, in order. */
+function serialFileWriter(fh: FileHandle | undefined, path: string, log: AgentLog): Send {
   let tail: Promise<void> = Promise.resolve();
   return (frame) => {
     if (!fh) return Promise.resolve();
@@ -132,7 +179,6 @@ function serialWriter(fh: FileHandle | undefined, path: string, log: AgentLog): 
         const { bytesWritten } = await fh.write(frame, 0, frame.length, null);
         if (bytesWritten !== frame.length) log.warn(`cld pipe ${path}: short write ${bytesWritten}/${frame.length}`);
       } catch (err) {
-        // The kernel refuses a downcall it no longer waits for (e.g. after nfsd restarted).
         log.warn(`cld pipe ${path}: downcall failed: ${errorText(err)}`);
       }
     });
