@@ -4,18 +4,11 @@
  */
 import type { BenchContext } from './harness';
 import { BenchResult, failed } from './report';
+import { runReplayBench } from './replay';
 
 const NAME = 'read-model rebuild (replay) from 1,000,000 events';
 
 export async function runReplay(ctx: BenchContext): Promise<BenchResult[]> {
-  let replay: { runReplayBench?: (ctx: BenchContext) => Promise<BenchResult[]> };
-  try {
-    // Loaded at run time: bench/replay.ts belongs to the client-registry and may not be there yet.
-    replay = require('./replay') as typeof replay;
-  } catch (err) {
-    return [failed(NAME, 'events/s', '>=', 50_000, `not measured: bench/replay.ts is not available (${(err as Error).message.split('\n')[0]})`)];
-  }
-  if (typeof replay.runReplayBench !== 'function') return [failed(NAME, 'events/s', '>=', 50_000, 'not measured: bench/replay.ts exports no runReplayBench')];
   // A rebuild that stalls must not stop the whole benchmark from reporting.
   const limitMs = ctx.quick ? 90_000 : 600_000;
   let timer: NodeJS.Timeout | undefined;
@@ -23,7 +16,7 @@ export async function runReplay(ctx: BenchContext): Promise<BenchResult[]> {
     timer = setTimeout(() => resolve([failed(NAME, 'events/s', '>=', 50_000, `failed: no result within ${limitMs / 1000} s`)]), limitMs);
   });
   try {
-    return await Promise.race([replay.runReplayBench(ctx), timedOut]);
+    return await Promise.race([runReplayBench(ctx), timedOut]);
   } finally {
     clearTimeout(timer);
   }
