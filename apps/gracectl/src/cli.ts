@@ -4,6 +4,7 @@ import { isValidToken, streamNames } from '#contracts';
 import type { OpenedStore } from '#cluster-store';
 import { OptionSpec, parseArgs, UsageError } from './args';
 import { CommandContext, CommandSpec, Failure } from './command';
+import { auditCommand } from './commands/audit';
 import { configureCommand } from './commands/configure';
 import { dumpCommand } from './commands/dump';
 import { addCommand, nodeCommands } from './commands/grace-ops';
@@ -20,6 +21,7 @@ export const COMMANDS: CommandSpec[] = [
   ...nodeCommands,
   statusCommand,
   configureCommand,
+  auditCommand,
   replayCommand,
 ];
 

@@ -1,3 +1,4 @@
+export * from './audit';
 export * from './compare';
 export * from './control';
 export * from './copy-in';
@@ -8,6 +9,7 @@ export * from './invalidation';
 export * from './loader';
 export * from './model';
 export * from './projector';
+export * from './queries';
 export * from './rebuild';
 export * from './rows';
 export * from './stream';

@@ -12,9 +12,22 @@ const str = (x: unknown): string | undefined => (x === null || x === undefined ?
  * projector that resumes from the database continues as if it had never stopped. Timestamps are
  * read back as epoch milliseconds (the state's unit) or as the text PostgreSQL stored.
  */
-export async function loadModel(sql: Sql, schema: string): Promise<ProjectionModel> {
+export async function loadModel(sql: Sql, schema: string, scope?: LoadScope): Promise<ProjectionModel> {
   const s = quoteIdent(schema);
   const model = emptyModel();
+  // A scope narrows the load to one cluster (and one node's records, or a few clients of it):
+  // enough for the domain's queries to answer about them.
+  const params: unknown[] = scope ? [scope.cluster] : [];
+  const inCluster = scope ? 'WHERE cluster = $1' : '';
+  let recordFilter = inCluster;
+  if (scope?.node !== undefined) {
+    params.push(scope.node);
+    recordFilter += ` AND node = $${params.length}`;
+  }
+  if (scope?.clients !== undefined) {
+    params.push(scope.clients);
+    recordFilter += ` AND client = ANY($${params.length}::text[])`;
+  }
   const [cp] = await sql<{ sequence: string; messages: string; events: string; malformed: string }>(`SELECT sequence, messages, events, malformed FROM ${s}.checkpoint`);
   if (cp) {
     model.position = Number(cp.sequence);
@@ -26,7 +39,7 @@ export async function loadModel(sql: Sql, schema: string): Promise<ProjectionMod
   const clusters = await sql<Record<string, unknown>>(
     `SELECT cluster, exists, epoch, recovery_epoch, config, non_reclaim_granted, ${msOf('grace_started_at')}, ${msOf('grace_last_join_at')},
       ${msOf('grace_last_reclaim_at')}, grace_reclaims_accepted, last_grace_end_epoch, last_grace_end_reason, ${msOf('last_grace_end_at')},
-      last_grace_end_abandoned, events, last_sequence FROM ${s}.clusters`,
+      last_grace_end_abandoned, events, last_sequence FROM ${s}.clusters ${inCluster}`, params.slice(0, scope ? 1 : 0),
   );
   for (const row of clusters) {
     const cm = clusterModel(model, String(row.cluster));
@@ -56,7 +69,7 @@ export async function loadModel(sql: Sql, schema: string): Promise<ProjectionMod
     st.eventsApplied = Number(row.events);
     cm.lastSequence = Number(row.last_sequence);
   }
-  const nodes = await sql<Record<string, unknown>>(`SELECT cluster, node, member, need, enforcing, ${msOf('grace_started_at')}, recovering FROM ${s}.nodes`);
+  const nodes = await sql<Record<string, unknown>>(`SELECT cluster, node, member, need, enforcing, ${msOf('grace_started_at')}, recovering FROM ${s}.nodes ${inCluster}`, params.slice(0, scope ? 1 : 0));
   for (const row of nodes) {
     const st = clusterModel(model, String(row.cluster)).state;
     const node = String(row.node);
@@ -70,7 +83,7 @@ export async function loadModel(sql: Sql, schema: string): Promise<ProjectionMod
   const clients = await sql<Record<string, unknown>>(
     `SELECT cluster, node, client, current_record_epoch, principal_hash, has_session, recovery_record_epoch, recovery_principal_hash,
       recovery_has_session, completed, reclaimed_epoch, invalidated_at::text AS invalidated_at, invalidated_reason, invalidated_epoch,
-      invalidated_sequence, last_sequence FROM ${s}.client_records ORDER BY cluster, node, client`,
+      invalidated_sequence, last_sequence FROM ${s}.client_records ${recordFilter} ORDER BY cluster, node, client`, params,
   );
   for (const row of clients) {
     const cm = clusterModel(model, String(row.cluster));
@@ -99,7 +112,8 @@ export async function loadModel(sql: Sql, schema: string): Promise<ProjectionMod
   }
   const periods = await sql<Record<string, unknown>>(
     `SELECT cluster, recovery_epoch, started_at::text AS started_at, started_sequence, nodes, ended_at::text AS ended_at, ended_sequence, reason,
-      abandoned_nodes, reclaims_accepted, reclaims_rejected, completions, invalidated FROM ${s}.grace_periods ORDER BY cluster, recovery_epoch`,
+      abandoned_nodes, reclaims_accepted, reclaims_rejected, completions, invalidated FROM ${s}.grace_periods ${inCluster} ORDER BY cluster, recovery_epoch`,
+    params.slice(0, scope ? 1 : 0),
   );
   for (const row of periods) {
     const cm = clusterModel(model, String(row.cluster));
@@ -124,11 +138,18 @@ export async function loadModel(sql: Sql, schema: string): Promise<ProjectionMod
     if (row.abandoned_nodes !== null) p.abandonedNodes = row.abandoned_nodes as string[];
     cm.periods.set(p.recoveryEpoch, p);
   }
+  if (scope) return model;
   const outbox = await sql<{ id: string; cluster: string; after_sequence: string; message: DecisionMessage }>(
     `SELECT id, cluster, after_sequence, message FROM ${s}.outbox ORDER BY after_sequence, id`,
   );
   for (const row of outbox) model.outbox.set(row.id, { id: row.id, cluster: row.cluster, afterSequence: Number(row.after_sequence), message: row.message });
   return model;
+}
+
+export interface LoadScope {
+  cluster: string;
+  node?: string;
+  clients?: string[];
 }
 
 function record(epoch: unknown, principalHash: unknown, hasSession: unknown): ClientRecord {

@@ -1,0 +1,91 @@
+import { ClientIdSchema, NodeIdSchema } from '#contracts';
+import {
+  auditRowsFromDatabase, auditRowsFromEvents, buildTimeline, connectClient, NoReadModel, poolReadTransaction, readModelName,
+  ReadModelQueries, timelineText, type AuditFocus, type AuditSource,
+} from '#projection';
+import { UsageError } from '../args';
+import { Failure, type CommandContext, type CommandSpec } from '../command';
+import { DATABASE_URL_OPTION, databaseUrlOf } from './replay';
+
+/**
+ * `gracectl audit --client X | --node N | --epoch E`: the causal timeline of one client, node or
+ * epoch of the cluster — which event recorded, reclaimed, refused or invalidated a record, and
+ * why. Read from the client-registry's PostgreSQL read model when a database is given (option or
+ * $DATABASE_URL), otherwise rebuilt from the events themselves (`--events` forces that).
+ */
+export const auditCommand: CommandSpec = {
+  name: 'audit',
+  synopsis: '--client X | --node N | --epoch E [--json] [--events] [--limit N]',
+  summary: 'the causal timeline of a client, a node or an epoch: what recorded, reclaimed, refused or invalidated, and why',
+  options: [
+    { name: 'client', value: true, valueName: 'HEX', description: 'audit: the client id (its owner string as lowercase hex)' },
+    { name: 'node', value: true, valueName: 'ID', description: 'audit: a node id' },
+    { name: 'epoch', value: true, valueName: 'E', description: 'audit: an epoch' },
+    { name: 'events', value: false, description: 'audit: rebuild the timeline from the events even when a database is given' },
+    { name: 'limit', value: true, valueName: 'N', description: 'audit: at most N of the latest events from the database (default 10000)' },
+    DATABASE_URL_OPTION,
+    { name: 'json', value: false, description: 'print the result as JSON' },
+  ],
+  async run(ctx, args, operands) {
+    if (operands.length > 0) throw new UsageError(`audit takes no operands (got ${operands.join(' ')})`);
+    const focus = focusOf(ctx, args.options);
+    const limitRaw = args.options.get('limit');
+    const limit = limitRaw === undefined ? 10_000 : Number(limitRaw);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit wants a positive integer, got ${JSON.stringify(limitRaw)}`);
+    const url = args.options.has('events') ? undefined : databaseUrlOf(ctx, args.options);
+    const { rows, source, sequence } = url ? await fromDatabase(ctx, url, focus, limit) : await fromEvents(ctx, focus);
+    const entries = buildTimeline(rows, focus);
+    if (args.options.has('json')) {
+      ctx.stdout(JSON.stringify({ focus, source, sequence, entries }, null, 2) + '\n');
+      return;
+    }
+    const what = 'client' in focus ? `client ${focus.client}` : 'node' in focus ? `node ${focus.node}` : `epoch ${focus.epoch}`;
+    ctx.stdout(`audit of ${what} in cluster ${focus.cluster}, from ${source} at stream sequence ${sequence}\n${timelineText(entries)}`);
+  },
+};
+
+function focusOf(ctx: CommandContext, options: Map<string, string | true>): AuditFocus {
+  const given = ['client', 'node', 'epoch'].filter((k) => options.has(k));
+  if (given.length !== 1) throw new UsageError('audit needs exactly one of --client X, --node N, --epoch E');
+  const value = String(options.get(given[0]!));
+  switch (given[0]) {
+    case 'client':
+      if (!ClientIdSchema.safeParse(value).success) throw new UsageError(`--client wants the client id as lowercase hex (at most 1024 bytes), got ${JSON.stringify(value)}`);
+      return { cluster: ctx.cluster, client: value };
+    case 'node':
+      if (!NodeIdSchema.safeParse(value).success) throw new UsageError(`invalid node id ${JSON.stringify(value)}`);
+      return { cluster: ctx.cluster, node: value };
+    default: {
+      const epoch = Number(value);
+      if (!Number.isSafeInteger(epoch) || epoch < 1) throw new UsageError(`--epoch wants a positive integer, got ${JSON.stringify(value)}`);
+      return { cluster: ctx.cluster, epoch };
+    }
+  }
+}
+
+async function fromDatabase(ctx: CommandContext, url: string, focus: AuditFocus, limit: number): Promise<{ rows: AuditSource[]; source: string; sequence: number }> {
+  let client;
+  try {
+    client = await connectClient(url, 'gracectl-audit');
+  } catch (err) {
+    throw new Failure(`cannot reach PostgreSQL (${(err as Error).message}); use --events to rebuild the timeline from the events`);
+  }
+  try {
+    const tx = poolReadTransaction({ connect: async () => ({ query: (text: string, params?: unknown[]) => client.query(text, params), release: () => undefined }) });
+    const queries = new ReadModelQueries(tx, readModelName(ctx.names.stream));
+    const result = await queries.read(async (sql, schema) => ({ rows: await auditRowsFromDatabase(sql, schema, focus, limit) }));
+    return { rows: result.rows, source: `the read model (generation ${result.generation})`, sequence: result.sequence };
+  } catch (err) {
+    if (err instanceof NoReadModel) throw new Failure(`${err.message}; use --events to rebuild the timeline from the events`);
+    throw err;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function fromEvents(ctx: CommandContext, focus: AuditFocus): Promise<{ rows: AuditSource[]; source: string; sequence: number }> {
+  const { rows, malformed, sequence } = await auditRowsFromEvents(await ctx.store(), ctx.names, focus.cluster);
+  for (const m of malformed) ctx.stderr(`warning: skipped malformed message at sequence ${m.sequence}: ${m.error.message}\n`);
+  if (rows.length === 0) throw new Failure(`cluster ${focus.cluster} has no events`);
+  return { rows, source: 'the events', sequence };
+}
