@@ -46,7 +46,7 @@ interface DemoClient {
 const args = process.argv.slice(2);
 const fast = args.includes('--fast');
 const perNode = Math.max(1, Math.min(50, Number(args[args.indexOf('--clients') + 1]) || 4));
-const started = performance.now();
+let started = performance.now();
 const tty = !!process.stdout.isTTY;
 const c = (code: number) => (text: string) => (tty ? `\x1b[${code}m${text}\x1b[0m` : text);
 const dim = c(2);
@@ -164,7 +164,11 @@ async function main(): Promise<number> {
 
     const hello = await agents.get(RESTARTING)!.request('hello');
     if (hello.inGrace) {
-      process.stdout.write(`\nThe cluster is in a grace period already (epoch ${String(hello.epoch)}, recovery epoch ${String(hello.recoveryEpoch)}):\n${await gracectl(target, ['dump'])}\nEnd it first (gracectl lift …) and run the demo again.\n`);
+      const dump = await gracectl(target, ['dump']);
+      const needing = dump.split('\n').filter((l) => /^\S+\tN/.test(l)).map((l) => l.split('\t')[0]);
+      process.stdout.write(`\nThe cluster is in a grace period already (epoch ${String(hello.epoch)}, recovery epoch ${String(hello.recoveryEpoch)}):\n${dump}\n` +
+        `Let it end (its deadline), or end it now and run the demo again:\n` +
+        `  NATS_URL=${target.natsUrl} GK_PREFIX=${target.prefix} GK_CLUSTER=${target.cluster} npx gracectl lift ${needing.join(' ') || '<nodes>'}\n`);
       return 1;
     }
 
@@ -217,6 +221,8 @@ async function main(): Promise<number> {
       }));
     }
 
+    process.stdout.write('\n');
+    started = performance.now(); // the timeline starts with the story, not with the system's start-up
     say(`cluster ${target.cluster}: epoch ${String(hello.epoch)}, no grace period; nodes ${nodes.join(', ')}`);
     await pause(300);
 
@@ -340,6 +346,11 @@ async function audit(target: Target, opened: OpenedStore, names: StreamNames, cl
   const who = nameOf.get(client) ?? client;
   return [dim(`(gracectl has no audit command yet: the events naming ${who}, read from the log here)`), ...shown].join('\n') + '\n';
 }
+
+// Piped into `head` and cut short: stop quietly (the finally blocks still stop what we started).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
 
 main().then(
   (code) => process.exit(code),

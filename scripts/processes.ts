@@ -1,6 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+
+const PARENT_WATCH = join(__dirname, 'parent-watch.js');
 
 export type ExitStatus = number | NodeJS.Signals | null;
 
@@ -49,9 +51,10 @@ export class ManagedProcess {
     if (this.isRunning()) throw new Error(`${this.name} is already running`);
     mkdirSync(dirname(this.spec.logFile), { recursive: true });
     const fd = openSync(this.spec.logFile, 'a');
-    const child = spawn(process.execPath, [this.spec.main], {
-      env: { ...process.env, ...this.spec.env },
-      stdio: ['ignore', fd, fd],
+    const child = spawn(process.execPath, ['--require', PARENT_WATCH, this.spec.main], {
+      env: { ...process.env, ...this.spec.env, GK_PARENT_WATCH: '1' },
+      // stdin is a pipe only so that the child notices when we are gone (parent-watch.ts).
+      stdio: ['pipe', fd, fd],
     });
     closeSync(fd);
     this.child = child;
