@@ -95,6 +95,12 @@ export async function deleteStream(opened: OpenedStore, names: StreamNames): Pro
   }
 }
 
+/** The stream's last sequence, over every subject (the store's lastSequence takes one subject). */
+export async function streamLastSequence(b: Pick<BenchSystem, 'opened' | 'names'>): Promise<number> {
+  const jsm = await jetstreamManager(b.opened.nc);
+  return (await jsm.streams.info(b.names.stream)).state.last_seq;
+}
+
 /** Runs `fn` with a private system and always cleans up. */
 export async function withBenchSystem<T>(ctx: BenchContext, label: string, options: Parameters<typeof benchSystem>[2], fn: (b: BenchSystem) => Promise<T>): Promise<T> {
   const b = await benchSystem(ctx, label, options);

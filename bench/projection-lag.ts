@@ -9,7 +9,7 @@ import { Client } from 'pg';
 import { subjects } from '#contracts';
 import type { Subscription } from '#event-store';
 import { BenchResult, failed, percentile, result } from './report';
-import type { BenchContext, BenchSystem } from './harness';
+import { streamLastSequence, type BenchContext, type BenchSystem } from './harness';
 
 const POLL_MS = 10;
 const CONTROL_SCHEMA = 'gk_registry';
@@ -72,7 +72,7 @@ export class LagSampler {
   start(): void {
     const store = this.bench.opened.store;
     void (async () => {
-      const from = (await store.lastSequence(subjects.all(this.bench.names))) + 1;
+      const from = (await streamLastSequence(this.bench)) + 1;
       this.pendingFrom = from;
       this.subscription = await store.subscribe(subjects.all(this.bench.names), { fromSequence: from }, (m) => {
         this.appended.set(m.sequence, m.time.getTime());

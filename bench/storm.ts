@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { GkEvent, subjects } from '#contracts';
 import { LiveClusterView } from '#cluster-store';
 import { BenchResult, failed, result } from './report';
-import { AgentPool, bar, BenchContext, benchClient, CLUSTER, forEachConcurrent, Progress, rssMB, withBenchSystem } from './harness';
+import { AgentPool, bar, BenchContext, streamLastSequence, benchClient, CLUSTER, forEachConcurrent, Progress, rssMB, withBenchSystem } from './harness';
 import { LagSampler, lagResults } from './projection-lag';
 import { appMain, APPS } from '../scripts/system';
 
@@ -54,7 +54,7 @@ export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
       // The registry must have caught up before the storm, or its lag would include the setup.
       const lag = registry ? await LagSampler.open(b, ctx) : undefined;
       if (lag) {
-        await lag.waitForCatchUp(await b.opened.store.lastSequence(subjects.all(b.names)), 300_000, (seq, at) => progress.update(`registry projecting setup: ${at}/${seq}`));
+        await lag.waitForCatchUp(await streamLastSequence(b), 300_000, (seq, at) => progress.update(`registry projecting setup: ${at}/${seq}`));
         progress.done('registry caught up with the setup');
       }
 
@@ -117,7 +117,7 @@ export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
 
         const rss = b.system.agents.map((a) => rssMB(a.process.pid));
         ctx.log(`  storm: agent RSS after the storm (${(clients / STORM_NODES.length).toLocaleString('en-US')} records each): ${rss.map((r) => r.toFixed(0)).join(', ')} MB`);
-        await lag?.waitForCatchUp(await b.opened.store.lastSequence(subjects.all(b.names)), 120_000);
+        await lag?.waitForCatchUp(await streamLastSequence(b), 120_000);
         lag?.stop();
 
         const accepted = statuses.get('reclaim OK') ?? 0;
