@@ -7,7 +7,7 @@ import type { Client } from 'pg';
  * parameters of a multi-row INSERT.
  */
 class CopyInQuery {
-  private error?: Error;
+  private settled = false;
   rowCount = 0;
 
   constructor(
@@ -30,12 +30,20 @@ class CopyInQuery {
     if (m) this.rowCount = Number(m[1]);
   }
 
+  // pg drops the active query on an error and never tells it about the ReadyForQuery that
+  // follows: the error itself must settle the copy.
   handleError(error: Error): void {
-    this.error = error;
+    this.finish(error);
   }
 
   handleReadyForQuery(): void {
-    this.settle(this.error, this.rowCount);
+    this.finish(undefined);
+  }
+
+  private finish(error: Error | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.settle(error, this.rowCount);
   }
 
   // The protocol messages a COPY FROM never gets; pg calls them only for row-returning queries.

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Client } from 'pg';
 import { subjects, type DecisionMessage, type StreamNames } from '#contracts';
-import type { JetStreamEventStore, Subscription, SubscriptionEnd } from '#event-store';
+import type { JetStreamEventStore, MalformedMessage, Subscription, SubscriptionEnd } from '#event-store';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { LOCK_SQL, readPointer, sqlOf, type LivePointer } from './control';
 import { connectClient, migrateRegistry } from './database';
@@ -168,7 +168,10 @@ export class Projector extends EventEmitter {
       if (!pointer || pointer.version !== READ_MODEL_VERSION) {
         this.setRole('rebuilding');
         this.log('info', pointer ? `read model version ${pointer.version} is not ${READ_MODEL_VERSION}: rebuilding from the events` : 'no read model yet: building it from the events');
-        await rebuildReadModel({ client, nc: this.options.nc, store: this.options.store, names: this.options.names, name: this.name });
+        await rebuildReadModel({
+          client, nc: this.options.nc, store: this.options.store, names: this.options.names, name: this.name,
+          onMalformed: (m) => this.reportMalformed(m),
+        });
         pointer = await readPointer(sqlOf(client), this.name);
         if (!pointer) throw new Error('rebuild finished without a live generation');
       }
@@ -234,9 +237,7 @@ export class Projector extends EventEmitter {
       if (failure) throw failure;
     }, {
       onMalformed: (m) => {
-        applyMalformed(model, m, changes);
-        this.log('warn', `malformed message at sequence ${m.sequence} (${m.subject}): ${m.error.kind}: ${m.error.message}; recorded and skipped`);
-        this.emit('malformed', m);
+        if (applyMalformed(model, m, changes)) this.reportMalformed(m);
         void schedule();
       },
     });
@@ -268,6 +269,11 @@ export class Projector extends EventEmitter {
       await this.publishing;
     }
     if (failure) throw failure;
+  }
+
+  private reportMalformed(m: MalformedMessage): void {
+    this.log('warn', `malformed message at sequence ${m.sequence} (${m.subject}): ${m.error.kind}: ${m.error.message}; recorded and skipped`);
+    this.emit('malformed', m);
   }
 
   private commit(sequence: number): void {

@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import type { DecisionMessage, StreamNames } from '#contracts';
-import type { JetStreamEventStore, StoredMessage, Subscription } from '#event-store';
+import type { JetStreamEventStore, MalformedMessage, StoredMessage, Subscription } from '#event-store';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { CONTROL_SCHEMA, dropOldGenerations, LOCK_SQL, readPointer, sqlOf } from './control';
 import { generationSchema, indexesDdl, quoteIdent, READ_MODEL_VERSION, readModelName, tablesDdl } from './ddl';
@@ -34,6 +34,8 @@ export interface RebuildOptions {
   chunkRows?: number;
   /** How long the swap may wait for the stream to deliver up to the live checkpoint. */
   catchUpTimeoutMs?: number;
+  /** Told of each malformed message (it is recorded in the new generation and skipped). */
+  onMalformed?: (m: MalformedMessage) => void;
 }
 
 export interface RebuildResult {
@@ -157,6 +159,7 @@ async function replayInto(model: ProjectionModel, target: number, schema: string
     onMalformed: (m) => {
       if (m.sequence > target) return;
       applyMalformed(model, m, changes);
+      options.onMalformed?.(m);
       // The malformed handler cannot be awaited: the next message's handler writes out.
       if (m.sequence >= target) reached();
     },
@@ -193,7 +196,7 @@ async function swapIn(model: ProjectionModel, name: string, schema: string, gene
     sub ??= await options.store.subscribe(projectedSubjects(names), { fromSequence: model.position + 1 }, (stored: StoredMessage<DecisionMessage>) => {
       applyMessage(model, names, stored, changes);
       onApplied();
-    }, { onMalformed: (m) => { applyMalformed(model, m, changes); onApplied(); } });
+    }, { onMalformed: (m) => { if (applyMalformed(model, m, changes)) options.onMalformed?.(m); onApplied(); } });
   };
   const reach = async (sequence: number) => {
     if (model.position >= sequence) return;

@@ -22,12 +22,19 @@ function copy(client: Client, schema: string, name: TableName, lines: string[]):
 const clientUpdates = COLUMNS.client_records.filter((c) => !['cluster', 'node', 'client'].includes(c)).map((c) => `${c} = EXCLUDED.${c}`).join(', ');
 
 /**
- * Writes one batch inside the caller's transaction: appends audit and malformed rows, rewrites
- * the changed rows, and moves the checkpoint from `fromSequence` to the batch's last sequence.
+ * Writes one batch inside the caller's transaction: moves the checkpoint from `fromSequence` to
+ * the batch's last sequence, appends audit and malformed rows, and rewrites the changed rows.
  * The checkpoint update is conditional, so two writers can never both apply the same batch.
  */
 export async function writeChanges(client: Client, schema: string, rows: ChangeRows, fromSequence: number): Promise<void> {
   const s = quoteIdent(schema);
+  // First: move the checkpoint, or find that someone else did. The row stays locked until commit,
+  // so a second writer waits here and then finds the checkpoint moved.
+  const moved = await client.query(
+    `UPDATE ${s}.checkpoint SET sequence = $1, messages = $2, events = $3, malformed = $4, updated_at = now() WHERE sequence = $5`,
+    [rows.lastSequence, rows.messages, rows.events, rows.malformed, fromSequence],
+  );
+  if (moved.rowCount !== 1) throw new CheckpointMoved(`checkpoint of ${schema} is no longer ${fromSequence}: another projector wrote it`);
   await copy(client, schema, 'audit_events', rows.audit);
   await copy(client, schema, 'malformed_events', rows.malformedRows);
   if (rows.clusterKeys.length) {
@@ -56,11 +63,6 @@ export async function writeChanges(client: Client, schema: string, rows: ChangeR
     await client.query(`DELETE FROM ${s}.outbox WHERE id = ANY($1::text[])`, [rows.outboxKeys]);
     await copy(client, schema, 'outbox', rows.outbox);
   }
-  const moved = await client.query(
-    `UPDATE ${s}.checkpoint SET sequence = $1, messages = $2, events = $3, malformed = $4, updated_at = now() WHERE sequence = $5`,
-    [rows.lastSequence, rows.messages, rows.events, rows.malformed, fromSequence],
-  );
-  if (moved.rowCount !== 1) throw new CheckpointMoved(`checkpoint of ${schema} is no longer ${fromSequence}: another projector wrote it`);
 }
 
 /** Appends audit and malformed rows during a bulk rebuild (no checkpoint: the schema is not live yet). */
