@@ -32,6 +32,8 @@ export interface AgentSpec {
   node: string;
   natsUrl: string;
   names: StreamNames;
+  /** The agent's `--request-timeout-ms`: how long it waits for NATS before "retry later". */
+  requestTimeoutMs?: number;
 }
 
 /** Where `npm run build` puts the node-agent, and whether it is there. */
@@ -86,6 +88,7 @@ export class ProcessAgent implements AgentHandle {
       '--json-socket', this.socketPath,
       '--admin-port', '0',
       '--end-grace-file', 'off',
+      ...(this.spec.requestTimeoutMs ? ['--request-timeout-ms', String(this.spec.requestTimeoutMs)] : []),
     ];
     this.child = spawnChild(process.execPath, args, { env: { ...process.env, GK_LOG_LEVEL: process.env.GK_LOG_LEVEL ?? 'warn' } });
     const child = this.child;
@@ -182,7 +185,7 @@ export class InProcessAgent implements AgentHandle {
       node: this.spec.node,
       natsUrl: this.nats.url,
       names: this.spec.names,
-      requestTimeoutMs: 5000,
+      requestTimeoutMs: this.spec.requestTimeoutMs ?? 1000,
       log: silentLog,
     });
   }
