@@ -14,7 +14,7 @@ const IN_FLIGHT = 256;
 
 export async function runAgentLatency(ctx: BenchContext): Promise<BenchResult[]> {
   const sequential = ctx.quick ? 1000 : 5000;
-  const concurrent = ctx.quick ? 20_000 : 100_000;
+  const concurrent = ctx.quick ? 10_000 : 100_000;
   const progress = new Progress('latency');
   progress.update('measuring nfsdcltrack (reference)…', true);
   let reference: CltrackReference;

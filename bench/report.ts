@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 export interface BenchResult {
@@ -30,6 +30,8 @@ export interface MachineInfo {
   memoryGiB: number;
   os: string;
   kernel: string;
+  /** 1, 5 and 15 minute load averages when the run started: other work on the machine skews figures. */
+  loadAverage: number[];
 }
 
 export interface Versions {
@@ -93,6 +95,7 @@ export function machineInfo(): MachineInfo {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     os: osName(),
     kernel: release(),
+    loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
 
@@ -127,7 +130,7 @@ export function markdownTable(report: BenchReport): string {
   const lines = [
     `Gracekeeper benchmark, ${report.date.slice(0, 10)}${report.mode === 'quick' ? ' (--quick: smaller sizes, same measurements)' : ''}`,
     '',
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Linux ${m.kernel}.`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Linux ${m.kernel}; load average ${m.loadAverage.join(' ')} at the start.`,
     `Versions: Node ${v.node}, nats-server ${v.natsServer}, PostgreSQL ${v.postgresql}, Gracekeeper ${v.gracekeeper}.`,
     '',
     '| measurement | value | target | reference | met |',

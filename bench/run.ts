@@ -61,6 +61,9 @@ async function main(): Promise<number> {
       'Every figure is measured end to end through the real processes (node-agents, client-registry, grace-coordinator) over their real interfaces, on one machine that also runs NATS, PostgreSQL and the load generator.',
       'Acknowledged = durable: an agent answers OK only after JetStream acknowledged the decision (file storage).',
     ];
+    if (machine.loadAverage[0]! > machine.cores / 2) {
+      notes.push(`The machine was busy with other work when the run started (load average ${machine.loadAverage[0]} on ${machine.cores} cores): every figure here is pessimistic.`);
+    }
     if (only.length !== Object.keys(PIECES).length) notes.push(`Only these pieces ran: ${only.join(', ')}.`);
     const report: BenchReport = {
       date: new Date(started).toISOString(),

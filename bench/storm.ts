@@ -1,5 +1,5 @@
 /**
- * Cluster-wide restart (SPEC §5): 4 node-agents, N clients (100,000; --quick 10,000) holding
+ * Cluster-wide restart (SPEC §5): 4 node-agents, N clients (100,000; --quick 5,000) holding
  * records spread over the nodes; every agent is restarted, every NFS server sends `grace_start`,
  * and every client reclaims (`reclaim`, then `reclaim_complete`, as a v4.1 client does) through
  * its node's JSON socket with many requests in flight. Each server sends `grace_done` once all its
@@ -26,7 +26,7 @@ const IN_FLIGHT_PER_AGENT = 256;
 const CONNECTIONS_PER_AGENT = 8;
 
 export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
-  const clients = ctx.quick ? 10_000 : 100_000;
+  const clients = ctx.quick ? 5_000 : 100_000;
   const size = `${clients.toLocaleString('en-US')} clients on ${STORM_NODES.length} nodes`;
   const name = `cluster-wide restart, all reclaimed and grace ended (${size})`;
   try {
