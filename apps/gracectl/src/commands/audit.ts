@@ -1,8 +1,5 @@
 import { ClientIdSchema, NodeIdSchema } from '#contracts';
-import {
-  auditRowsFromDatabase, auditRowsFromEvents, buildTimeline, connectClient, NoReadModel, poolReadTransaction, readModelName,
-  ReadModelQueries, timelineText, type AuditFocus, type AuditSource,
-} from '#projection';
+import type { AuditFocus, AuditSource } from '#projection';
 import { UsageError } from '../args';
 import { Failure, type CommandContext, type CommandSpec } from '../command';
 import { DATABASE_URL_OPTION, databaseUrlOf } from './replay';
@@ -33,6 +30,8 @@ export const auditCommand: CommandSpec = {
     const limit = limitRaw === undefined ? 10_000 : Number(limitRaw);
     if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit wants a positive integer, got ${JSON.stringify(limitRaw)}`);
     const url = args.options.has('events') ? undefined : databaseUrlOf(ctx, args.options);
+    // Loaded on use: PostgreSQL and TypeORM would add most of a second to every other command.
+    const { buildTimeline, timelineText } = await import('#projection');
     const { rows, source, sequence } = url ? await fromDatabase(ctx, url, focus, limit) : await fromEvents(ctx, focus);
     const entries = buildTimeline(rows, focus);
     if (args.options.has('json')) {
@@ -64,6 +63,7 @@ function focusOf(ctx: CommandContext, options: Map<string, string | true>): Audi
 }
 
 async function fromDatabase(ctx: CommandContext, url: string, focus: AuditFocus, limit: number): Promise<{ rows: AuditSource[]; source: string; sequence: number }> {
+  const { auditRowsFromDatabase, connectClient, NoReadModel, poolReadTransaction, readModelName, ReadModelQueries } = await import('#projection');
   let client;
   try {
     client = await connectClient(url, 'gracectl-audit');
@@ -84,6 +84,7 @@ async function fromDatabase(ctx: CommandContext, url: string, focus: AuditFocus,
 }
 
 async function fromEvents(ctx: CommandContext, focus: AuditFocus): Promise<{ rows: AuditSource[]; source: string; sequence: number }> {
+  const { auditRowsFromEvents } = await import('#projection');
   const { rows, malformed, sequence } = await auditRowsFromEvents(await ctx.store(), ctx.names, focus.cluster);
   for (const m of malformed) ctx.stderr(`warning: skipped malformed message at sequence ${m.sequence}: ${m.error.message}\n`);
   if (rows.length === 0) throw new Failure(`cluster ${focus.cluster} has no events`);

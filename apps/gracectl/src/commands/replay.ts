@@ -1,4 +1,4 @@
-import { connectClient, migrateRegistry, rebuildReadModel, RebuildRefused, type RebuildProgress, type RebuildResult } from '#projection';
+import type { RebuildProgress, RebuildResult } from '#projection';
 import { UsageError } from '../args';
 import { Failure, type CommandContext, type CommandSpec } from '../command';
 
@@ -28,6 +28,8 @@ export const replayCommand: CommandSpec = {
     if (operands.length > 0) throw new UsageError(`replay takes no operands (got ${operands.join(' ')})`);
     const url = databaseUrlOf(ctx, args.options);
     if (!url) throw new UsageError('replay needs the registry database: --database-url URL or $DATABASE_URL');
+    // Loaded on use: PostgreSQL and TypeORM would add most of a second to every other command.
+    const { connectClient, migrateRegistry, rebuildReadModel, RebuildRefused } = await import('#projection');
     const opened = await ctx.opened();
     let client;
     try {
