@@ -102,7 +102,8 @@ export async function rebuildReadModel(options: RebuildOptions): Promise<Rebuild
     progress('indexing');
     await client.query(indexesDdl(schema));
     await client.query(`ANALYZE ${['audit_events', 'client_records', 'clusters', 'nodes', 'grace_periods'].map((t) => `${quoteIdent(schema)}.${t}`).join(', ')}`);
-    const replayedEvents = model.events;
+    // The rate is the replay's own (first event to indexes built), before the catch-up with the live stream.
+    const replayed = { events: model.events, messages: model.messages };
     const replayMs = performance.now() - started;
 
     progress('catching-up');
@@ -115,8 +116,8 @@ export async function rebuildReadModel(options: RebuildOptions): Promise<Rebuild
       generation, schema, previous,
       position: swapped.sequence, events: swapped.events, messages: swapped.messages, malformed: swapped.malformed,
       elapsedMs,
-      eventsPerSecond: replayMs > 0 ? (replayedEvents / replayMs) * 1000 : 0,
-      messagesPerSecond: replayMs > 0 ? (model.messages / replayMs) * 1000 : 0,
+      eventsPerSecond: replayMs > 0 ? (replayed.events / replayMs) * 1000 : 0,
+      messagesPerSecond: replayMs > 0 ? (replayed.messages / replayMs) * 1000 : 0,
     };
   } finally {
     await sql(LOCK_SQL.unlockRebuild, [name]).catch(() => undefined);
