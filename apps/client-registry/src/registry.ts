@@ -165,7 +165,7 @@ export class ClientRegistry {
       const client = await connectClient(this.options.databaseUrl, `gk-registry-replay:${this.options.replica}`.slice(0, 63));
       try {
         job.result = await rebuildReadModel({
-          client, nc: this.options.nc, store: this.options.store, names: this.options.names,
+          client, databaseUrl: this.options.databaseUrl, nc: this.options.nc, store: this.options.store, names: this.options.names,
           onProgress: (p) => { job.progress = p; },
         });
         job.state = 'done';

@@ -1,7 +1,7 @@
 import { subjects, type DecisionMessage, type GkEvent, type StreamNames } from '#contracts';
 import type { JetStreamEventStore, MalformedMessage, StoredMessage } from '#event-store';
 import { type Sql } from './control';
-import { quoteIdent } from './ddl';
+import { CONTEXT_EVENT_TYPES, CONTEXT_TYPES_SQL, quoteIdent } from './ddl';
 import { endReasonText } from './explain';
 import { applyMalformed, applyMessage, ChangeSet, emptyModel, referencesOf, type AuditRow } from './model';
 
@@ -32,9 +32,7 @@ export interface TimelineEntry {
 }
 
 /** Event types that explain what happens to every client of a node, or of the whole cluster. */
-const CONTEXT_TYPES = new Set<GkEvent['type']>([
-  'GraceStarted', 'NodeJoinedGrace', 'NeedLifted', 'GraceEnded', 'MemberRemoved', 'FirstNonReclaimGrant', 'NodeEnforcementLifted', 'NodeEnforcing', 'MemberAdded',
-]);
+const CONTEXT_TYPES = new Set<GkEvent['type']>(CONTEXT_EVENT_TYPES);
 
 /**
  * Whether an event belongs in the timeline. For a client: the events that name it, and the node
@@ -200,24 +198,20 @@ export async function auditRowsFromDatabase(sql: Sql, schema: string, focus: Aud
   const cap = Math.min(Math.max(1, limit), 100_000);
   let rows: { sequence: string; idx: number; event: GkEvent | string; detail: unknown }[];
   if ('client' in focus) {
-    const named = await sql<{ sequence: string; idx: number; event: GkEvent | string; detail: unknown; node: string | null }>(
-      `SELECT sequence, idx, event, detail, node FROM ${s}.audit_events WHERE cluster = $1 AND clients @> ARRAY[$2]::text[] ORDER BY sequence DESC, idx DESC LIMIT ${cap}`,
+    const named = await sql<{ sequence: string; idx: number; event: GkEvent | string; detail: unknown }>(
+      `SELECT sequence, idx, event, detail FROM ${s}.audit_events WHERE cluster = $1 AND clients @> ARRAY[$2]::text[] ORDER BY sequence DESC, idx DESC LIMIT ${cap}`,
       [focus.cluster, focus.client]);
-    const nodes = [...new Set(named.map((r) => r.node).filter((n): n is string => n !== null))];
     const first = named.length ? Math.min(...named.map((r) => Number(r.sequence))) : 0;
     const context = named.length ? await sql<{ sequence: string; idx: number; event: GkEvent | string; detail: unknown }>(
-      `SELECT sequence, idx, event, detail FROM ${s}.audit_events
-       WHERE cluster = $1 AND sequence >= $2 AND type = ANY($3::text[]) AND (node = ANY($4::text[]) OR nodes && $4::text[] OR type IN ('GraceEnded', 'FirstNonReclaimGrant', 'NodeEnforcementLifted'))
-       ORDER BY sequence DESC, idx DESC LIMIT ${cap}`,
-      [focus.cluster, first, [...CONTEXT_TYPES], nodes]) : [];
+      `SELECT sequence, idx, event, detail FROM ${s}.audit_events WHERE cluster = $1 AND sequence >= $2 AND ${CONTEXT_TYPES_SQL}
+       ORDER BY sequence DESC, idx DESC LIMIT ${cap}`, [focus.cluster, first]) : [];
     rows = [...named, ...context];
   } else if ('node' in focus) {
-    rows = await sql(`SELECT sequence, idx, event, detail FROM ${s}.audit_events
-      WHERE cluster = $1 AND (node = $2 OR nodes @> ARRAY[$2]::text[] OR type IN ('GraceEnded', 'FirstNonReclaimGrant', 'NodeEnforcementLifted', 'ClusterConfigured'))
+    rows = await sql(`SELECT sequence, idx, event, detail FROM ${s}.audit_events WHERE cluster = $1 AND (node = $2 OR ${CONTEXT_TYPES_SQL})
       ORDER BY sequence DESC, idx DESC LIMIT ${cap}`, [focus.cluster, focus.node]);
   } else {
-    rows = await sql(`SELECT sequence, idx, event, detail FROM ${s}.audit_events
-      WHERE cluster = $1 AND (epoch = $2 OR (event->>'recoveryEpoch')::int = $2)
+    // An event's epoch is C once applied; events about recovery epoch R carry epoch R + 1.
+    rows = await sql(`SELECT sequence, idx, event, detail FROM ${s}.audit_events WHERE cluster = $1 AND epoch IN ($2, $2 + 1)
       ORDER BY sequence DESC, idx DESC LIMIT ${cap}`, [focus.cluster, focus.epoch]);
   }
   return rows.map((r) => ({

@@ -3,7 +3,8 @@ import type { DecisionMessage, StreamNames } from '#contracts';
 import type { JetStreamEventStore, MalformedMessage, StoredMessage, Subscription } from '#event-store';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { CONTROL_SCHEMA, dropOldGenerations, LOCK_SQL, readPointer, sqlOf } from './control';
-import { generationSchema, indexesDdl, quoteIdent, READ_MODEL_VERSION, readModelName, tablesDdl } from './ddl';
+import { connectClient } from './database';
+import { generationSchema, indexStatements, quoteIdent, READ_MODEL_VERSION, readModelName, tablesDdl } from './ddl';
 import { applyMalformed, applyMessage, ChangeSet, emptyModel, type ProjectionModel } from './model';
 import { materializeChanges } from './rows';
 import { lastEventSequence, projectedSubjects } from './stream';
@@ -24,6 +25,8 @@ export interface RebuildProgress {
 export interface RebuildOptions {
   /** A dedicated connection (the rebuild holds a session advisory lock on it). */
   client: Client;
+  /** Where `client` connects, for one more connection while indexes are built; default: read off `client`. */
+  databaseUrl?: string;
   nc: NatsConnection;
   store: JetStreamEventStore<DecisionMessage>;
   names: StreamNames;
@@ -100,8 +103,10 @@ export async function rebuildReadModel(options: RebuildOptions): Promise<Rebuild
     progress('writing');
     await writeAll(client, schema, model);
     progress('indexing');
-    await client.query(indexesDdl(schema));
-    await client.query(`ANALYZE ${['audit_events', 'client_records', 'clusters', 'nodes', 'grace_periods'].map((t) => `${quoteIdent(schema)}.${t}`).join(', ')}`);
+    await buildIndexes(options, schema);
+    // Statistics for the small tables the queries join on; the audit log's come from autovacuum
+    // (CREATE INDEX has already set its size, which is what its plans need first).
+    await client.query(`ANALYZE ${['client_records', 'clusters', 'nodes', 'grace_periods'].map((t) => `${quoteIdent(schema)}.${t}`).join(', ')}`);
     // The rate is the replay's own (first event to indexes built), before the catch-up with the live stream.
     const replayed = { events: model.events, messages: model.messages };
     const replayMs = performance.now() - started;
@@ -252,6 +257,27 @@ async function swapIn(model: ProjectionModel, name: string, schema: string, gene
   } finally {
     await (sub as Subscription | undefined)?.stop();
   }
+}
+
+/** Builds the secondary indexes two at a time (one more connection), with room to sort in memory. */
+async function buildIndexes(options: RebuildOptions, schema: string): Promise<void> {
+  const statements = indexStatements(schema);
+  const extra = await connectClient(options.databaseUrl ?? connectionStringOf(options.client), 'gk-registry-rebuild-index');
+  try {
+    const run = async (c: Client) => {
+      await c.query(`SET maintenance_work_mem = '256MB'`);
+      for (let next = statements.shift(); next !== undefined; next = statements.shift()) await c.query(next);
+    };
+    await Promise.all([run(options.client), run(extra)]);
+  } finally {
+    await extra.end().catch(() => undefined);
+  }
+}
+
+function connectionStringOf(client: Client): string {
+  const p = client as unknown as { connectionParameters: { user: string; password?: string; host: string; port: number; database: string } };
+  const { user, password, host, port, database } = p.connectionParameters;
+  return `postgres://${encodeURIComponent(user)}${password ? `:${encodeURIComponent(password)}` : ''}@${host.startsWith('/') ? encodeURIComponent(host) : host}:${port}/${encodeURIComponent(database)}`;
 }
 
 async function checkpointOf(client: Client, schema: string): Promise<number> {
