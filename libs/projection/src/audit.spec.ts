@@ -1,0 +1,65 @@
+import { streamNames, type DecisionMessage } from '#contracts';
+import { decide, evolve, initialClusterState, seal, type Command } from '#domain';
+import { buildTimeline, timelineText } from './audit';
+import { applyMessage, ChangeSet, emptyModel } from './model';
+
+const names = streamNames('unit');
+
+/** Decides commands on a cluster and returns the audit rows the registry would store, with the registry's invalidation published late. */
+function history(commands: Command[]) {
+  const state = initialClusterState();
+  const model = emptyModel();
+  const changes = new ChangeSet({ trackRows: false });
+  let seq = 0;
+  let t = Date.parse('2026-05-01T09:00:00.000Z');
+  const store = (subject: string, message: DecisionMessage) => applyMessage(model, names, { sequence: ++seq, subject, time: new Date(t), message }, changes);
+  commands.forEach((command, i) => {
+    t += 60_000;
+    const r = decide(command, state);
+    if (!r.ok) throw new Error(r.rejection.message);
+    if (r.decision.events.length === 0) return;
+    const m = seal(state, r.decision.events, { cluster: 'c', decisionId: `d${i}`, actor: 'node' in command ? command.node : 'admin', time: new Date(t) });
+    for (const e of m.events) evolve(state, e);
+    store('unit.cluster.c', m);
+  });
+  // The registry publishes what it derived after everything else.
+  for (const item of [...model.outbox.values()]) store('unit.registry.c', item.message);
+  return changes.audit;
+}
+
+const script: Command[] = [
+  { type: 'add', nodes: ['a', 'b'] },
+  { type: 'create', node: 'a', clients: [{ client: '0a' }, { client: '0b' }] },
+  { type: 'create', node: 'b', clients: [{ client: '0c' }] },
+  { type: 'start', nodes: ['a'] },
+  { type: 'reclaim', node: 'a', clients: ['0a'] },
+  { type: 'expire', now: Date.parse('2026-05-01T12:00:00.000Z') },
+  { type: 'reclaim', node: 'a', clients: ['0b'] },
+];
+
+describe('audit timeline', () => {
+  const rows = history(script);
+
+  it('tells a client\'s story from its first record, with the grace end beside its (later published) invalidation, and the refusal pointing at the grace end', () => {
+    const t = buildTimeline(rows, { cluster: 'c', client: '0b' });
+    expect(t.map((e) => e.type)).toEqual(['ClientRecorded', 'GraceStarted', 'GraceEnded', 'ClientRecordsInvalidated', 'ReclaimRejected']);
+    const [, , ended, invalidated, refused] = t;
+    expect(invalidated!.sequence).toBeGreaterThan(refused!.sequence);
+    expect(refused!.text).toBe('reclaim by client 0b on a refused: NFS4ERR_NO_GRACE — no grace period is in force: the grace period of epoch 1 ended at 2026-05-01T09:06:00.000Z because its deadline passed; abandoned a');
+    expect(refused!.see).toEqual([ended!.sequence]);
+    expect(timelineText(t).split('\n')[0]).toBe('2026-05-01T09:02:00.000Z  #2  ClientRecorded  client 0b recorded on a in epoch 1  [by a]');
+  });
+
+  it('leaves other nodes\' clients out of a client\'s story, and keeps cluster-wide events in a node\'s', () => {
+    const forC = buildTimeline(rows, { cluster: 'c', client: '0c' });
+    expect(forC.map((e) => e.type)).toEqual(['ClientRecorded', 'GraceEnded']);
+    const forB = buildTimeline(rows, { cluster: 'c', node: 'b' });
+    expect(forB.map((e) => e.type)).toEqual(['ClusterConfigured', 'MemberAdded', 'ClientRecorded', 'GraceEnded']);
+  });
+
+  it('gathers an epoch: its grace period\'s start, reclaims, end and invalidations', () => {
+    const t = buildTimeline(rows, { cluster: 'c', epoch: 1 });
+    expect(t.map((e) => e.type)).toEqual(expect.arrayContaining(['GraceStarted', 'ReclaimAccepted', 'GraceEnded', 'ClientRecordsInvalidated']));
+    expect(t.find((e) => e.type === 'ReclaimAccepted')!.text).toBe('reclaim by 1 client(s): 0a accepted on a (record of epoch 1; now recorded in epoch 2)');
+  });
+});
