@@ -71,8 +71,8 @@ class AgentMetrics implements OnModuleInit {
         }
       },
     });
-    new Gauge({ name: 'gk_agent_group_commits', help: 'appends made by the group committer for batches', registers, collect() { this.set(core.committer.batches); } });
-    new Gauge({ name: 'gk_agent_group_committed_requests', help: 'requests that went out in those batches', registers, collect() { this.set(core.committer.batchedRequests); } });
+    new Gauge({ name: 'gk_agent_group_commits', help: 'appends made by the group committer for batches', registers, collect() { this.set(core.views.totalBatches); } });
+    new Gauge({ name: 'gk_agent_group_committed_requests', help: 'requests that went out in those batches', registers, collect() { this.set(core.views.totalBatchedRequests); } });
     new Gauge({ name: 'gk_agent_end_grace_writes', help: 'times Y was written to v4_end_grace', registers, collect() { this.set(core.endGrace.writes); } });
   }
 }

@@ -1,8 +1,9 @@
 import type { StreamNames } from '#contracts';
-import { GroupCommitter, LiveClusterView, openGraceStore, type OpenedStore } from '#cluster-store';
+import { openGraceStore, type OpenedStore } from '#cluster-store';
 import { AgentService } from './agent-service';
 import { EndGraceWriter } from './end-grace';
 import { AgentLog, errorText } from './log';
+import { ViewHolder } from './view-holder';
 
 export interface AgentCoreOptions {
   cluster: string;
@@ -25,8 +26,7 @@ export interface AgentCoreOptions {
 export class AgentCore {
   private constructor(
     readonly service: AgentService,
-    readonly view: LiveClusterView,
-    readonly committer: GroupCommitter,
+    readonly views: ViewHolder,
     readonly opened: OpenedStore,
     readonly endGrace: EndGraceWriter,
     private readonly ownsStore: boolean,
@@ -37,28 +37,42 @@ export class AgentCore {
     const endGrace = new EndGraceWriter(o.endGraceFile, o.log);
     let service: AgentService | undefined;
     try {
-      const view = await LiveClusterView.open(opened.store, o.names, o.cluster, {
-        trackedNodes: [o.node],
-        catchUpTimeoutMs: o.requestTimeoutMs,
-        onMalformed: (m) => o.log.warn(`skipped malformed message seq=${m.sequence}: ${m.error.kind}: ${m.error.message}`),
-        onApplied: (events, state) => {
+      const views = await ViewHolder.open({
+        store: opened.store,
+        names: o.names,
+        cluster: o.cluster,
+        node: o.node,
+        requestTimeoutMs: o.requestTimeoutMs,
+        log: o.log,
+        onApplied: (events, state, previous) => {
           service?.applied(events, state);
-          if (events.some((e) => e.type === 'GraceEnded')) void endGrace.signal();
+          const ended = events.some((e) => e.type === 'GraceEnded')
+            // A reloaded view may have skipped the end: compare the grace periods instead.
+            || (previous !== undefined && previous.recoveryEpoch !== 0 && state.recoveryEpoch !== previous.recoveryEpoch);
+          if (ended) void endGrace.signal();
         },
       });
-      void view.ended?.then((end) => end !== undefined && (end as { reason?: string }).reason !== 'stopped' && o.log.error(`live view of ${o.cluster} stopped: ${JSON.stringify(end, (_, v: unknown) => (v instanceof Error ? errorText(v) : v))}`));
-      const committer = new GroupCommitter(view);
-      service = new AgentService({ cluster: o.cluster, node: o.node, view, committer, requestTimeoutMs: o.requestTimeoutMs, log: o.log });
+      service = new AgentService({ cluster: o.cluster, node: o.node, views, requestTimeoutMs: o.requestTimeoutMs, log: o.log });
+      const { view } = views;
       o.log.info(`cluster ${o.cluster} node ${o.node}: view at sequence ${view.version}, epoch ${view.state.epoch}, recovery epoch ${view.state.recoveryEpoch}`);
-      return new AgentCore(service, view, committer, opened, endGrace, !o.store);
+      return new AgentCore(service, views, opened, endGrace, !o.store);
     } catch (err) {
       if (!o.store) await opened.close();
       throw err;
     }
   }
 
+  /** The live view in use now. */
+  get view() {
+    return this.views.view;
+  }
+
+  get committer() {
+    return this.views.committer;
+  }
+
   async stop(): Promise<void> {
-    await this.view.close();
+    await this.views.close();
     if (this.ownsStore) await this.opened.close();
   }
 }

@@ -1,16 +1,17 @@
 import type { ClientRef, GkEvent } from '#contracts';
-import { type Answer, type GroupCommitter, type LiveClusterView } from '#cluster-store';
+import type { Answer } from '#cluster-store';
 import { allEnforcing, type ClusterState, type Command, inGrace, reclaimableClients, reclaimStatus, summarize } from '#domain';
 import { BootTracker, bootCausation, nothingLeftToReclaim } from './boots';
 import { withDeadline } from './deadline';
 import { AgentLog, errorText } from './log';
 import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from './requests';
+import type { ViewHolder } from './view-holder';
 
 export interface AgentServiceOptions {
   cluster: string;
   node: string;
-  view: LiveClusterView;
-  committer: GroupCommitter;
+  /** The live view and its group committer (the holder may swap in a reloaded pair). */
+  views: ViewHolder;
   /** How long a request may wait for the event store before it is answered "retry later". */
   requestTimeoutMs: number;
   log: AgentLog;
@@ -42,8 +43,7 @@ class Rejected extends Error {
 export class AgentService {
   readonly node: string;
   readonly cluster: string;
-  private readonly view: LiveClusterView;
-  private readonly committer: GroupCommitter;
+  private readonly views: ViewHolder;
   private readonly boots: BootTracker;
   private readonly now: () => number;
   private graceWaiters: { recoveryEpoch: number; resolve: () => void }[] = [];
@@ -53,14 +53,13 @@ export class AgentService {
   constructor(private readonly options: AgentServiceOptions) {
     this.node = options.node;
     this.cluster = options.cluster;
-    this.view = options.view;
-    this.committer = options.committer;
+    this.views = options.views;
     this.boots = new BootTracker(options.node);
     this.now = options.now ?? Date.now;
   }
 
   get state(): ClusterState {
-    return this.view.state;
+    return this.views.view.state;
   }
 
   /** Fed by the live view after each stored decision is applied, in log order. */
@@ -171,7 +170,7 @@ export class AgentService {
       const records = this.state.records.get(this.node);
       if (records?.current.has(r.client)) return { status: 'OK' };
       if (!records?.recovery?.has(r.client)) return { status: 'NFS4ERR_RECLAIM_BAD' };
-      await this.view.catchUp();
+      await this.views.view.catchUp();
       const fresh = this.state.records.get(this.node);
       return { status: fresh?.current.has(r.client) || fresh?.recovery?.has(r.client) ? 'OK' : 'NFS4ERR_RECLAIM_BAD' };
     });
@@ -231,7 +230,7 @@ export class AgentService {
     return {
       status: 'OK',
       node: this.node,
-      version: this.view.version,
+      version: this.views.view.version,
       grace: summarize(s),
       records: {
         current: records?.current.size ?? 0,
@@ -239,7 +238,8 @@ export class AgentService {
         reclaimable: reclaimableClients(s, this.node).length,
       },
       counters: Object.fromEntries([...this.counters].sort(([a], [b]) => a.localeCompare(b))),
-      batches: { appends: this.committer.batches, requests: this.committer.batchedRequests },
+      batches: { appends: this.views.totalBatches, requests: this.views.totalBatchedRequests },
+      viewReloads: this.views.reloads,
     };
   }
 
@@ -286,11 +286,11 @@ export class AgentService {
    */
   private async submit(command: Command, causation?: string): Promise<Answer> {
     const meta = { actor: this.node, causation, now: this.now };
-    const answer = await this.committer.submit(command, meta);
+    const answer = await this.views.committer.submit(command, meta);
     if (answer.ok || answer.rejection.code !== 'NO_CLUSTER' || command.type === 'lift') return answer;
     this.options.log.info(`cluster ${this.cluster} does not exist: creating it with member ${this.node}`);
-    await this.committer.submit({ type: 'add', nodes: [this.node] }, meta);
-    return this.committer.submit(command, meta);
+    await this.views.committer.submit({ type: 'add', nodes: [this.node] }, meta);
+    return this.views.committer.submit(command, meta);
   }
 
   private expectOk(answer: Answer): Extract<Answer, { ok: true }> {
