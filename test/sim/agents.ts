@@ -139,6 +139,7 @@ export class InProcessAgent implements AgentHandle {
   private nextId = 1;
   /** Requests in flight: a kill fails them at once, as a closed socket would. */
   private readonly inFlight = new Set<(err: Error) => void>();
+  private stopped = false;
 
   private constructor(readonly spec: AgentSpec, readonly nats: NatsProxy) {}
 
@@ -184,16 +185,31 @@ export class InProcessAgent implements AgentHandle {
     };
   }
 
+  /** Like the process's main: keeps trying while NATS cannot be reached. */
   async start(): Promise<void> {
     if (this.core) throw new Error(`agent ${this.node} is running`);
-    this.core = await AgentCore.start({
-      cluster: this.spec.cluster,
-      node: this.spec.node,
-      natsUrl: this.nats.url,
-      names: this.spec.names,
-      requestTimeoutMs: this.spec.requestTimeoutMs ?? 1000,
-      log: silentLog,
-    });
+    this.stopped = false;
+    for (;;) {
+      try {
+        const core = await AgentCore.start({
+          cluster: this.spec.cluster,
+          node: this.spec.node,
+          natsUrl: this.nats.url,
+          names: this.spec.names,
+          requestTimeoutMs: this.spec.requestTimeoutMs ?? 1000,
+          log: silentLog,
+        });
+        if (this.stopped) {
+          await core.opened.nc.close().catch(() => undefined);
+          return;
+        }
+        this.core = core;
+        return;
+      } catch (err) {
+        if (this.stopped) return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   async kill(): Promise<void> {
@@ -210,6 +226,7 @@ export class InProcessAgent implements AgentHandle {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.kill();
     await this.nats.close();
   }

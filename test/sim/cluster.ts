@@ -27,6 +27,8 @@ export interface SimClusterOptions {
    * agents), its core `in-process` (default with in-process agents), or `none` (deadlines never fire).
    */
   coordinator?: 'process' | 'in-process' | 'none';
+  /** The agents' request timeout (`--request-timeout-ms`): how soon a cut-off agent says "retry later". */
+  agentRequestTimeoutMs?: number;
   /** Interposes on every server's agent requests (e.g. a deliberately broken agent, to test the checker). */
   wrapAgent?: (node: string, api: AgentApi) => AgentApi;
 }
@@ -76,7 +78,7 @@ export class SimCluster {
   }
 
   private async addAgent(node: string): Promise<void> {
-    const spec: AgentSpec = { cluster: this.options.cluster, node, natsUrl: this.options.natsUrl, names: this.options.names };
+    const spec: AgentSpec = { cluster: this.options.cluster, node, natsUrl: this.options.natsUrl, names: this.options.names, requestTimeoutMs: this.options.agentRequestTimeoutMs };
     this.agents.set(node, this.options.agents === 'process' ? await ProcessAgent.create(spec) : await InProcessAgent.create(spec));
   }
 
@@ -190,8 +192,12 @@ export class SimCluster {
   }
 
   async log(): Promise<DecisionMessage[]> {
-    const read = await this.admin.store.read(subjects.cluster(this.options.names, this.options.cluster));
-    return read.messages.map((m) => m.message);
+    return (await this.readLog()).messages.map((m) => m.message);
+  }
+
+  /** The cluster subject as the store reads it, malformed (and stale-append) messages apart. */
+  readLog() {
+    return this.admin.store.read(subjects.cluster(this.options.names, this.options.cluster));
   }
 
   /** Polls the log until `pred` holds (for waiting on background work, not for timing). */
@@ -211,7 +217,10 @@ export class SimCluster {
 
   /** Every check of SPEC §2 and of the clients' beliefs over this run so far. */
   async check(): Promise<Violation[]> {
-    const violations = checkRun({ observations: this.obs, log: await this.log(), graceTimeMs: this.options.config?.graceTimeMs ?? 90_000, dlm: this.dlm });
+    const read = await this.readLog();
+    const violations = checkRun({ observations: this.obs, log: read.messages.map((m) => m.message), graceTimeMs: this.options.config?.graceTimeMs ?? 90_000, dlm: this.dlm });
+    // Nothing the agents or the simulator write may be unreadable or judged a stale append.
+    for (const m of read.malformed) violations.push({ check: 'log-malformed', message: `seq ${m.sequence}: ${m.error.kind}: ${m.error.message}: ${Buffer.from(m.raw).toString('utf8').slice(0, 300)}` });
     for (const e of this.backgroundErrors) violations.push({ check: 'background', message: e });
     return violations;
   }

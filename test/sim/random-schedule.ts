@@ -58,11 +58,13 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     agents: o.agents,
     config,
     localGraceMs: 400,
+    agentRequestTimeoutMs: 1000,
   });
   const dead = new Set<string>();
   const killedAgents = new Set<string>();
   /** Server starts run in the background: a start waits for its agent, which may be cut off. */
   const starts: Promise<void>[] = [];
+  const agentStarts = new Map<string, Promise<void>>();
   const startInBackground = (ns: string[]) => {
     starts.push(sim.startServers(ns));
   };
@@ -175,7 +177,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
         break;
       }
       case 'kill-agent': {
-        const n = nodes.filter((x) => !killedAgents.has(x));
+        const n = nodes.filter((x) => !killedAgents.has(x) && !agentStarts.has(x));
         if (n.length) {
           const node = rng.pick(n);
           killedAgents.add(node);
@@ -185,9 +187,10 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
       }
       case 'start-agent':
         if (killedAgents.size) {
+          // In the background: an agent cut off from NATS keeps trying until NATS is back.
           const node = rng.pick([...killedAgents]);
           killedAgents.delete(node);
-          await sim.startAgent(node);
+          agentStarts.set(node, sim.startAgent(node).finally(() => agentStarts.delete(node)));
         }
         break;
       case 'cut-nats': {
@@ -214,6 +217,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     at('settle: healing');
     for (const n of cutNats) sim.restoreNats(n);
     cutNats.clear();
+    await Promise.all(agentStarts.values());
     for (const n of killedAgents) await sim.startAgent(n);
     killedAgents.clear();
     for (const c of clients) if (c.partitioned) sim.healClient(c);
