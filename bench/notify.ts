@@ -22,7 +22,7 @@ const WARM_UP = 3;
 const REFERENCE = { reference: 5000, referenceSource: 'documented: ganesha rados_cluster polls every 5 s' };
 
 export async function runNotify(ctx: BenchContext): Promise<BenchResult[]> {
-  const cycles = WARM_UP + (ctx.quick ? 50 : 300);
+  const cycles = WARM_UP + (ctx.quick ? 30 : 300);
   const name = `last NEED lifted → all ${NODES.length} node-agents know grace ended, p99`;
   try {
     return await withBenchSystem(ctx, 'notify', { nodes: NODES }, async (b) => {
