@@ -1,0 +1,68 @@
+import { ConfigError } from '#service-kit';
+import { DEFAULT_END_GRACE_FILE, DEFAULT_JSON_SOCKET, parseAgentArgs } from './config';
+
+const config = (argv: string[], env: Record<string, string> = {}) => {
+  const r = parseAgentArgs(argv, env);
+  if (r.help) throw new Error('help');
+  return r.config;
+};
+
+describe('gk-node-agent arguments', () => {
+  it('has documented defaults, and needs only the node', () => {
+    expect(config(['--node', 'a'])).toEqual({
+      cluster: 'default',
+      node: 'a',
+      natsUrl: 'nats://127.0.0.1:4222',
+      names: { prefix: 'gk', stream: 'GK_EVENTS' },
+      jsonSocket: DEFAULT_JSON_SOCKET,
+      cldSocket: undefined,
+      cldPipe: undefined,
+      cldPipeMode: 'auto',
+      endGraceFile: DEFAULT_END_GRACE_FILE,
+      adminPort: 8091,
+      adminToken: undefined,
+      requestTimeoutMs: 5000,
+    });
+  });
+
+  it('takes every setting from flags (--flag v and --flag=v) or the environment, flags first', () => {
+    const c = config(
+      ['--cluster=prod', '--node', 'n1', '--nats', 'nats://x:4222', '--json-socket', 'off', '--cld-socket=/run/c.sock', '--admin-port', 'off', '--end-grace-file', 'off'],
+      { GK_CLUSTER: 'ignored', GK_PREFIX: 'gk2', GK_CLD_PIPE: '/var/lib/nfs/rpc_pipefs/nfsd/cld', GK_ADMIN_TOKEN: 'a-long-token', GK_REQUEST_TIMEOUT_MS: '900', GK_CLD_SOCKET: '' },
+    );
+    expect(c).toMatchObject({
+      cluster: 'prod',
+      node: 'n1',
+      natsUrl: 'nats://x:4222',
+      names: { prefix: 'gk2' },
+      jsonSocket: undefined,
+      cldSocket: '/run/c.sock',
+      cldPipe: '/var/lib/nfs/rpc_pipefs/nfsd/cld',
+      endGraceFile: undefined,
+      adminPort: undefined,
+      adminToken: 'a-long-token',
+      requestTimeoutMs: 900,
+    });
+  });
+
+  it('reports every problem at once', () => {
+    let error: unknown;
+    try {
+      parseAgentArgs(['--admin-port', '99999', '--json-socket', 'relative.sock'], { GK_CLUSTER: 'bad cluster', NATS_URL: 'http://x' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['GK_NODE', 'GK_CLUSTER', 'NATS_URL', 'GK_ADMIN_PORT', 'GK_JSON_SOCKET']) expect(problems).toContain(name);
+  });
+
+  it('refuses unknown flags and flags without a value', () => {
+    expect(() => parseAgentArgs(['--node', 'a', '--bogus'], {})).toThrow(/unknown argument "--bogus"/);
+    expect(() => parseAgentArgs(['--node'], {})).toThrow(/--node needs a value/);
+  });
+
+  it('answers --help', () => {
+    expect(parseAgentArgs(['--node', 'a', '--help'], {})).toEqual({ help: true });
+  });
+});
