@@ -1,3 +1,4 @@
+import { jetstreamManager, type MsgRequest } from '@nats-io/jetstream';
 import { DecisionMessage, GraceConfig, StreamNames, subjects } from '#contracts';
 import { executeOnce, loadCluster, openGraceStore, OpenedStore } from '#cluster-store';
 import { AdminCommand, ClusterState, dumpText } from '#domain';
@@ -200,6 +201,26 @@ export class SimCluster {
     return this.admin.store.read(subjects.cluster(this.options.names, this.options.cluster));
   }
 
+  /** The cluster subject's stream sequences, one `next_by_subj` get at a time (independent of `read`). */
+  async sequencesByGets(): Promise<number[]> {
+    const jsm = await jetstreamManager(this.admin.nc);
+    const subject = subjects.cluster(this.options.names, this.options.cluster);
+    const found: number[] = [];
+    for (let next = 1; ;) {
+      let m;
+      try {
+        m = await jsm.streams.getMessage(this.options.names.stream, { next_by_subj: subject, seq: next } as unknown as MsgRequest);
+      } catch (err) {
+        if (/no message found/i.test(String((err as Error).message))) break;
+        throw err;
+      }
+      if (!m) break;
+      found.push(m.seq);
+      next = m.seq + 1;
+    }
+    return found;
+  }
+
   /** Polls the log until `pred` holds (for waiting on background work, not for timing). */
   async waitForState(pred: (s: ClusterState) => boolean, what: string, timeoutMs = 30_000): Promise<ClusterState> {
     const deadline = Date.now() + timeoutMs;
@@ -219,6 +240,13 @@ export class SimCluster {
   async check(): Promise<Violation[]> {
     const read = await this.readLog();
     const violations = checkRun({ observations: this.obs, log: read.messages.map((m) => m.message), graceTimeMs: this.options.config?.graceTimeMs ?? 90_000, dlm: this.dlm });
+    // The store's read is what every check above stands on: confirm it against single gets.
+    const independent = await this.sequencesByGets();
+    const read_ = [...read.messages.map((m) => m.sequence), ...read.malformed.map((m) => m.sequence)].sort((x, y) => x - y);
+    if (independent.join(',') !== read_.join(',')) {
+      const missing = independent.filter((q) => !read_.includes(q));
+      violations.push({ check: 'log-read', message: `the store's read returned ${read_.length} messages, single gets find ${independent.length} (missing sequences ${missing.slice(0, 20).join(', ')})` });
+    }
     // Nothing the agents or the simulator write may be unreadable or judged a stale append.
     for (const m of read.malformed) violations.push({ check: 'log-malformed', message: `seq ${m.sequence}: ${m.error.kind}: ${m.error.message}: ${Buffer.from(m.raw).toString('utf8').slice(0, 300)}` });
     for (const e of this.backgroundErrors) violations.push({ check: 'background', message: e });
