@@ -2,7 +2,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { subjects } from '#contracts';
 import { executeOnce, openGraceStore, type OpenedStore } from '#cluster-store';
 import type { Command } from '#domain';
-import { lastEventSequence } from '#projection';
+import { Client } from 'pg';
+import { diffDumps, dumpReadModel, lastEventSequence, rebuildReadModel, sqlOf } from '#projection';
 import { gracectl, startRegistry, until, type RegistryProcess } from '../apps/client-registry/test/process';
 import { distMain, ensureBuilt } from './support/build';
 import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from './support/env';
@@ -142,8 +143,19 @@ describe('client-registry service', () => {
     expect(replay.stdout).toMatch(/^replayed \d+ events in \d+ messages \(0 malformed\) in [\d.]+ s\nrate: [\d,]+ events\/s, [\d,]+ messages\/s\nread model generation \d+/);
     expect(replay.stderr).toMatch(/replay \[#+\] 100%/);
     await caughtUp(registry);
-    expect((await registry.get('/projection')).body).toMatchObject({ role: 'active', lag: 0, live: { generation: before.live.generation + 2 } });
+    const status = (await registry.get('/projection')).body;
+    expect(status).toMatchObject({ role: 'active', lag: 0, live: { generation: before.live.generation + 2 } });
     expect((await registry.get(`/clusters/${c}/clients?valid=true`)).body.items).toHaveLength(2);
+    // gracectl read the stream in its reader thread; a rebuild in this thread gives the same tables.
+    const db = new Client({ connectionString: testDatabaseUrl() });
+    await db.connect();
+    try {
+      const replayed = await dumpReadModel(sqlOf(db), status.live.schema);
+      const again = await rebuildReadModel({ client: db, nc: opened.nc, store: opened.store, names });
+      expect(diffDumps(replayed, await dumpReadModel(sqlOf(db), again.schema))).toEqual([]);
+    } finally {
+      await db.end();
+    }
   });
 
   it('reports health with PostgreSQL and the projection, and Prometheus metrics', async () => {

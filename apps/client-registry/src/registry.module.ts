@@ -31,6 +31,7 @@ class RegistryCoreModule {
             const log = new Logger('client-registry');
             const registry = await ClientRegistry.start({
               databaseUrl: config.databaseUrl,
+              natsUrl: config.natsUrl,
               nc: opened.nc,
               store: opened.store,
               names: streamNames(config.prefix),

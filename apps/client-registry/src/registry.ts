@@ -11,6 +11,8 @@ import { parseRegistryRequest, type RegistryReply, type RegistryRequest } from '
 
 export interface RegistryOptions {
   databaseUrl: string;
+  /** Where NATS is, for the rebuild's reader thread (its own connection). */
+  natsUrl?: string;
   nc: NatsConnection;
   store: GraceEventStore;
   names: StreamNames;
@@ -51,7 +53,7 @@ export class ClientRegistry {
     const tx: ReadTransaction = (work) => ds.transaction('REPEATABLE READ', (em) => work(sqlOf(em)));
     this.queries = new ReadModelQueries(tx, readModelName(options.names.stream));
     this.projector = new Projector({
-      databaseUrl: options.databaseUrl, nc: options.nc, store: options.store, names: options.names,
+      databaseUrl: options.databaseUrl, natsUrl: options.natsUrl, nc: options.nc, store: options.store, names: options.names,
       replica: options.replica, log: options.log, ...options.projector,
     });
   }
@@ -165,7 +167,7 @@ export class ClientRegistry {
       const client = await connectClient(this.options.databaseUrl, `gk-registry-replay:${this.options.replica}`.slice(0, 63));
       try {
         job.result = await rebuildReadModel({
-          client, databaseUrl: this.options.databaseUrl, nc: this.options.nc, store: this.options.store, names: this.options.names,
+          client, databaseUrl: this.options.databaseUrl, natsUrl: this.options.natsUrl, nc: this.options.nc, store: this.options.store, names: this.options.names,
           onProgress: (p) => { job.progress = p; },
         });
         job.state = 'done';

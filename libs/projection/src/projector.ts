@@ -17,6 +17,8 @@ export type ProjectorRole = 'starting' | 'standby' | 'rebuilding' | 'active' | '
 
 export interface ProjectorOptions {
   databaseUrl: string;
+  /** Lets a rebuild read the stream in a worker thread (its own connection). */
+  natsUrl?: string;
   nc: NatsConnection;
   store: JetStreamEventStore<DecisionMessage>;
   names: StreamNames;
@@ -169,7 +171,7 @@ export class Projector extends EventEmitter {
         this.setRole('rebuilding');
         this.log('info', pointer ? `read model version ${pointer.version} is not ${READ_MODEL_VERSION}: rebuilding from the events` : 'no read model yet: building it from the events');
         await rebuildReadModel({
-          client, databaseUrl: this.options.databaseUrl, nc: this.options.nc, store: this.options.store, names: this.options.names, name: this.name,
+          client, databaseUrl: this.options.databaseUrl, natsUrl: this.options.natsUrl, nc: this.options.nc, store: this.options.store, names: this.options.names, name: this.name,
           onMalformed: (m) => this.reportMalformed(m),
         });
         pointer = await readPointer(sqlOf(client), this.name);

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Client } from 'pg';
 import type { DecisionMessage, StreamNames } from '#contracts';
 import type { JetStreamEventStore, MalformedMessage, StoredMessage, Subscription } from '#event-store';
@@ -5,8 +8,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { CONTROL_SCHEMA, dropOldGenerations, LOCK_SQL, readPointer, sqlOf } from './control';
 import { connectClient } from './database';
 import { generationSchema, indexStatements, quoteIdent, READ_MODEL_VERSION, readModelName, tablesDdl } from './ddl';
-import { applyMalformed, applyMessage, ChangeSet, emptyModel, type ProjectionModel } from './model';
-import { materializeChanges } from './rows';
+import { applyMalformed, applyMessage, ChangeSet, emptyModel, parseSubject, type ProjectionModel } from './model';
+import type { ReplayWorkerInput, ReplayWorkerMessage } from './replay-worker';
+import { materializeChanges, renderedByModel } from './rows';
 import { lastEventSequence, projectedSubjects } from './stream';
 import { appendLog, writeAll, writeChanges } from './writer';
 
@@ -27,6 +31,8 @@ export interface RebuildOptions {
   client: Client;
   /** Where `client` connects, for one more connection while indexes are built; default: read off `client`. */
   databaseUrl?: string;
+  /** With it, a worker thread reads and decodes the stream (its own connection) while this thread applies. */
+  natsUrl?: string;
   nc: NatsConnection;
   store: JetStreamEventStore<DecisionMessage>;
   names: StreamNames;
@@ -133,6 +139,16 @@ export async function rebuildReadModel(options: RebuildOptions): Promise<Rebuild
 async function replayInto(model: ProjectionModel, target: number, schema: string, options: RebuildOptions,
   progress: (phase: RebuildProgress['phase']) => void): Promise<void> {
   if (target === 0) return;
+  const workerFile = join(__dirname, 'replay-worker.js');
+  // Compiled code with a NATS URL reads and decodes in a worker thread; tests (TypeScript) in-thread.
+  if (options.natsUrl && __filename.endsWith('.js') && existsSync(workerFile) && process.env.GK_REPLAY_WORKER !== '0') {
+    return replayWithWorker(model, target, schema, options, progress, workerFile);
+  }
+  return replayInThread(model, target, schema, options, progress);
+}
+
+async function replayInThread(model: ProjectionModel, target: number, schema: string, options: RebuildOptions,
+  progress: (phase: RebuildProgress['phase']) => void): Promise<void> {
   const chunkRows = options.chunkRows ?? 20_000;
   // Per-client rows are written once at the end from the model: only the log is copied out here.
   let changes = new ChangeSet({ trackRows: false });
@@ -178,6 +194,72 @@ async function replayInto(model: ProjectionModel, target: number, schema: string
     await Promise.race([done, ended]);
   } finally {
     await sub.stop();
+  }
+  await writeOut();
+  await writing;
+  if (failed) throw failed;
+  progress('replaying');
+}
+
+/**
+ * Phase 1 with a reader thread: the worker reads, decodes, validates and renders the stateless
+ * audit rows; this thread applies the messages in order, renders the audit rows that need the
+ * state, and copies everything out, one COPY in flight. Batches are acknowledged, so the worker
+ * stays at most a few batches ahead.
+ */
+async function replayWithWorker(model: ProjectionModel, target: number, schema: string, options: RebuildOptions,
+  progress: (phase: RebuildProgress['phase']) => void, workerFile: string): Promise<void> {
+  const chunkRows = options.chunkRows ?? 20_000;
+  const input: ReplayWorkerInput = { natsUrl: options.natsUrl!, names: options.names, target, batchMessages: 256, maxBatchesInFlight: 8 };
+  const worker = new Worker(workerFile, { workerData: input });
+  let changes = new ChangeSet({ trackRows: false });
+  let rendered: string[] = [];
+  let writing: Promise<void> = Promise.resolve();
+  let failed: unknown;
+  let lastProgress = 0;
+  const writeOut = async () => {
+    const batch = changes;
+    const lines = rendered;
+    changes = new ChangeSet({ trackRows: false });
+    rendered = [];
+    await writing;
+    writing = appendLog(options.client, schema, batch.audit, batch.malformedRows, lines).catch((err: unknown) => { failed = err; });
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let chain = Promise.resolve();
+      worker.on('error', reject);
+      worker.on('exit', (code) => reject(new Error(`the replay reader thread exited (${code})`)));
+      worker.on('message', (msg: ReplayWorkerMessage) => {
+        chain = chain.then(async () => {
+          if (msg.kind === 'error') throw new Error(`replay reader: ${msg.message}`);
+          if (msg.kind === 'done') return resolve();
+          for (const item of msg.items) {
+            if ('m' in item) {
+              applyMessage(model, options.names, { ...item.m, time: new Date(item.m.time) }, changes);
+            } else if (applyMalformed(model, item.x, changes)) {
+              options.onMalformed?.(item.x);
+            }
+          }
+          // The model renders only the rows whose detail it derived; the worker did the rest.
+          const own = changes.audit.filter((row) => renderedByModel(parseSubject(options.names, row.subject)?.kind ?? 'registry', row.event.type) || row.detail !== undefined);
+          changes.audit.length = 0;
+          changes.audit.push(...own);
+          for (const line of msg.lines) rendered.push(line);
+          worker.postMessage('ack');
+          if (rendered.length + changes.audit.length + changes.malformedRows.length >= chunkRows) await writeOut();
+          if (failed) throw failed;
+          const now = performance.now();
+          if (now - lastProgress > 200) {
+            lastProgress = now;
+            progress('replaying');
+          }
+        }).catch(reject);
+      });
+    });
+  } finally {
+    worker.removeAllListeners('exit');
+    await worker.terminate();
   }
   await writeOut();
   await writing;

@@ -70,6 +70,15 @@ export function periodLine(cluster: string, p: GracePeriodRow): string {
   ].join('\t');
 }
 
+/**
+ * Audit rows whose `detail` comes from the state (why a reclaim was refused, what a grace end
+ * invalidated): only the model can render them. Every other audit row is a function of the
+ * message alone, which lets a rebuild render those off the main thread.
+ */
+export function renderedByModel(subjectKind: 'cluster' | 'registry', type: string): boolean {
+  return subjectKind === 'cluster' && (type === 'ReclaimRejected' || type === 'GraceEnded');
+}
+
 export function auditLine(a: AuditRow): string {
   const e = a.event;
   const node = 'node' in e ? e.node : undefined;

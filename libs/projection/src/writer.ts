@@ -66,8 +66,8 @@ export async function writeChanges(client: Client, schema: string, rows: ChangeR
 }
 
 /** Appends audit and malformed rows during a bulk rebuild (no checkpoint: the schema is not live yet). */
-export async function appendLog(client: Client, schema: string, audit: AuditRow[], malformed: MalformedRow[]): Promise<void> {
-  await copy(client, schema, 'audit_events', audit.map(auditLine));
+export async function appendLog(client: Client, schema: string, audit: AuditRow[], malformed: MalformedRow[], renderedAudit: string[] = []): Promise<void> {
+  await copy(client, schema, 'audit_events', renderedAudit.length ? renderedAudit.concat(audit.map(auditLine)) : audit.map(auditLine));
   await copy(client, schema, 'malformed_events', malformed.map(malformedLine));
 }
 

@@ -40,7 +40,7 @@ export const replayCommand: CommandSpec = {
     }
     const bar = new ProgressBar(ctx.stderr, Boolean(process.stderr.isTTY));
     try {
-      const result = await rebuildReadModel({ client, databaseUrl: url, nc: opened.nc, store: opened.store, names: ctx.names, onProgress: (p) => bar.update(p) });
+      const result = await rebuildReadModel({ client, databaseUrl: url, natsUrl: ctx.natsUrl, nc: opened.nc, store: opened.store, names: ctx.names, onProgress: (p) => bar.update(p) });
       bar.done();
       ctx.stdout(args.options.has('json') ? JSON.stringify(result, null, 2) + '\n' : summaryText(result));
     } catch (err) {
