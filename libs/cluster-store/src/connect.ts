@@ -23,7 +23,10 @@ export async function openGraceStore(options: {
   reconnect?: boolean;
   timeoutMs?: number;
   provision?: boolean;
+  /** Event stream replicas; default from GK_STREAM_REPLICAS, else the stream's own (1 when created). */
+  replicas?: number;
 }): Promise<OpenedStore> {
+  const replicas = options.replicas ?? replicasFromEnvironment();
   const nc = await connect({
     servers: natsServers(options.natsUrl),
     name: options.name,
@@ -36,11 +39,19 @@ export async function openGraceStore(options: {
     noAsyncTraces: true,
   });
   try {
-    if (options.provision ?? true) await provisionStream(await jetstreamManager(nc), options.names);
+    if (options.provision ?? true) await provisionStream(await jetstreamManager(nc), options.names, { replicas });
   } catch (err) {
     await nc.close();
     throw err;
   }
   const store = new JetStreamEventStore<DecisionMessage>({ nc, names: options.names, codec: decisionCodec, onMalformed: options.onMalformed });
   return { nc, store, close: () => nc.drain().catch(() => nc.close()) };
+}
+
+function replicasFromEnvironment(): number | undefined {
+  const raw = process.env.GK_STREAM_REPLICAS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 5) throw new Error(`GK_STREAM_REPLICAS must be a whole number from 1 to 5, got ${JSON.stringify(raw)}`);
+  return n;
 }

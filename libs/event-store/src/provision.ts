@@ -13,7 +13,11 @@ import { subjects, type StreamNames } from '#contracts';
 import { JsErrorCodes } from './errors';
 
 export interface ProvisionOptions {
-  /** Stream replicas (1 on a single server, 3 on a JetStream cluster). Default 1. */
+  /**
+   * Stream replicas (1 on a single server, 3 on a JetStream cluster). Used when creating the
+   * stream (default 1); an existing stream's replicas change only when this is given, so a
+   * service started without it never scales down what an operator set up.
+   */
   replicas?: number;
   /** How long a msgID is remembered for de-duplication. Default 2 minutes. */
   duplicateWindowMs?: number;
@@ -74,7 +78,7 @@ export async function provisionStream(jsm: JetStreamManager, names: StreamNames,
         throw new Error(`stream ${desired.name} has ${fixed} ${existing.config[fixed]}; the event stream needs ${desired[fixed]}: migrate it by hand`);
       }
     }
-    const drift = configDrift(existing.config, desired);
+    const drift = configDrift(existing.config, desired, opts.replicas !== undefined);
     if (Object.keys(drift).length === 0) return existing;
     return jsm.streams.update(desired.name, drift);
   }
@@ -90,7 +94,7 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
 }
 
 /** The changeable settings that differ from what the event stream needs. */
-function configDrift(actual: StreamConfig, desired: StreamConfig): Partial<StreamUpdateConfig> {
+function configDrift(actual: StreamConfig, desired: StreamConfig, replicasGiven: boolean): Partial<StreamUpdateConfig> {
   const drift: Record<string, unknown> = {};
   // max_consumers is fixed at creation (2.9 refuses to change it), so it is not reconciled.
   const keys = [
@@ -98,6 +102,7 @@ function configDrift(actual: StreamConfig, desired: StreamConfig): Partial<Strea
     'num_replicas', 'duplicate_window', 'deny_delete', 'allow_rollup_hdrs',
   ] as const;
   for (const key of keys) {
+    if (key === 'num_replicas' && !replicasGiven) continue;
     if (actual[key] !== desired[key]) drift[key] = desired[key];
   }
   const want = [...desired.subjects].sort();
