@@ -18,7 +18,7 @@ import { jsonLinesConnector } from '../apps/gk-cltrack/src/agent-transport';
 import { runCltrack } from '../apps/gk-cltrack/src/cltrack';
 import { startTestAgent, type TestAgent } from '../apps/node-agent/test/in-process';
 import { cleanupStream, testNatsUrl, testStreamNames } from './support/env';
-import { findNfsdcltrack, runNfsdcltrack } from './support/nfsdcltrack';
+import { findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack } from './support/nfsdcltrack';
 
 jest.setTimeout(600_000);
 
@@ -94,17 +94,35 @@ describe('gk-cltrack + node-agent (one-node cluster) vs nfsdcltrack', () => {
   let store: string;
 
   beforeAll(async () => {
-    if ('skipReason' in where) return;
     admin = await natsConnect({ servers: testNatsUrl() });
+    if ('skipReason' in where) return;
     agent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster: `diff${SEED}`, node: 'n1' });
     store = mkdtempSync(join(tmpdir(), 'gk-cltrack-diff-'));
   });
   afterAll(async () => {
-    if ('skipReason' in where) return;
-    await agent.stop();
-    rmSync(store, { recursive: true, force: true });
+    if (!('skipReason' in where)) {
+      await agent.stop();
+      rmSync(store, { recursive: true, force: true });
+    }
     await cleanupStream(admin, names);
     await admin.close();
+  });
+
+  // The recorded scenarios (what the real binary answers, docs/nfsdcltrack-semantics.md), each on
+  // a fresh cluster. Not the empty client ID: the contracts refuse it (see that doc).
+  const scenarios = NFSDCLTRACK_SCENARIOS.filter((s) => !s.name.startsWith('empty'));
+  it.each(scenarios.map((s, i) => [s.name, s, i] as const))('recorded scenario: %s', async (_name, scenario, i) => {
+    const scenarioAgent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster: `scenario${i}`, node: 'n1' });
+    try {
+      const results = await playScenario(scenario, (args, env) => runCltrack(['/usr/sbin/gk-cltrack', '-s', scenarioAgent.dir, ...args], env, {
+        connect: jsonLinesConnector(10_000),
+        stdout: () => undefined,
+        stderr: () => undefined,
+      }));
+      expect(results.map((r) => `${r.step} => ${r.got}`)).toEqual(results.map((r) => `${r.step} => ${r.expected}`));
+    } finally {
+      await scenarioAgent.stop();
+    }
   });
 
   it(`same exit code at every step (seed ${SEED}, ${STEPS} steps)`, async () => {
