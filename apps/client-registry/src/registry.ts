@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { isValidToken, subjects, type StreamNames } from '#contracts';
 import type { GraceEventStore } from '#cluster-store';
 import {
-  auditRowsFromDatabase, buildTimeline, connectClient, lastEventSequence, migrateRegistry, NoReadModel, Projector, readModelName,
+  auditRowsFromDatabase, buildTimeline, connectClient, isDatabaseUnavailable, lastEventSequence, migrateRegistry, NoReadModel, Projector, readModelName,
   ReadModelQueries, rebuildReadModel, registryDataSource, sqlOf, type AuditFocus, type ProjectorOptions, type RebuildProgress,
   type RebuildResult, type ReadTransaction,
 } from '#projection';
@@ -118,6 +118,7 @@ export class ClientRegistry {
     } catch (err) {
       if (err instanceof NoReadModel) return { ok: false, code: 'NO_READ_MODEL', error: err.message };
       if (err instanceof NotYet) return { ok: false, code: 'UNAVAILABLE', error: err.message };
+      if (isDatabaseUnavailable(err)) return { ok: false, code: 'UNAVAILABLE', error: `PostgreSQL is out of reach: ${(err as Error).message}` };
       this.options.log?.('error', `query ${request.op} on ${cluster} failed: ${(err as Error).stack ?? String(err)}`);
       return { ok: false, code: 'INTERNAL', error: (err as Error).message };
     }

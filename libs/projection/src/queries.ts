@@ -17,6 +17,14 @@ export interface Reflects {
   generation: number;
 }
 
+/** Whether an error means the database is out of reach (retry later) rather than a bug. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  if (/^(08|57|53)/.test(code)) return true; // connection exception, operator intervention, insufficient resources
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test((err as Error)?.message ?? '');
+}
+
 export class NoReadModel extends Error {
   override readonly name = 'NoReadModel';
   constructor(name: string) {
@@ -27,8 +35,22 @@ export class NoReadModel extends Error {
 export class ReadModelQueries {
   constructor(private readonly tx: ReadTransaction, readonly name: string) {}
 
-  /** Runs `work` on the live generation, inside one snapshot. */
-  read<T>(work: (sql: Sql, schema: string, at: Reflects) => Promise<T>): Promise<T & Reflects> {
+  /**
+   * Runs `work` on the live generation, inside one snapshot. A generation dropped between the
+   * pointer read and the data (two swaps during one query) is retried on the new one.
+   */
+  async read<T>(work: (sql: Sql, schema: string, at: Reflects) => Promise<T>): Promise<T & Reflects> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.readOnce(work);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (attempt >= 3 || (code !== '42P01' && code !== '3F000')) throw err;
+      }
+    }
+  }
+
+  private readOnce<T>(work: (sql: Sql, schema: string, at: Reflects) => Promise<T>): Promise<T & Reflects> {
     return this.tx(async (sql) => {
       const pointer = await readPointer(sql, this.name);
       if (!pointer) throw new NoReadModel(this.name);
