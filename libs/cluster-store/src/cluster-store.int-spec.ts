@@ -67,6 +67,37 @@ describe('cluster store over JetStream', () => {
     await Promise.all(views.map((v) => v.close()));
   }, 60_000);
 
+  it('group commit batches interleaved kinds (reclaim then RECLAIM_COMPLETE per client) and keeps each client\'s order', async () => {
+    const c4 = 'c4';
+    await executeOnce(opened.store, names, c4, { type: 'add', nodes: ['a'] }, { actor: 't' });
+    const view = await LiveClusterView.open(opened.store, names, c4, { trackedNodes: ['a'] });
+    const gc = new GroupCommitter(view);
+    const clients = Array.from({ length: 400 }, (_, i) => hex(50_000 + i));
+    await Promise.all(clients.map((client) => gc.submit({ type: 'create', node: 'a', clients: [{ client, hasSession: true }] }, { actor: 'a' })));
+    await view.execute({ type: 'start', nodes: ['a'] }, { actor: 'a' });
+    const [early, late] = [clients.slice(0, 200), clients.slice(200)];
+    await Promise.all(early.map((client) => gc.submit({ type: 'reclaim', node: 'a', clients: [client] }, { actor: 'a' })));
+    const before = { batches: gc.batches, requests: gc.batchedRequests };
+    // The queue alternates kinds, as when v4.1 clients reclaim and complete at their own pace:
+    // RECLAIM_COMPLETE of an early client, reclaim of a late one, RECLAIM_COMPLETE, reclaim, ...
+    const statusOf = (a: Awaited<ReturnType<GroupCommitter['submit']>>) => (a.ok && 'statuses' in a.reply ? a.reply.statuses[0] : a);
+    const interleaved = early.flatMap((client, i) => [
+      gc.submit({ type: 'reclaimComplete', node: 'a', clients: [client] }, { actor: 'a' }).then(statusOf),
+      gc.submit({ type: 'reclaim', node: 'a', clients: [late[i]] }, { actor: 'a' }).then(statusOf),
+    ]);
+    expect(await Promise.all(interleaved)).toEqual(early.flatMap(() => ['OK', 'OK']));
+    // Interleaved kinds still share appends.
+    expect(gc.batchedRequests - before.requests).toBe(400);
+    expect(gc.batches - before.batches).toBeLessThan(10);
+    // A client's own later request sees its earlier one: reclaim after RECLAIM_COMPLETE in one queue.
+    const [done, again] = await Promise.all([
+      gc.submit({ type: 'reclaimComplete', node: 'a', clients: [late[0]] }, { actor: 'a' }).then(statusOf),
+      gc.submit({ type: 'reclaim', node: 'a', clients: [late[0]] }, { actor: 'a' }).then(statusOf),
+    ]);
+    expect([done, again]).toEqual(['OK', 'NFS4ERR_NO_GRACE']);
+    await view.close();
+  });
+
   it('a malformed message on the cluster subject is skipped by views and loads, which keep going', async () => {
     const c3 = 'c3';
     await executeOnce(opened.store, names, c3, { type: 'add', nodes: ['a'] }, { actor: 't' });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GkEvent, validateDecision } from '#contracts';
+import { DecisionMessage, EventBody, GkEvent, validateDecision } from '#contracts';
 import { Command, decide, Decision, Rejection, seal } from '#domain';
 import type { ClusterState } from '#domain';
 
@@ -22,8 +22,13 @@ export function decideAndSeal(command: Command, state: ClusterState, cluster: st
   const result = decide(command, state);
   if (!result.ok) return { ok: false as const, rejection: result.rejection };
   const { decision } = result;
-  if (decision.events.length === 0) return { ok: true as const, decision, message: null };
-  const message = seal(state, decision.events, {
+  return { ok: true as const, decision, message: sealValid(state, decision.events, cluster, meta) };
+}
+
+/** Seals events into one message, validated on write; null when there is nothing to store. */
+export function sealValid(state: ClusterState, events: EventBody[], cluster: string, meta: ExecuteMeta): DecisionMessage | null {
+  if (events.length === 0) return null;
+  const message = seal(state, events, {
     cluster,
     decisionId: randomUUID(),
     actor: meta.actor,
@@ -32,5 +37,5 @@ export function decideAndSeal(command: Command, state: ClusterState, cluster: st
   });
   const valid = validateDecision(message);
   if (!valid.ok) throw new Error(`refusing to append an invalid decision: ${valid.error.message}`);
-  return { ok: true as const, decision, message };
+  return message;
 }

@@ -3,6 +3,7 @@ import type { ExecuteMeta } from './execute';
 import type { LiveClusterView } from './live-view';
 
 type Batchable = Extract<Command, { type: 'create' | 'removeClients' | 'reclaim' | 'reclaimComplete' }>;
+type Kind = Batchable['type'];
 type Item = Batchable['clients'][number];
 
 export type Answer =
@@ -18,12 +19,15 @@ interface Pending {
 
 /** One message must stay well under NATS' 1 MiB max_payload even with 1024-byte client ids. */
 const MAX_BATCH_BYTES = 256 * 1024;
+const KINDS: Kind[] = ['create', 'removeClients', 'reclaim', 'reclaimComplete'];
 
 /**
  * Group commit: requests that arrive while an append is in flight wait and go out together as
- * one decision, one message, one expected-sequence check. Consecutive requests of the same kind
- * for the same node merge (order between kinds is kept: a create is stored before a reclaim that
- * came after it); the merged decision's answer is split back per request.
+ * one decision, one message, one expected-sequence check. The requests of a batch may be of
+ * every kind (a v4.1 client's reclaim followed by its RECLAIM_COMPLETE interleaves with others'),
+ * and are merged per kind and decided on the same state. That is only right while they do not
+ * depend on each other, so a batch ends before a client that already appears in it under another
+ * kind: its later request then sees the earlier one's effect, in order.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];
@@ -43,10 +47,7 @@ export class GroupCommitter {
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.takeBatch();
-        await this.run(batch);
-      }
+      while (this.queue.length > 0) await this.run(this.takeBatch());
     } finally {
       this.running = false;
     }
@@ -55,13 +56,18 @@ export class GroupCommitter {
   private takeBatch(): Pending[] {
     const head = this.queue[0];
     if (!isBatchable(head.command)) return this.queue.splice(0, 1);
+    const node = head.command.node;
+    const kindOf = new Map<string, Kind>();
     let bytes = 0;
     let n = 0;
     for (const p of this.queue) {
       const c = p.command;
-      if (!isBatchable(c) || c.type !== head.command.type || c.node !== (head.command as Batchable).node) break;
-      bytes += c.clients.reduce((sum: number, x: Item) => sum + (typeof x === 'string' ? x.length : x.client.length + 80), 0);
+      if (!isBatchable(c) || c.node !== node) break;
+      const ids = c.clients.map(clientOf);
+      if (ids.some((id) => (kindOf.get(id) ?? c.type) !== c.type)) break;
+      bytes += ids.reduce((sum, id) => sum + id.length + 80, 0);
       if (n > 0 && bytes > MAX_BATCH_BYTES) break;
+      for (const id of ids) kindOf.set(id, c.type);
       n++;
     }
     return this.queue.splice(0, n);
@@ -69,37 +75,42 @@ export class GroupCommitter {
 
   private async run(batch: Pending[]): Promise<void> {
     const first = batch[0];
-    if (batch.length === 1 || !isBatchable(first.command)) {
-      await this.view.execute(first.command, first.meta).then(
-        (r) => first.resolve(r.ok ? { ok: true, reply: r.decision.reply, sequence: r.sequence } : r),
-        first.reject,
-      );
+    if (!isBatchable(first.command)) {
+      await this.view.execute(first.command, first.meta).then((r) => first.resolve(toAnswer(r)), first.reject);
       return;
     }
-    const head = first.command as Batchable;
-    const clients = batch.flatMap((p) => (p.command as Batchable).clients as Item[]);
-    const merged = { ...head, clients } as Command;
+    // One merged command per kind; each request remembers where its clients sit in it.
+    const groups = KINDS.map((kind) => ({ kind, members: batch.filter((p) => p.command.type === kind) })).filter((g) => g.members.length);
+    const commands = groups.map((g) => ({ ...(g.members[0].command as Batchable), clients: g.members.flatMap((p) => (p.command as Batchable).clients as Item[]) }) as Command);
     const meta: ExecuteMeta = { ...first.meta, causation: batch.length === 1 ? first.meta.causation : undefined };
     this.batches++;
     this.batchedRequests += batch.length;
     try {
-      const r = await this.view.execute(merged, meta);
-      let offset = 0;
-      for (const p of batch) {
-        const count = (p.command as Batchable).clients.length;
-        if (!r.ok) p.resolve(r);
-        else p.resolve({ ok: true, reply: slice(r.decision.reply, offset, count), sequence: r.sequence });
-        offset += count;
-      }
+      const results = await this.view.executeMany(commands, meta);
+      groups.forEach((g, i) => {
+        const r = results[i];
+        let offset = 0;
+        for (const p of g.members) {
+          const count = (p.command as Batchable).clients.length;
+          p.resolve(r.ok ? { ok: true, reply: slice(r.decision.reply, offset, count), sequence: r.sequence } : r);
+          offset += count;
+        }
+      });
     } catch (err) {
       for (const p of batch) p.reject(err);
     }
   }
 }
 
+function toAnswer(r: Awaited<ReturnType<LiveClusterView['execute']>>): Answer {
+  return r.ok ? { ok: true, reply: r.decision.reply, sequence: r.sequence } : r;
+}
+
 function isBatchable(c: Command): c is Batchable {
   return c.type === 'create' || c.type === 'removeClients' || c.type === 'reclaim' || c.type === 'reclaimComplete';
 }
+
+const clientOf = (x: Item): string => (typeof x === 'string' ? x : x.client);
 
 function slice(reply: Reply, offset: number, count: number): Reply {
   if (reply.kind === 'reclaim') return { kind: 'reclaim', statuses: reply.statuses.slice(offset, offset + count) };

@@ -1,8 +1,8 @@
 import { GkEvent, StreamNames, subjects } from '#contracts';
 import { ConcurrencyConflict, MalformedMessage, Subscription } from '#event-store';
-import { ClusterState, Command, evolve } from '#domain';
+import { ClusterState, Command, decide, evolve } from '#domain';
 import type { GraceEventStore } from './connect';
-import { decideAndSeal, ExecuteMeta, Executed } from './execute';
+import { ExecuteMeta, Executed, sealValid } from './execute';
 import { loadCluster } from './one-shot';
 
 export interface LiveViewOptions {
@@ -76,21 +76,34 @@ export class LiveClusterView {
    * view has applied it, so the caller's next request sees its own write.
    */
   async execute(command: Command, meta: ExecuteMeta, maxAttempts = 100): Promise<Executed> {
+    const [only] = await this.executeMany([command], meta, maxAttempts);
+    return only;
+  }
+
+  /**
+   * Several commands decided on the same state and stored as one decision (one message, one
+   * expectation). Only for commands that do not depend on each other (the group committer
+   * guarantees it: no client appears in two of them); each gets its own answer.
+   */
+  async executeMany(commands: Command[], meta: ExecuteMeta, maxAttempts = 100): Promise<Executed[]> {
     for (let attempt = 1; ; attempt++) {
       const version = this.version;
-      const sealed = decideAndSeal(command, this.state, this.cluster, meta);
-      if (!sealed.ok) return sealed;
-      if (!sealed.message) {
-        if (sealed.decision.needsFreshView) {
+      const results = commands.map((c) => decide(c, this.state));
+      const events = results.flatMap((r) => (r.ok ? r.decision.events : []));
+      const message = sealValid(this.state, events, this.cluster, meta);
+      const answer = (sequence: number | null, stored: GkEvent[]): Executed[] =>
+        results.map((r) => (r.ok ? { ok: true, decision: r.decision, events: stored, sequence } : r));
+      if (!message) {
+        if (results.some((r) => r.ok && r.decision.needsFreshView)) {
           const last = await this.store.lastSequence(this.subject);
           if (last !== version) { await this.waitFor(last); continue; }
         }
-        return { ok: true, decision: sealed.decision, events: [], sequence: null };
+        return answer(null, []);
       }
       try {
-        const appended = await this.store.append(this.subject, sealed.message, { expectedLastSequence: version });
+        const appended = await this.store.append(this.subject, message, { expectedLastSequence: version });
         await this.waitFor(appended.sequence);
-        return { ok: true, decision: sealed.decision, events: sealed.message.events, sequence: appended.sequence };
+        return answer(appended.sequence, message.events);
       } catch (err) {
         if (!(err instanceof ConcurrencyConflict) || attempt >= maxAttempts) throw err;
         await this.waitFor(err.actual ?? (await this.store.lastSequence(this.subject)));
