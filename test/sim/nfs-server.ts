@@ -132,7 +132,13 @@ export class SimNfsServer {
   async expireClient(client: string): Promise<void> {
     const incarnation = this.incarnation;
     if (this.state !== 'up') throw new Error(`${this.name} is ${this.state}: cannot expire ${client}`);
-    const reply = await this.ask('remove', { client }, { incarnation, retry: true });
+    let reply: AgentReply;
+    try {
+      reply = await this.ask('remove', { client }, { incarnation, retry: true });
+    } catch (err) {
+      if (err instanceof Unreachable) return; // crashed meanwhile: there is no lease left to expire
+      throw err;
+    }
     if (reply.status !== 'OK') throw new Error(`${this.name}: remove ${client} answered ${JSON.stringify(reply)}`);
     if (!this.current(incarnation)) return; // crashed meanwhile: the record is gone anyway, orphans stay unclaimable
     this.clients.delete(client);

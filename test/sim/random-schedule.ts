@@ -62,7 +62,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
   });
   const dead = new Set<string>();
   const killedAgents = new Set<string>();
-  /** Server starts run in the background: a start waits for its agent, which may be cut off. */
+  /** Server starts and lease expiries run in the background: they wait for an agent that may be cut off. */
   const starts: Promise<void>[] = [];
   const agentStarts = new Map<string, Promise<void>>();
   const startInBackground = (ns: string[]) => {
@@ -168,7 +168,8 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
       }
       case 'expire': {
         const c = clients.filter((x) => x.partitioned && x.server.state === 'up' && x.server.knows(x.id));
-        if (c.length) await sim.expireClient(rng.pick(c));
+        // In the background: the record must be removed before the locks go, and the agent may be cut off.
+        if (c.length) starts.push(sim.expireClient(rng.pick(c)));
         break;
       }
       case 'heal': {
