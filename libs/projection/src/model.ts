@@ -70,6 +70,7 @@ export interface OutboxItem {
   message: DecisionMessage;
 }
 
+/** An audit row: the event and where it is; the nodes and clients it names are read off the event when rendered. */
 export interface AuditRow {
   sequence: number;
   idx: number;
@@ -77,8 +78,6 @@ export interface AuditRow {
   messageId: string;
   subject: string;
   cluster: string;
-  nodes?: NodeId[];
-  clients?: ClientId[];
   detail?: unknown;
 }
 
@@ -94,6 +93,8 @@ export interface MalformedRow {
 export class ChangeSet {
   /** Whether to collect the per-client rows to rewrite (a bulk rebuild writes them all at the end). */
   readonly trackRows: boolean;
+  /** Keep only the audit rows only the model can render (a reader thread renders the others). */
+  readonly modelAuditOnly: boolean;
   messages = 0;
   events = 0;
   malformed = 0;
@@ -108,8 +109,9 @@ export class ChangeSet {
   readonly outboxAdded = new Map<string, OutboxItem>();
   readonly outboxRemoved = new Set<string>();
 
-  constructor(options: { trackRows?: boolean } = {}) {
+  constructor(options: { trackRows?: boolean; modelAuditOnly?: boolean } = {}) {
     this.trackRows = options.trackRows ?? true;
+    this.modelAuditOnly = options.modelAuditOnly ?? false;
   }
 
   get empty(): boolean {
@@ -178,7 +180,7 @@ export function applyMessage(model: ProjectionModel, names: StreamNames, stored:
   const message = stored.message;
   message.events.forEach((event, idx) => {
     const derived = cm ? applyClusterEvent(cm, event, stored.sequence, changes) : {};
-    changes.audit.push(auditRow(stored, where.cluster, event, idx, derived.detail));
+    if (!changes.modelAuditOnly || derived.detail !== undefined) changes.audit.push(auditRow(stored, where.cluster, event, idx, derived.detail));
     for (const item of derived.outbox ?? []) {
       model.outbox.set(item.id, item);
       changes.outboxAdded.set(item.id, item);
@@ -215,9 +217,6 @@ export function applyMalformed(model: ProjectionModel, m: MalformedMessage, chan
 
 function auditRow(stored: StoredMessage<DecisionMessage>, cluster: string, event: GkEvent, idx: number, detail: unknown): AuditRow {
   const row: AuditRow = { sequence: stored.sequence, idx, event, messageId: stored.message.id, subject: stored.subject, cluster };
-  const refs = referencesOf(event);
-  if (refs.nodes) row.nodes = refs.nodes;
-  if (refs.clients) row.clients = refs.clients;
   if (detail !== undefined) row.detail = detail;
   return row;
 }

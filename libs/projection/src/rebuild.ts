@@ -8,9 +8,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { CONTROL_SCHEMA, dropOldGenerations, LOCK_SQL, readPointer, sqlOf } from './control';
 import { connectClient } from './database';
 import { generationSchema, indexStatements, quoteIdent, READ_MODEL_VERSION, readModelName, tablesDdl } from './ddl';
-import { applyMalformed, applyMessage, ChangeSet, emptyModel, parseSubject, type ProjectionModel } from './model';
+import { applyMalformed, applyMessage, ChangeSet, emptyModel, type ProjectionModel } from './model';
 import type { ReplayWorkerInput, ReplayWorkerMessage } from './replay-worker';
-import { materializeChanges, renderedByModel } from './rows';
+import { materializeChanges } from './rows';
 import { lastEventSequence, projectedSubjects } from './stream';
 import { appendLog, writeAll, writeChanges } from './writer';
 
@@ -212,7 +212,8 @@ async function replayWithWorker(model: ProjectionModel, target: number, schema: 
   const chunkRows = options.chunkRows ?? 20_000;
   const input: ReplayWorkerInput = { natsUrl: options.natsUrl!, names: options.names, target, batchMessages: 256, maxBatchesInFlight: 8 };
   const worker = new Worker(workerFile, { workerData: input });
-  let changes = new ChangeSet({ trackRows: false });
+  const newChanges = () => new ChangeSet({ trackRows: false, modelAuditOnly: true });
+  let changes = newChanges();
   let rendered: string[] = [];
   let writing: Promise<void> = Promise.resolve();
   let failed: unknown;
@@ -220,7 +221,7 @@ async function replayWithWorker(model: ProjectionModel, target: number, schema: 
   const writeOut = async () => {
     const batch = changes;
     const lines = rendered;
-    changes = new ChangeSet({ trackRows: false });
+    changes = newChanges();
     rendered = [];
     await writing;
     writing = appendLog(options.client, schema, batch.audit, batch.malformedRows, lines).catch((err: unknown) => { failed = err; });
@@ -241,10 +242,7 @@ async function replayWithWorker(model: ProjectionModel, target: number, schema: 
               options.onMalformed?.(item.x);
             }
           }
-          // The model renders only the rows whose detail it derived; the worker did the rest.
-          const own = changes.audit.filter((row) => renderedByModel(parseSubject(options.names, row.subject)?.kind ?? 'registry', row.event.type) || row.detail !== undefined);
-          changes.audit.length = 0;
-          changes.audit.push(...own);
+          // The model kept only the rows whose detail it derived; the worker rendered the rest.
           for (const line of msg.lines) rendered.push(line);
           worker.postMessage('ack');
           if (rendered.length + changes.audit.length + changes.malformedRows.length >= chunkRows) await writeOut();

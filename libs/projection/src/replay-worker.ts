@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openGraceStore } from '#cluster-store';
 import type { DecisionMessage, StreamNames } from '#contracts';
 import type { MalformedMessage, StoredMessage } from '#event-store';
-import { parseSubject, referencesOf } from './model';
+import { parseSubject } from './model';
 import { auditLine, renderedByModel } from './rows';
 import { projectedSubjects } from './stream';
 
@@ -59,8 +59,7 @@ async function main(input: ReplayWorkerInput): Promise<void> {
     if (where) {
       stored.message.events.forEach((event, idx) => {
         if (renderedByModel(where.kind, event.type)) return;
-        const refs = referencesOf(event);
-        lines.push(auditLine({ sequence: stored.sequence, idx, event, messageId: stored.message.id, subject: stored.subject, cluster: where.cluster, ...refs }));
+        lines.push(auditLine({ sequence: stored.sequence, idx, event, messageId: stored.message.id, subject: stored.subject, cluster: where.cluster }));
       });
     }
     if (stored.sequence >= input.target) {

@@ -1,6 +1,6 @@
 import type { ClientId, NodeId } from '#contracts';
 import { copyArray, copyValue } from './copy-in';
-import type { AuditRow, ChangeSet, ClusterModel, GracePeriodRow, MalformedRow, OutboxItem, ProjectionModel } from './model';
+import { referencesOf, type AuditRow, type ChangeSet, type ClusterModel, type GracePeriodRow, type MalformedRow, type OutboxItem, type ProjectionModel } from './model';
 
 /**
  * Rows of the read model, rendered straight into COPY text lines. Every value is derived from
@@ -82,9 +82,10 @@ export function renderedByModel(subjectKind: 'cluster' | 'registry', type: strin
 export function auditLine(a: AuditRow): string {
   const e = a.event;
   const node = 'node' in e ? e.node : undefined;
+  const refs = referencesOf(e);
   return [
     v(a.sequence), v(a.idx), v(e.id), v(a.messageId), v(a.subject), v(e.type), v(a.cluster), v(e.epoch), v(e.time),
-    v(e.actor), v(e.causation), v(node), copyArray(a.nodes), copyArray(a.clients),
+    v(e.actor), v(e.causation), v(node), copyArray(refs.nodes), copyArray(refs.clients),
     a.detail === undefined ? '\\N' : v(JSON.stringify(a.detail)), v(JSON.stringify(e)),
   ].join('\t');
 }
