@@ -17,6 +17,9 @@ const common = {
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
 };
 module.exports = {
+  // NATS clients keep reconnect timers and sockets a test's afterAll may not fully settle; a
+  // finished run must end rather than hang CI (global teardown still runs first).
+  forceExit: true,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   projects: [
