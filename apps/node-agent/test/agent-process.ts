@@ -45,9 +45,19 @@ export function buildAgent(): string {
     } catch {
       rmSync(work, { recursive: true, force: true }); // another worker finished the same build first
     }
+    pruneOldBuilds(dir);
   }
   built = main;
   return main;
+}
+
+/** Builds of older sources pile up as the code changes: keep the five newest. */
+function pruneOldBuilds(keep: string): void {
+  const builds = readdirSync(BUILDS)
+    .filter((d) => !d.startsWith('building-'))
+    .map((d) => ({ path: join(BUILDS, d), mtime: statSync(join(BUILDS, d)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const old of builds.slice(5)) if (old.path !== keep) rmSync(old.path, { recursive: true, force: true });
 }
 
 /** The compiled gk-cltrack of the same build. */
