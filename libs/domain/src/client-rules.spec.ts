@@ -135,6 +135,21 @@ describe('reclaims', () => {
     expect(c.reclaim('a', X, Y)).toEqual(['OK', 'OK']);
   });
 
+  it('restart during grace keeps clients created fresh in this grace period (I6), without making them reclaimable (I3)', () => {
+    const c = cluster();
+    c.create('a', X);
+    c.ok({ type: 'start', nodes: ['a'] });
+    c.create('a', Y); // a new client confirmed during grace: its create was acknowledged
+    expect(c.reclaim('a', X)).toEqual(['OK']);
+    c.ok({ type: 'start', nodes: ['a'] }); // a restarts before grace ends
+    const s = c.state();
+    expect(checkClient(s, 'a', Y)).toBe('OK');
+    expect(reclaimableClients(s, 'a')).toEqual([X]);
+    expect(c.reclaim('a', Y, X)).toEqual(['NFS4ERR_RECLAIM_BAD', 'OK']);
+    c.ok({ type: 'lift', nodes: ['a'] });
+    expect(checkClient(c.state(), 'a', Y)).toBe('OK');
+  });
+
   it('a survivor that joins grace later reclaims against records written before R ended, not during C', () => {
     const c = cluster();
     c.create('b', X);

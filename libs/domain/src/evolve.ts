@@ -98,7 +98,9 @@ export function evolve(s: ClusterState, e: GkEvent): ClusterState {
  * A node (re)started inside grace: its clients must reclaim against their records of epoch R.
  * On its first start in this grace period those are the records it had before (carried over,
  * written in an epoch <= R); on a restart during the same grace period they are re-read from the
- * recovery set, and whatever it had reclaimed since is forgotten with the server's memory.
+ * recovery set, and the reclaims made since are forgotten with the server's memory. Records
+ * written fresh in this grace period (clients with no record of R) stay in C: an acknowledged
+ * create is never lost (I6), and they were never reclaimable, so nothing is re-opened (I3).
  */
 function restartNode(s: ClusterState, node: string, at: number, recoveryEpoch: number): void {
   const member = s.members.get(node);
@@ -108,7 +110,8 @@ function restartNode(s: ClusterState, node: string, at: number, recoveryEpoch: n
   if (!r.recovery) {
     r.recovery = new Map([...r.current].filter(([, rec]) => rec.epoch <= recoveryEpoch));
   }
-  r.current = new Map();
+  const recovery = r.recovery;
+  r.current = new Map([...r.current].filter(([client]) => !recovery.has(client)));
   r.completed = new Set();
 }
 

@@ -120,7 +120,9 @@ export class InvariantOracle {
   private restart(n: string): void {
     const m = this.members.get(n);
     if (m) { m.need = true; m.enforcing = true; }
-    this.cur.set(n, new Set());
+    // Clients holding a record of R must reclaim again; records written fresh in C stay (I6).
+    const validR = this.validR.get(n) ?? new Set<string>();
+    this.cur.set(n, new Set([...(this.cur.get(n) ?? [])].filter((x) => !validR.has(x))));
     this.completed.set(n, new Set());
   }
 
