@@ -161,17 +161,21 @@ export const CONTEXT_TYPES_SQL = `type IN (${CONTEXT_EVENT_TYPES.map((t) => `'${
  * maintaining them row by row), several at a time. The context index is partial: those events
  * are few, and audits read them all.
  */
-export function indexStatements(schema: string): string[] {
+export function indexStatements(schema: string): { audit: string[]; records: string[] } {
   const s = quoteIdent(schema);
-  return [
-    `ALTER TABLE ${s}.audit_events ADD PRIMARY KEY (sequence, idx)`,
-    `CREATE INDEX ON ${s}.audit_events USING gin (clients)`,
-    `CREATE INDEX ON ${s}.audit_events (cluster, node, sequence)`,
-    `CREATE INDEX ON ${s}.audit_events (cluster, epoch, sequence)`,
-    `CREATE INDEX ON ${s}.audit_events (cluster, sequence) WHERE ${CONTEXT_TYPES_SQL}`,
-    `CREATE INDEX ON ${s}.client_records (cluster, client)`,
-    `CREATE INDEX ON ${s}.client_records (cluster, node, valid, client)`,
-  ];
+  return {
+    audit: [
+      `CREATE INDEX ON ${s}.audit_events USING gin (clients)`,
+      `ALTER TABLE ${s}.audit_events ADD PRIMARY KEY (sequence, idx)`,
+      `CREATE INDEX ON ${s}.audit_events (cluster, node, sequence)`,
+      `CREATE INDEX ON ${s}.audit_events (cluster, epoch, sequence)`,
+      `CREATE INDEX ON ${s}.audit_events (cluster, sequence) WHERE ${CONTEXT_TYPES_SQL}`,
+    ],
+    records: [
+      `CREATE INDEX ON ${s}.client_records (cluster, client)`,
+      `CREATE INDEX ON ${s}.client_records (cluster, node, valid, client)`,
+    ],
+  };
 }
 
 export function quoteIdent(name: string): string {

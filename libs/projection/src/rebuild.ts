@@ -106,10 +106,17 @@ export async function rebuildReadModel(options: RebuildOptions): Promise<Rebuild
     });
 
     await replayInto(model, target, schema, options, progress);
+    // The audit log is complete: its indexes build on a second connection while the derived
+    // tables are written and indexed on this one.
     progress('writing');
+    const indexing = buildIndexes(options, indexStatements(schema).audit);
+    indexing.catch(() => undefined);
     await writeAll(client, schema, model);
     progress('indexing');
-    await buildIndexes(options, schema);
+    await client.query(`SET maintenance_work_mem = '256MB'`);
+    for (const statement of indexStatements(schema).records) await client.query(statement);
+    await client.query('RESET maintenance_work_mem');
+    await indexing;
     // Statistics for the small tables the queries join on; the audit log's come from autovacuum
     // (CREATE INDEX has already set its size, which is what its plans need first).
     await client.query(`ANALYZE ${['client_records', 'clusters', 'nodes', 'grace_periods'].map((t) => `${quoteIdent(schema)}.${t}`).join(', ')}`);
@@ -339,16 +346,12 @@ async function swapIn(model: ProjectionModel, name: string, schema: string, gene
   }
 }
 
-/** Builds the secondary indexes two at a time (one more connection), with room to sort in memory. */
-async function buildIndexes(options: RebuildOptions, schema: string): Promise<void> {
-  const statements = indexStatements(schema);
+/** Runs index statements on a connection of its own, with room to sort in memory. */
+async function buildIndexes(options: RebuildOptions, statements: string[]): Promise<void> {
   const extra = await connectClient(options.databaseUrl ?? connectionStringOf(options.client), 'gk-registry-rebuild-index');
   try {
-    const run = async (c: Client) => {
-      await c.query(`SET maintenance_work_mem = '256MB'`);
-      for (let next = statements.shift(); next !== undefined; next = statements.shift()) await c.query(next);
-    };
-    await Promise.all([run(options.client), run(extra)]);
+    await extra.query(`SET maintenance_work_mem = '512MB'`);
+    for (const statement of statements) await extra.query(statement);
   } finally {
     await extra.end().catch(() => undefined);
   }
