@@ -135,28 +135,30 @@ describe('reclaims', () => {
     expect(c.reclaim('a', X, Y)).toEqual(['OK', 'OK']);
   });
 
-  it('restart during grace keeps clients created fresh in this grace period (I6), without making them reclaimable (I3)', () => {
+  it('a client created during grace survives a restart in the same grace period (I6), and must reclaim again (as nfsdcltrack)', () => {
     const c = cluster();
     c.create('a', X);
     c.ok({ type: 'start', nodes: ['a'] });
     c.create('a', Y); // a new client confirmed during grace: its create was acknowledged
-    expect(c.reclaim('a', X)).toEqual(['OK']);
     c.ok({ type: 'start', nodes: ['a'] }); // a restarts before grace ends
-    const s = c.state();
-    expect(checkClient(s, 'a', Y)).toBe('OK');
-    expect(reclaimableClients(s, 'a')).toEqual([X]);
-    expect(c.reclaim('a', Y, X)).toEqual(['NFS4ERR_RECLAIM_BAD', 'OK']);
+    expect(checkClient(c.state(), 'a', Y)).toBe('OK');
+    expect(reclaimableClients(c.state(), 'a').sort()).toEqual([X, Y].sort());
+    expect(c.reclaim('a', Y)).toEqual(['OK']);
     c.ok({ type: 'lift', nodes: ['a'] });
     expect(checkClient(c.state(), 'a', Y)).toBe('OK');
+    expect(checkClient(c.state(), 'a', X)).toBe('NFS4ERR_RECLAIM_BAD');
   });
 
-  it('a survivor that joins grace later reclaims against records written before R ended, not during C', () => {
+  it('a survivor that joins grace later must have every client it held reclaim, including those created during grace', () => {
     const c = cluster();
     c.create('b', X);
     c.ok({ type: 'start', nodes: ['a'] });
     c.create('b', Y); // created in epoch C while b was not recovering
     c.ok({ type: 'start', nodes: ['b'] });
-    expect(c.reclaim('b', X, Y)).toEqual(['OK', 'NFS4ERR_RECLAIM_BAD']);
+    expect(reclaimableClients(c.state(), 'b').sort()).toEqual([X, Y].sort());
+    expect(c.reclaim('b', X, Z)).toEqual(['OK', 'NFS4ERR_RECLAIM_BAD']);
+    c.ok({ type: 'lift', nodes: ['a', 'b'] });
+    expect(checkClient(c.state(), 'b', Y)).toBe('NFS4ERR_RECLAIM_BAD'); // not reclaimed: dropped (I4)
   });
 
   it('a create during grace keeps a client that did not need to reclaim', () => {

@@ -34,11 +34,11 @@ export function evolve(s: ClusterState, e: GkEvent): ClusterState {
       s.epoch = e.epoch;
       s.grace = { startedAt: at, lastJoinAt: at, reclaimsAccepted: 0 };
       s.nonReclaimGranted = false;
-      for (const node of e.nodes) restartNode(s, node, at, e.recoveryEpoch);
+      for (const node of e.nodes) restartNode(s, node, at);
       break;
     case 'NodeJoinedGrace':
       if (s.grace) s.grace.lastJoinAt = Math.max(s.grace.lastJoinAt, at);
-      restartNode(s, e.node, at, e.recoveryEpoch);
+      restartNode(s, e.node, at);
       break;
     case 'NeedLifted':
       setFlag(s, e.node, 'need', false);
@@ -95,23 +95,22 @@ export function evolve(s: ClusterState, e: GkEvent): ClusterState {
 }
 
 /**
- * A node (re)started inside grace: its clients must reclaim against their records of epoch R.
- * On its first start in this grace period those are the records it had before (carried over,
- * written in an epoch <= R); on a restart during the same grace period they are re-read from the
- * recovery set, and the reclaims made since are forgotten with the server's memory. Records
- * written fresh in this grace period (clients with no record of R) stay in C: an acknowledged
- * create is never lost (I6), and they were never reclaimable, so nothing is re-opened (I3).
+ * A node (re)started inside grace: every record it holds becomes one to reclaim. On its first
+ * start in this grace period those are the records it had (carried over); on a restart during
+ * the same grace period the recovery set is kept and the records written since (reclaims and
+ * clients created during grace) join it, as nfsdcltrack treats every reboot: nothing that was
+ * acknowledged vanishes (I6), the reclaims made since are forgotten with the server's memory,
+ * and whatever is not reclaimed again is dropped when grace ends (I4).
  */
-function restartNode(s: ClusterState, node: string, at: number, recoveryEpoch: number): void {
+function restartNode(s: ClusterState, node: string, at: number): void {
   const member = s.members.get(node);
   if (member) Object.assign(member, { need: true, enforcing: true, graceStartedAt: at });
   if (!isTracked(s, node)) return;
   const r = nodeRecords(s, node);
-  if (!r.recovery) {
-    r.recovery = new Map([...r.current].filter(([, rec]) => rec.epoch <= recoveryEpoch));
-  }
-  const recovery = r.recovery;
-  r.current = new Map([...r.current].filter(([client]) => !recovery.has(client)));
+  const recovery = r.recovery ?? new Map();
+  for (const [client, rec] of r.current) if (!recovery.has(client)) recovery.set(client, rec);
+  r.recovery = recovery;
+  r.current = new Map();
   r.completed = new Set();
 }
 

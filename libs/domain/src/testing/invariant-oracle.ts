@@ -4,7 +4,8 @@ import type { GkEvent } from '#contracts';
  * An independent model of SPEC §2, written without the deciders' state or code, that replays the
  * log in order and throws `I<n>: …` the moment an invariant breaks. It keeps plain sets: the
  * clients recorded in epoch C per node (`cur`) and those holding a valid record of epoch R
- * (`validR`, a snapshot taken when the grace period started, minus removals).
+ * (`validR`: a snapshot taken when the grace period started, plus what a node recorded before
+ * it restarted inside that grace period, minus removals).
  */
 export class InvariantOracle {
   private C = 1;
@@ -120,9 +121,12 @@ export class InvariantOracle {
   private restart(n: string): void {
     const m = this.members.get(n);
     if (m) { m.need = true; m.enforcing = true; }
-    // Clients holding a record of R must reclaim again; records written fresh in C stay (I6).
+    // A (re)started node must have every client it held reclaim again: what it recorded since
+    // the grace period began joins its records of R (nothing acknowledged is lost, I6).
     const validR = this.validR.get(n) ?? new Set<string>();
-    this.cur.set(n, new Set([...(this.cur.get(n) ?? [])].filter((x) => !validR.has(x))));
+    for (const x of this.cur.get(n) ?? []) validR.add(x);
+    this.validR.set(n, validR);
+    this.cur.set(n, new Set());
     this.completed.set(n, new Set());
   }
 
