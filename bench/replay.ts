@@ -11,7 +11,10 @@
  * 2. Runs `gracectl replay` (dist/apps/gracectl) on it, which prints its progress on stderr and
  *    its count and rate, and reports that rate.
  *
- * Standalone: `node dist/bench/replay.js [--events N] [--per-message K] [--keep]`; from the
+ * Events name 1 to 8 clients each (`--clients-per-event`), as group commits merge one to several
+ * requests depending on load.
+ *
+ * Standalone: `node dist/bench/replay.js [--events N] [--per-message K] [--clients-per-event C] [--keep]`; from the
  * benchmark run: `npm run bench -- --only replay` (bench/replay-rate.ts calls runReplayBench).
  */
 import { spawn } from 'node:child_process';
@@ -33,6 +36,8 @@ export interface ReplayBenchOptions {
   events: number;
   perMessage: number;
   clusters: number;
+  /** Most clients one event names (group commits merge 1 to this many requests). */
+  clientsPerEvent?: number;
   keep?: boolean;
 }
 
@@ -47,7 +52,7 @@ export async function runReplayBench(ctx: BenchContext): Promise<BenchResult[]> 
   const events = ctx.quick ? 100_000 : 1_000_000;
   try {
     const f = await replayBench(ctx, { events, perMessage: 20, clusters: 4 });
-    const note = `${f.replay.events.toLocaleString('en-US')} events in ${f.replay.messages.toLocaleString('en-US')} messages ` +
+    const note = `${f.replay.events.toLocaleString('en-US')} events (1-8 clients each) in ${f.replay.messages.toLocaleString('en-US')} messages ` +
       `(${(f.events / f.messages).toFixed(1)} events/message); ${Math.round(f.replay.messagesPerSecond).toLocaleString('en-US')} messages/s; ` +
       `gracectl replay took ${(f.replay.elapsedMs / 1000).toFixed(1)} s including indexes and swap; ` +
       `generated and published in ${(f.publishMs / 1000).toFixed(1)} s`;
@@ -83,7 +88,7 @@ export async function replayBench(ctx: BenchContext, options: ReplayBenchOptions
 async function publishEvents(nc: Parameters<typeof jetstream>[0], names: ReturnType<typeof streamNames>, options: ReplayBenchOptions, onProgress: (events: number) => void) {
   const js = jetstream(nc, { timeout: 30_000 });
   const workloads = Array.from({ length: options.clusters }, (_, i) => new Workload({
-    cluster: `bench-${i}`, seed: 1000 + i, nodes: 4, clientsPerNode: 5000, batch: 8, restartOdds: 0.05,
+    cluster: `bench-${i}`, seed: 1000 + i, nodes: 4, clientsPerNode: 5000, batch: options.clientsPerEvent ?? 8, restartOdds: 0.05,
   }));
   let events = 0;
   let messages = 0;
@@ -159,7 +164,8 @@ if (require.main === module) {
     const postgres = await ensurePostgres({ log });
     try {
       const f = await replayBench({ natsUrl: nats.url, postgresUrl: postgres.url, quick: false, log }, {
-        events: value('events', 1_000_000), perMessage: value('per-message', 20), clusters: value('clusters', 4), keep: args.includes('--keep'),
+        events: value('events', 1_000_000), perMessage: value('per-message', 20), clusters: value('clusters', 4),
+        clientsPerEvent: value('clients-per-event', 8), keep: args.includes('--keep'),
       });
       log(JSON.stringify(f, null, 2));
     } finally {

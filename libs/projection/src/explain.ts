@@ -53,7 +53,7 @@ export function explainStatus(s: ClusterState, node: NodeId, client: ClientId, s
     case 'NFS4ERR_RECLAIM_BAD': {
       const current = r?.current.get(client);
       if (current) {
-        return `the client holds no record of epoch ${s.recoveryEpoch} on ${node}: its record is of epoch ${current.epoch}, written after the node restarted`;
+        return `the client holds no record of epoch ${s.recoveryEpoch} on ${node}: its record is of epoch ${current.epoch}, written after the grace period began`;
       }
       return `the client holds no valid record of epoch ${s.recoveryEpoch} on ${node} (never recorded there, removed, or invalidated when an earlier grace period ended)`;
     }

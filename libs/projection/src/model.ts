@@ -33,7 +33,7 @@ export interface ClusterModel {
 export interface Invalidation {
   /** Event time of the event that dropped the record. */
   at: string;
-  /** The grace end reason, `removed`, or `restarted` (a record of epoch C lost to a restart). */
+  /** The grace end reason, or `removed` (and `restarted`, should a restart ever drop a record). */
   reason: string;
   /** The epoch of the record that was dropped. */
   epoch: number;
@@ -292,17 +292,17 @@ function applyClusterEvent(cm: ClusterModel, e: GkEvent, sequence: number, chang
     case 'NodeJoinedGrace': {
       const nodes = e.type === 'GraceStarted' ? [...new Set(e.nodes)] : [e.node];
       // evolve replaces `current` and `completed` with new collections: the old ones stay readable.
-      const before = nodes.map((node) => ({ node, r: s.records.get(node), current: s.records.get(node)?.current, completed: s.records.get(node)?.completed }));
+      const before = nodes.map((node) => ({ node, current: s.records.get(node)?.current, completed: s.records.get(node)?.completed }));
       evolve(s, e);
-      for (const { node, r, current, completed } of before) {
-        if (!r || !current || !completed) continue;
-        const recovery = r.recovery;
+      for (const { node, current, completed } of before) {
+        if (!current || !completed) continue;
         for (const [client, rec] of current) {
           const ex = extrasOf(cm, node, client, sequence);
           // A restart inside the grace period forgets what the node's clients had reclaimed in it.
           if (ex.reclaimedEpoch === e.recoveryEpoch) ex.reclaimedEpoch = undefined;
-          if (!recovery?.has(client)) {
-            // A record of epoch C (written after the grace period began) is lost with the restart.
+          // The domain keeps every record through a restart (to recovery, or in C when written
+          // fresh in this grace period); should a rule ever drop one, the row says so.
+          if (!isValid(s, node, client)) {
             ex.lastSequence = sequence;
             ex.invalidation = { at: e.time, reason: 'restarted', epoch: rec.epoch, sequence };
           }

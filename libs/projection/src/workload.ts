@@ -14,7 +14,7 @@ export interface WorkloadOptions {
   nodes?: number;
   /** Distinct client ids per node. */
   clientsPerNode?: number;
-  /** Clients per create / reclaim command (group commits). */
+  /** Most clients per create / reclaim command (a group commit merges 1 to this many). */
   batch?: number;
   startTime?: number;
   config?: Partial<GraceConfig>;
@@ -82,7 +82,7 @@ export class Workload {
     if (inGrace) {
       if (r < 45) return { type: 'reclaim', node, clients: this.reclaimCandidates(node) };
       if (r < 55) return { type: 'reclaimComplete', node, clients: this.clients(node, 1) };
-      if (r < 63) return { type: 'create', node, clients: this.clients(node, this.batch).map((client) => ({ client })) };
+      if (r < 63) return { type: 'create', node, clients: this.clients(node, this.groupSize()).map((client) => ({ client })) };
       if (r < 78) return { type: 'lift', nodes: [node] };
       if (r < 84) return { type: 'enforce', nodes: [node] };
       if (r < 89) return { type: 'join', nodes: [node] };
@@ -91,7 +91,7 @@ export class Workload {
       if (r < 98) return { type: 'remove', nodes: [node] };
       return { type: 'add', nodes: [node] };
     }
-    if (r < 62) return { type: 'create', node, clients: this.clients(node, this.batch).map((client) => ({ client, ...(this.rng() < 0.3 ? { principalHash: 'ab'.repeat(8) } : {}) })) };
+    if (r < 62) return { type: 'create', node, clients: this.clients(node, this.groupSize()).map((client) => ({ client, ...(this.rng() < 0.3 ? { principalHash: 'ab'.repeat(8) } : {}) })) };
     if (r < 70) return { type: 'removeClients', node, clients: this.clients(node, 1) };
     if (r < 75) return { type: 'mayGrant', node, now: this.now };
     if (r < 80) return { type: 'reclaim', node, clients: this.clients(node, 1) };
@@ -101,7 +101,12 @@ export class Workload {
     if (r < 97) return { type: 'add', nodes: [node] };
     // Restarts are rare next to client traffic, as in a real cluster (each rewrites a node's records).
     if (this.rng() < (this.options.restartOdds ?? 0.3)) return { type: 'start', nodes: this.rng() < 0.7 ? [node] : this.nodes.filter(() => this.rng() < 0.5).concat(node) };
-    return { type: 'create', node, clients: this.clients(node, this.batch).map((client) => ({ client })) };
+    return { type: 'create', node, clients: this.clients(node, this.groupSize()).map((client) => ({ client })) };
+  }
+
+  /** How many requests one group commit merged: 1 when idle, up to `batch` under load. */
+  private groupSize(): number {
+    return 1 + Math.floor(this.rng() * this.batch);
   }
 
   /** Mostly clients that may reclaim, some that may not (RECLAIM_BAD, NO_GRACE after completion). */
