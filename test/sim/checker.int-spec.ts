@@ -15,6 +15,7 @@ import {
   checkLogInvariants,
   checkNoReclaimAfterObservedGrant,
   checkRefusalStatuses,
+  checkRefusalsInLog,
 } from './checker';
 import { Ticker } from './clock';
 import { SimCluster } from './cluster';
@@ -128,6 +129,17 @@ describe('log checks', () => {
     const accepted = { ...log.messages[2].events[0], type: 'ReclaimAccepted', node: 'a', recoveryEpoch: 1, clients: [A], id: 'forged/0', epoch: 2 };
     const forged = [...log.messages, { kind: 'gk.decision', v: 1, id: 'forged', events: [accepted] } as unknown as DecisionMessage];
     expect(checkLogInvariants(forged, 90_000)).toEqual([expect.objectContaining({ check: 'log-invariant', message: expect.stringContaining('I1') })]);
+  });
+
+  it('reports a final refusal that the log does not record', () => {
+    const log = recoveringLog();
+    log.execute({ type: 'reclaim', node: 'a', clients: [B] });
+    const obs = observe((o) => {
+      o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim', client: B, status: 'NFS4ERR_RECLAIM_BAD' });
+      o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim', client: A, status: 'NFS4ERR_NO_GRACE' });
+      o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim', client: A, status: 'NFS4ERR_GRACE' });
+    });
+    expect(checkRefusalsInLog(obs, log.messages).map((v) => v.message)).toEqual([expect.stringContaining(`reclaim by ${A} with NFS4ERR_NO_GRACE`)]);
   });
 
   it('reports an acknowledged create or reclaim that the log does not hold (I6)', () => {

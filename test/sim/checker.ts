@@ -30,6 +30,7 @@ export function checkRun(input: RunInput): Violation[] {
     ...checkRefusalStatuses(input.log),
     ...checkAgentReplyStatuses(obs),
     ...checkAcknowledgedInLog(obs, input.log),
+    ...checkRefusalsInLog(obs, input.log),
     ...checkNoReclaimAfterObservedGrant(obs),
     ...(input.dlm ? checkDlm(input.dlm) : []),
   ];
@@ -274,6 +275,31 @@ export function checkAcknowledgedInLog(obs: Observation[], log: DecisionMessage[
     }
     if (o.op === 'reclaim' && !reclaimed.has(key)) {
       violations.push({ check: 'I6', message: `${o.server} acknowledged a reclaim by ${o.client} but the log holds no ReclaimAccepted for it` });
+    }
+  }
+  return violations;
+}
+
+// ---- 5b. every final refusal an agent gave is in the log, where check 3 judged its status ----
+
+/**
+ * NO_GRACE, RECLAIM_BAD and COMPLETE_ALREADY are final answers: each must be recorded as a
+ * `ReclaimRejected` with the same status (so check 3 has verified it against SPEC §2). GRACE is
+ * "retry later" and may be answered without a record (e.g. while the agent cannot reach NATS).
+ */
+export function checkRefusalsInLog(obs: Observation[], log: DecisionMessage[]): Violation[] {
+  const recorded = new Set<string>();
+  for (const m of log) {
+    for (const e of m.events) {
+      if (e.type === 'ReclaimRejected') for (const r of e.rejections) recorded.add(`${e.node}/${r.client}/${r.op}/${r.status}`);
+    }
+  }
+  const violations: Violation[] = [];
+  for (const o of obs) {
+    if (o.kind !== 'agent-reply' || !o.client || (o.op !== 'reclaim' && o.op !== 'reclaim_complete')) continue;
+    if (!['NFS4ERR_NO_GRACE', 'NFS4ERR_RECLAIM_BAD', 'NFS4ERR_COMPLETE_ALREADY'].includes(o.status)) continue;
+    if (!recorded.has(`${o.server}/${o.client}/${o.op}/${o.status}`)) {
+      violations.push({ check: 'refusal-unrecorded', message: `${o.server} refused ${o.op} by ${o.client} with ${o.status}, which the log does not record` });
     }
   }
   return violations;
