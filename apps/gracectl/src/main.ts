@@ -8,12 +8,16 @@ import { runGracectl } from './cli';
 const timeoutMs = Number(process.env.GK_GRACECTL_TIMEOUT_MS) || 30_000;
 
 // A command that cannot finish (NATS gone mid-way) must not hang a script for ever. The decision
-// may or may not have been stored: say so.
-const watchdog = setTimeout(() => {
-  process.stderr.write(`Failure: no answer within ${timeoutMs} ms (the change may or may not have been applied; check with gracectl dump)\n`);
-  process.exit(1);
-}, timeoutMs);
-watchdog.unref();
+// may or may not have been stored: say so. `replay` and `audit` read whole streams and show
+// their progress; they are exempt (a node id spelled like them only loses the watchdog).
+const longRunning = process.argv.slice(2).some((arg) => arg === 'replay' || arg === 'audit');
+if (!longRunning) {
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`Failure: no answer within ${timeoutMs} ms (the change may or may not have been applied; check with gracectl dump)\n`);
+    process.exit(1);
+  }, timeoutMs);
+  watchdog.unref();
+}
 
 runGracectl(process.argv.slice(2), process.env, {
   stdout: (text) => process.stdout.write(text),
