@@ -47,7 +47,12 @@ export class GraceCoordinator {
       throw err;
     }
     const coordinator = new GraceCoordinator(options.nc, options.names, opened, options.observer ?? {});
-    if (options.rpc ?? true) coordinator.serveRpc();
+    if (options.rpc ?? true) {
+      coordinator.serveRpc();
+      // The subscriptions exist at the server only once flushed: until then a request from
+      // another connection would find no responders.
+      await options.nc.flush();
+    }
     return coordinator;
   }
 
