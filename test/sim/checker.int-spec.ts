@@ -84,7 +84,7 @@ describe('belief check', () => {
       o.record({ kind: 'contact-lost', client: A });
       lockOf(o, 2, B, 0, 10);
       o.record({ kind: 'lineage-released', lineage: 2 });
-      o.record({ kind: 'confirmed', client: A });
+      o.record({ kind: 'confirmed', client: A, lineages: [1] });
     });
     expect(checkBeliefs(obs).map((v) => v.check)).toEqual(['conflicting-beliefs']);
   });

@@ -78,7 +78,10 @@ export function beliefIntervals(obs: Observation[]): (Belief & { range: { start:
         }
         break;
       case 'confirmed':
-        for (const l of byClient.get(o.client) ?? []) beliefs.get(l)!.tentativeSince = undefined;
+        for (const l of o.lineages) {
+          const b = beliefs.get(l);
+          if (b && !b.closed) b.tentativeSince = undefined;
+        }
         break;
       case 'lineage-reclaimed': {
         const b = beliefs.get(o.lineage);

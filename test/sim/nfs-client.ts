@@ -8,8 +8,12 @@ export interface HeldLock extends ByteRange {
   file: string;
   type: LockType;
   lockId?: number;
-  /** `held`: confirmed; `tentative`: contact was lost, a renewal or reclaim must confirm it. */
-  belief: 'held' | 'tentative';
+  /**
+   * `held`: confirmed. `tentative`: contact was lost; a renewal (the server kept the state) or a
+   * reclaim confirms it. `reclaim`: the server's state is gone (STALE_CLIENTID, or a new client id
+   * was established); only a reclaim can confirm it now.
+   */
+  belief: 'held' | 'tentative' | 'reclaim';
 }
 
 /** What a client op returns: the server's status, or `UNREACHABLE` when nothing came back. */
@@ -23,7 +27,7 @@ export type ClientStatus = NfsStatus | 'UNREACHABLE';
  */
 export class SimNfsClient {
   partitioned = false;
-  readonly opens = new Map<string, 'held' | 'tentative'>();
+  readonly opens = new Map<string, 'held' | 'tentative' | 'reclaim'>();
   readonly locks = new Map<number, HeldLock>();
   /** Has a confirmed client id at its server's current incarnation (as far as it knows). */
   established = false;
@@ -44,7 +48,12 @@ export class SimNfsClient {
 
   async connect(): Promise<ClientStatus> {
     const status = await this.call('setclientid', false, undefined, () => this.server.setClientId(this.id, this.hasSession));
-    if (status === 'OK') this.established = true;
+    if (status === 'OK') {
+      this.established = true;
+      this.contactLost = false;
+      // A new client id at the server: whatever it had before can come back only by reclaim.
+      this.needReclaim();
+    }
     return status;
   }
 
@@ -82,13 +91,23 @@ export class SimNfsClient {
   async renew(): Promise<ClientStatus> {
     const status = await this.call('renew', false, undefined, async () => this.server.renew(this.id));
     if (status === 'OK' && this.contactLost) {
+      // The server kept this client's state through the gap: what was tentative is confirmed.
       this.contactLost = false;
-      this.obs.record({ kind: 'confirmed', client: this.id });
-      for (const l of this.locks.values()) l.belief = 'held';
-      for (const f of this.opens.keys()) this.opens.set(f, 'held');
+      const lineages = [...this.locks.values()].filter((l) => l.belief === 'tentative').map((l) => l.lineage);
+      this.obs.record({ kind: 'confirmed', client: this.id, lineages });
+      for (const l of this.locks.values()) if (l.belief === 'tentative') l.belief = 'held';
+      for (const [f, b] of this.opens) if (b === 'tentative') this.opens.set(f, 'held');
     }
-    if (status === 'NFS4ERR_STALE_CLIENTID') this.established = false;
+    if (status === 'NFS4ERR_STALE_CLIENTID') {
+      this.established = false;
+      this.needReclaim();
+    }
     return status;
+  }
+
+  private needReclaim(): void {
+    for (const l of this.locks.values()) if (l.belief !== 'held') l.belief = 'reclaim';
+    for (const [f, b] of this.opens) if (b !== 'held') this.opens.set(f, 'reclaim');
   }
 
   // ---- recovery ----
@@ -167,8 +186,8 @@ export class SimNfsClient {
     this.contactLost = true;
     this.established = false;
     this.obs.record({ kind: 'contact-lost', client: this.id });
-    for (const l of this.locks.values()) l.belief = 'tentative';
-    for (const f of this.opens.keys()) this.opens.set(f, 'tentative');
+    for (const l of this.locks.values()) if (l.belief === 'held') l.belief = 'tentative';
+    for (const [f, b] of this.opens) if (b === 'held') this.opens.set(f, 'tentative');
   }
 
   partition(): void {
@@ -184,6 +203,11 @@ export class SimNfsClient {
   forgetAll(why: string): void {
     for (const lineage of [...this.locks.keys()]) this.lose(lineage, why);
     this.opens.clear();
+  }
+
+  /** It re-established its client id but has not finished reclaiming (an interrupted recovery). */
+  get needsRecovery(): boolean {
+    return [...this.locks.values()].some((l) => l.belief === 'reclaim') || [...this.opens.values()].some((b) => b === 'reclaim');
   }
 
   /** Whether it still believes (held or tentative) anything. */

@@ -15,7 +15,8 @@ export type Observation =
   | { kind: 'reply'; tick: number; sentTick: number; client: string; server: string; op: ClientOp; reclaim: boolean; status: string; lineage?: number }
   | { kind: 'lineage-start'; tick: number; lineage: number; client: string; file: string; type: LockType; range: ByteRange }
   | { kind: 'contact-lost'; tick: number; client: string }
-  | { kind: 'confirmed'; tick: number; client: string }
+  /** A renewal succeeded after contact was lost: these lineages were kept by the server all along. */
+  | { kind: 'confirmed'; tick: number; client: string; lineages: number[] }
   | { kind: 'lineage-reclaimed'; tick: number; lineage: number }
   | { kind: 'lineage-lost'; tick: number; lineage: number; why: string }
   | { kind: 'lineage-released'; tick: number; lineage: number }

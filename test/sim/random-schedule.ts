@@ -244,6 +244,10 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
   async function catchUpClient(c: SimNfsClient): Promise<void> {
     for (let i = 0; i < 5; i++) {
       const r = await c.renew();
+      if (r === 'OK' && c.needsRecovery) {
+        await c.recover({ retries: 100, retryMs: 20 });
+        continue;
+      }
       if (r === 'OK') return;
       if (r === 'NFS4ERR_STALE_CLIENTID') {
         await c.recover({ retries: 100, retryMs: 20 });
@@ -258,7 +262,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     const out: Violation[] = [];
     for (const c of clients) {
       if (dead.has(c.server.name)) continue;
-      const tentative = [...c.locks.values()].filter((l) => l.belief === 'tentative');
+      const tentative = [...c.locks.values()].filter((l) => l.belief !== 'held');
       if (tentative.length) out.push({ check: 'settle', message: `${c.name} still has ${tentative.length} tentative lock(s) after recovery` });
     }
     return out;
@@ -281,9 +285,9 @@ async function clientStep(c: SimNfsClient, r: Rng): Promise<void> {
   }
   const held = [...c.locks.values()].filter((l) => l.belief === 'held');
   const choice = r.next();
-  if (choice < 0.15) {
+  if (choice < 0.15 || c.needsRecovery) {
     const status = await c.renew();
-    if (status === 'NFS4ERR_STALE_CLIENTID') await c.recover({ retries: 5, retryMs: 20 });
+    if (status === 'NFS4ERR_STALE_CLIENTID' || (status === 'OK' && c.needsRecovery)) await c.recover({ retries: 5, retryMs: 20 });
   } else if (choice < 0.3) {
     const file = r.pick(FILES);
     if (!c.opens.has(file)) await c.open(file);

@@ -42,3 +42,28 @@ describe.each<AgentKind>(['in-process', 'process'])('simulator with %s agents', 
     }
   }, 60_000);
 });
+
+it('a client that re-established its id after a restart believes its old locks only once reclaimed, not on renewal', async () => {
+  const sim = await SimCluster.create({ natsUrl: testNatsUrl(), names, cluster: 'renewal', nodes: ['a'], agents: 'in-process', config: { graceTimeMs: 60_000, leaseTimeMs: 60_000 } });
+  try {
+    await sim.startServers();
+    await sim.waitForGraceEnd();
+    const x = sim.addClient('a');
+    await x.connect();
+    await x.open('f');
+    const { lineage } = await x.lock('f', { start: 0, end: 10 }, 'write');
+    await sim.restartServer('a');
+    expect(await x.renew()).toBe('NFS4ERR_STALE_CLIENTID');
+    expect(await x.connect()).toBe('OK');
+    sim.partitionClient(x);
+    sim.healClient(x);
+    expect(await x.renew()).toBe('OK');
+    expect(x.locks.get(lineage!)?.belief).toBe('reclaim');
+    expect(await x.reclaimOpen('f')).toBe('OK');
+    expect(await x.reclaimLock(lineage!)).toBe('OK');
+    expect(x.locks.get(lineage!)?.belief).toBe('held');
+    await sim.assertClean();
+  } finally {
+    await sim.close();
+  }
+}, 60_000);
