@@ -232,8 +232,26 @@ export class SimCluster {
     }
   }
 
-  async waitForGraceEnd(timeoutMs?: number): Promise<ClusterState> {
-    return this.waitForState((s) => s.recoveryEpoch === 0, 'the grace period to end', timeoutMs);
+  /**
+   * Waits until the log says the grace period ended, then until every reachable agent of a member
+   * has seen it. The log decides; agents follow it within milliseconds, and until they do they
+   * answer `may_grant` with NFS4ERR_GRACE (safe, and a real client retries). A test that next acts
+   * through an agent must not race that catch-up.
+   */
+  async waitForGraceEnd(timeoutMs = 30_000): Promise<ClusterState> {
+    const deadline = Date.now() + timeoutMs;
+    const ended = await this.waitForState((s) => s.recoveryEpoch === 0, 'the grace period to end', timeoutMs);
+    for (const [node, agent] of this.agents) {
+      if (!ended.members.has(node) || !agent.running || agent.nats.isCut) continue;
+      for (;;) {
+        const hello = await agent.api().request('hello', {}, { timeoutMs: 2000 }).catch(() => undefined);
+        const epoch = Number(hello?.epoch ?? 0);
+        if (hello?.status === 'OK' && (epoch > ended.epoch || (epoch === ended.epoch && hello.inGrace === false))) break;
+        if (Date.now() > deadline) throw new Error(`agent ${node} did not see the grace period end within ${timeoutMs} ms (it says ${JSON.stringify(hello)}); log says:\n${dumpText(ended)}`);
+        await sleep(10);
+      }
+    }
+    return ended;
   }
 
   /** Every check of SPEC §2 and of the clients' beliefs over this run so far. */
