@@ -7,7 +7,9 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 export class MetricsRegistry extends Registry {
   constructor() {
     super();
-    collectDefaultMetrics({ register: this, prefix: 'gk_process_' });
+    // prom-client's default metrics are already named process_* and nodejs_*: the prefix is only
+    // ours (gk_process_cpu_seconds_total, gk_nodejs_heap_size_used_bytes), never doubled.
+    collectDefaultMetrics({ register: this, prefix: 'gk_' });
   }
 }
 

@@ -42,7 +42,10 @@ describe('service kit', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', info: { nats: { status: 'up' } } });
     expect((await fetch(`${base}/health/live`)).status).toBe(200);
-    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/gk_process_/);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^gk_process_cpu_user_seconds_total /m);
+    expect(metrics).toMatch(/^gk_nodejs_eventloop_lag_seconds /m);
+    expect(metrics).not.toMatch(/gk_process_process_|gk_process_nodejs_/);
     expect(await (await fetch(`${base}/docs-json`)).json()).toMatchObject({ info: { title: 'test' }, paths: { '/things': expect.anything() } });
   });
 
