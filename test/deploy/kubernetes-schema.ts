@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { ROOT } from './support';
@@ -61,7 +61,9 @@ export function unknownFieldProblems(objects: K8sObject[]): string[] {
     module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022,
   });
   const source = program.getSourceFile(file)!;
-  return ts.getPreEmitDiagnostics(program, source).map((d) => {
+  const diagnostics = ts.getPreEmitDiagnostics(program, source);
+  rmSync(file, { force: true });
+  return diagnostics.map((d) => {
     const o = d.start === undefined ? undefined : objectAt(source.getLineAndCharacterOfPosition(d.start).line);
     const at = o ? `${o.kind} ${o.metadata?.name ?? ''}: ` : '';
     return `${at}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
