@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { repoFile, requireTool, ROOT, run } from './support';
+import { knownVariables, repoFile, requireTool, ROOT, run } from './support';
 
 // The production compose file (deploy/docker-compose.yml), the development one (docker-compose.yml)
 // and the NATS server configuration they share. No container engine here: dclint validates the
@@ -121,6 +121,12 @@ describe('deploy/docker-compose.yml (production)', () => {
     expect(Object.keys(production.services.registry!.depends_on ?? {}).sort()).toEqual(['nats-1', 'nats-2', 'nats-3', 'postgres']);
   });
 
+  it('sets only variables the programs read', () => {
+    const known = knownVariables();
+    const unknown = gracekeeperServices.flatMap(([name, s]) => Object.keys(s.environment ?? {}).filter((k) => !known.has(k)).map((k) => `${name}: ${k}`));
+    expect(unknown).toEqual([]);
+  });
+
   it('runs two coordinators, a registry and three node-agents from the one image', () => {
     const byProgram = (program: string) => gracekeeperServices.filter(([, s]) => s.command?.[0] === program && !s.profiles);
     expect(byProgram('coordinator')).toHaveLength(2);
@@ -135,6 +141,12 @@ describe('docker-compose.yml (development)', () => {
   it('says it is the development one and points at production', () => {
     expect(repoFile('docker-compose.yml')).toMatch(/^# DEVELOPMENT ONLY/);
     expect(repoFile('docker-compose.yml')).toContain('deploy/docker-compose.yml');
+  });
+
+  it('sets only variables the programs read', () => {
+    const known = knownVariables();
+    const programs = Object.entries(development.services).filter(([, s]) => s.image?.startsWith('node:'));
+    expect(programs.flatMap(([name, s]) => Object.keys(s.environment ?? {}).filter((k) => !known.has(k)).map((k) => `${name}: ${k}`))).toEqual([]);
   });
 
   it('fixes the findings of issue 14: NATS volumes, no default token, restart policies, three agents', () => {

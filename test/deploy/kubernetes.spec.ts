@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { type K8sObject, schemaProblems, unknownFieldProblems } from './kubernetes-schema';
-import { repoFile, ROOT, yamlDocuments, yamlFile } from './support';
+import { knownVariables, repoFile, ROOT, yamlDocuments, yamlFile } from './support';
 
 // The Kubernetes manifests (deploy/kubernetes), validated against the Kubernetes API schemas from
 // the kubernetes-models package (strictly: unknown fields fail), then checked for what running
@@ -134,5 +134,12 @@ describe('deploy/kubernetes manifests', () => {
     const config = byKind<K8sObject & { data: Record<string, string> }>('ConfigMap').find((c) => c.metadata?.name === 'gracekeeper')!;
     expect(config.data.GK_STREAM_REPLICAS).toBe('3');
     for (const w of workloads) for (const c of gracekeeperContainers(w)) expect(JSON.stringify(c)).toContain('"configMapRef":{"name":"gracekeeper"}');
+  });
+
+  it('sets only variables the programs read', () => {
+    const known = knownVariables();
+    const config = byKind<K8sObject & { data: Record<string, string> }>('ConfigMap').find((c) => c.metadata?.name === 'gracekeeper')!;
+    const set = [...Object.keys(config.data), ...workloads.flatMap((w) => gracekeeperContainers(w).flatMap((c) => (c.env ?? []).map((e) => e.name)))];
+    expect(set.filter((name) => !known.has(name))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 
@@ -59,5 +59,26 @@ export function registeredMetricNames(): Set<string> {
   for (const source of sources) {
     for (const m of repoFile(source).matchAll(/(?:name:\s*|gauge\()\s*'(gk_[a-z0-9_]+)'/g)) names.add(m[1]!);
   }
+  return names;
+}
+
+/**
+ * Every setting the programs read: the GK_*, NATS_URL and DATABASE_URL names in their sources
+ * (config schemas, process.env reads), plus the entry point's secret files. A variable set by a
+ * deployment artifact and found nowhere here is a typo or a setting that does nothing.
+ */
+export function knownVariables(): Set<string> {
+  const names = new Set<string>(['NODE_ENV']);
+  const visit = (dir: string): void => {
+    for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) { if (entry.name !== 'test' && entry.name !== 'testing') visit(path); continue; }
+      if (!/\.(ts|js)$/.test(entry.name) || /\.(spec|int-spec|e2e-spec|test)\.ts$/.test(entry.name)) continue;
+      for (const m of repoFile(path).matchAll(/\b(GK_[A-Z0-9_]+|NATS_URL|DATABASE_URL)\b/g)) names.add(m[1]!);
+    }
+  };
+  for (const dir of ['apps', 'libs', 'deploy/runtime']) visit(dir);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  for (const secret of (require('../../deploy/runtime/gracekeeper.js') as { SECRET_VARIABLES: string[] }).SECRET_VARIABLES) names.add(`${secret}_FILE`);
   return names;
 }

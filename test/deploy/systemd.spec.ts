@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoFile, requireTool, ROOT, run } from './support';
+import { knownVariables, repoFile, requireTool, ROOT, run } from './support';
 
 // The systemd units (deploy/systemd): `systemd-analyze verify` must accept them without a single
 // complaint, `systemd-analyze security --offline` must rate them well hardened, and the node-agent
@@ -74,6 +74,15 @@ describe('deploy/systemd units', () => {
     expect(credentials.has('admin-token')).toBe(true);
     // No secret in the unit or its environment file example.
     expect((d.get('Environment') ?? []).some((e) => /^(GK_ADMIN_TOKEN|DATABASE_URL)=/.test(e))).toBe(false);
+  });
+
+  it('units and environment file examples set only variables the programs read', () => {
+    const known = knownVariables();
+    const fromUnits = units.flatMap((u) => (directives(u).get('Environment') ?? []).map((e) => e.split('=')[0]!));
+    const fromExamples = ['gracekeeper.env.example', 'node-agent.env.example']
+      .flatMap((f) => repoFile(`deploy/systemd/${f}`).split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split('=')[0]!));
+    expect(fromExamples.length).toBeGreaterThan(3);
+    expect([...fromUnits, ...fromExamples].filter((name) => !known.has(name))).toEqual([]);
   });
 
   it('coordinator and registry run as a dynamic user with no capability at all', () => {
