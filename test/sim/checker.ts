@@ -152,6 +152,8 @@ export function checkLogInvariants(log: DecisionMessage[], graceTimeMs: number):
 /**
  * A second, independent reading of SPEC §2's reclaim rule: replays the log and, for every
  * `ReclaimRejected`, computes the status the rule gives on the state before that decision.
+ * Deliberately written without the domain's code (an oracle that shares the rules' code shares
+ * their bugs).
  */
 export function checkRefusalStatuses(log: DecisionMessage[]): Violation[] {
   const violations: Violation[] = [];
@@ -161,9 +163,16 @@ export function checkRefusalStatuses(log: DecisionMessage[]): Violation[] {
   let validR = new Map<string, Set<string>>();
   const completed = new Map<string, Set<string>>();
   const set = (m: Map<string, Set<string>>, n: string) => m.get(n) ?? m.set(n, new Set()).get(n)!;
+  /**
+   * SPEC §2 with nfsdcltrack's reboot semantics: a (re)start inside grace makes every record the
+   * node holds one to reclaim. On a grace period's first start that is the snapshot of `cur`; on
+   * a restart inside the same grace period, what the node recorded since (fresh creates and
+   * reclaims) joins its valid records of R: nothing acknowledged is lost.
+   */
   const restart = (n: string) => {
     const m = members.get(n);
     if (m) Object.assign(m, { need: true, enforcing: true });
+    for (const x of cur.get(n) ?? []) set(validR, n).add(x);
     cur.set(n, new Set());
     completed.set(n, new Set());
   };
