@@ -2,7 +2,8 @@ import { ClientId, EventBody, ReclaimCompleteStatus, ReclaimStatus } from '#cont
 import { DecideResult, NodeCommand } from './commands';
 import { graceEnded } from './decide-admin';
 import { nodeGraceOver } from './deadline';
-import { allEnforcing, ClusterState, inGrace, membersNeeding } from './state';
+import { reclaimCompleteReason, reclaimStatus } from './reclaim-rule';
+import { ClusterState, inGrace, membersNeeding } from './state';
 
 const noCluster: DecideResult = { ok: false, rejection: { code: 'NO_CLUSTER', message: 'cluster does not exist (add a node first)' } };
 
@@ -33,21 +34,6 @@ export function decideNode(c: NodeCommand, s: ClusterState): DecideResult {
   }
 }
 
-/**
- * The reclaim rule (SPEC §2): accepted only while grace is in force, every member enforces, this
- * node recovers (NEED), the client holds a record of epoch R here, and it has not completed.
- */
-export function reclaimStatus(s: ClusterState, node: string, client: ClientId): ReclaimStatus {
-  if (!inGrace(s)) return 'NFS4ERR_NO_GRACE';
-  if (!allEnforcing(s)) return 'NFS4ERR_GRACE';
-  const member = s.members.get(node);
-  if (!member?.need) return 'NFS4ERR_NO_GRACE';
-  const r = s.records.get(node);
-  if (r?.completed.has(client)) return 'NFS4ERR_NO_GRACE';
-  if (!r?.recovery?.has(client)) return 'NFS4ERR_RECLAIM_BAD';
-  return 'OK';
-}
-
 function reclaim(node: string, clients: ClientId[], s: ClusterState): DecideResult {
   const statuses = clients.map((client) => reclaimStatus(s, node, client));
   const accepted = unique(clients.filter((_, i) => statuses[i] === 'OK'));
@@ -62,10 +48,10 @@ function reclaim(node: string, clients: ClientId[], s: ClusterState): DecideResu
 }
 
 function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): DecideResult {
-  const completed = s.records.get(node)?.completed;
   const seen = new Set<ClientId>();
   const statuses: ReclaimCompleteStatus[] = clients.map((client) => {
-    if (completed?.has(client) || seen.has(client)) return 'NFS4ERR_COMPLETE_ALREADY';
+    // A client named twice in one batch completes once: the second is a repeat too.
+    if (reclaimCompleteReason(s, node, client) === 'already-completed' || seen.has(client)) return 'NFS4ERR_COMPLETE_ALREADY';
     seen.add(client);
     return 'OK';
   });

@@ -1,9 +1,10 @@
 export * from './commands';
 export * from './deadline';
 export * from './decide';
-export { reclaimStatus } from './decide-node';
+export * from './effects';
 export * from './evolve';
 export * from './queries';
+export * from './reclaim-rule';
 export * from './seal';
 export * from './state';
 export * from './in-memory-log';

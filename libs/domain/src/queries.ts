@@ -1,11 +1,53 @@
 import { ClientId, CheckStatus, NodeId } from '#contracts';
 import { graceDeadline } from './deadline';
-import { ClusterState, membersNeeding } from './state';
+import { allEnforcing, ClusterState, inGrace, membersNeeding } from './state';
+
+/**
+ * Where the client's valid record on this node is: in epoch C (`current`: changed only by the
+ * node's own writes), only in epoch R (`recovery`: valid only while this grace period lasts), or
+ * nowhere (`none`).
+ */
+export type RecordStanding = 'current' | 'recovery' | 'none';
+
+export function recordStanding(s: ClusterState, node: NodeId, client: ClientId): RecordStanding {
+  const r = s.records.get(node);
+  if (r?.current.has(client)) return 'current';
+  return r?.recovery?.has(client) ? 'recovery' : 'none';
+}
+
+/** Whether the client holds a valid record on this node, of epoch R or C (SPEC I3/I4). */
+export function holdsValidRecord(s: ClusterState, node: NodeId, client: ClientId): boolean {
+  return recordStanding(s, node, client) !== 'none';
+}
 
 /** check: does the client hold a valid record on this node, of epoch R or C? */
 export function checkClient(s: ClusterState, node: NodeId, client: ClientId): CheckStatus {
+  return holdsValidRecord(s, node, client) ? 'OK' : 'NFS4ERR_RECLAIM_BAD';
+}
+
+/**
+ * Whether `lift node` would clear its NEED now: the lift rule (SPEC §2) does nothing while grace
+ * is in force and some member lacks ENFORCING.
+ */
+export function liftTakesEffect(s: ClusterState, node: NodeId): boolean {
+  return inGrace(s) && allEnforcing(s) && !!s.members.get(node)?.need;
+}
+
+/**
+ * nfsdcltrack's early end of grace, in the state's terms: it writes Y to v4_end_grace after
+ * `init` or a v4.1 `create` when no client record is older than the boot (every old record was
+ * reclaimed) and every client has a session (v4.0 clients never say they are done).
+ */
+export function nothingLeftToReclaim(s: ClusterState, node: NodeId): boolean {
+  if (!s.members.get(node)?.need) return false;
   const r = s.records.get(node);
-  return r && (r.current.has(client) || r.recovery?.has(client)) ? 'OK' : 'NFS4ERR_RECLAIM_BAD';
+  if (!r) return true;
+  for (const [client, record] of r.recovery ?? []) {
+    if (!r.current.has(client) && !r.completed.has(client)) return false;
+    if (record.hasSession !== true) return false;
+  }
+  for (const record of r.current.values()) if (record.hasSession !== true) return false;
+  return true;
 }
 
 /** The clients that may reclaim on this node in the grace period in force (cld GraceStart list). */

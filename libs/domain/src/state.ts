@@ -82,6 +82,7 @@ export function initialClusterState(options: { trackedNodes?: Iterable<NodeId> }
 
 export const inGrace = (s: ClusterState): boolean => s.recoveryEpoch !== 0;
 export const allEnforcing = (s: ClusterState): boolean => [...s.members.values()].every((m) => m.enforcing);
+export const membersNotEnforcing = (s: ClusterState): NodeId[] => [...s.members].filter(([, m]) => !m.enforcing).map(([n]) => n).sort();
 export const membersNeeding = (s: ClusterState): NodeId[] => [...s.members].filter(([, m]) => m.need).map(([n]) => n).sort();
 export const isTracked = (s: ClusterState, node: NodeId): boolean => !s.trackedNodes || s.trackedNodes.has(node);
 

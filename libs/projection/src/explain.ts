@@ -1,5 +1,8 @@
 import type { ClientId, GraceEndReason, NodeId } from '#contracts';
-import { type ClusterState, inGrace } from '#domain';
+import {
+  type ClusterState, membersNotEnforcing, RECLAIM_COMPLETE_STATUS, RECLAIM_STATUS, reclaimCompleteReason, type ReclaimCompleteReason,
+  reclaimReason, type ReclaimReason,
+} from '#domain';
 
 /** Why a grace period ended, in an operator's words. */
 export function endReasonText(reason: GraceEndReason | string): string {
@@ -22,44 +25,53 @@ export function lastGraceEndText(s: ClusterState): string | undefined {
 }
 
 /**
- * Why a reclaim or RECLAIM_COMPLETE got `status`, read off the state the decision was taken on
- * (SPEC §2's reclaim rule, clause by clause). Used both when the registry projects a
- * ReclaimRejected and when it answers "is X reclaimable on N now?".
+ * Why a reclaim or RECLAIM_COMPLETE got `status`: the domain says which clause of SPEC §2's rule
+ * decided on the state the decision was taken on (`reclaimReason`), and this puts it in words.
+ * Used both when the registry projects a ReclaimRejected and when it answers "is X reclaimable
+ * on N now?".
  */
 export function explainStatus(s: ClusterState, node: NodeId, client: ClientId, status: string, op: 'reclaim' | 'reclaim_complete' = 'reclaim'): string {
-  const r = s.records.get(node);
-  const member = s.members.get(node);
-  switch (status) {
-    case 'OK':
-      return op === 'reclaim'
-        ? `the client holds a record of epoch ${s.recoveryEpoch} on ${node}, which is recovering, and every member enforces`
-        : 'first RECLAIM_COMPLETE of this client on this node';
-    case 'NFS4ERR_GRACE': {
-      const lacking = [...s.members].filter(([, m]) => !m.enforcing).map(([n]) => n).sort();
-      return `not every member enforces the grace period yet (${lacking.join(', ') || 'none'} lacking ENFORCING): retry later`;
-    }
-    case 'NFS4ERR_COMPLETE_ALREADY':
-      return `the client already sent RECLAIM_COMPLETE on ${node} since the node last started`;
-    case 'NFS4ERR_NO_GRACE':
-      if (!inGrace(s)) {
-        return `no grace period is in force${lastGraceEnd(s)}`;
-      }
-      if (r?.completed.has(client)) {
-        return `the client already sent RECLAIM_COMPLETE on ${node} in the grace period of epoch ${s.recoveryEpoch}: a later reclaim is refused`;
-      }
-      if (!member) return `${node} is not a member of the cluster`;
-      if (!member.need) return `${node} is not recovering in the grace period of epoch ${s.recoveryEpoch} (it did not restart, or its NEED was lifted)`;
-      return 'no grace period is in force for this node';
-    case 'NFS4ERR_RECLAIM_BAD': {
-      const current = r?.current.get(client);
-      if (current) {
-        return `the client holds no record of epoch ${s.recoveryEpoch} on ${node}: its record is of epoch ${current.epoch}, written after the grace period began`;
-      }
-      return `the client holds no valid record of epoch ${s.recoveryEpoch} on ${node} (never recorded there, removed, or invalidated when an earlier grace period ended)`;
-    }
-    default:
-      return status;
+  if (op === 'reclaim_complete') {
+    const reason = reclaimCompleteReason(s, node, client);
+    return RECLAIM_COMPLETE_STATUS[reason] === status ? reclaimCompleteReasonText(reason, node) : unexplained(status, RECLAIM_COMPLETE_STATUS[reason]);
   }
+  const reason = reclaimReason(s, node, client);
+  return RECLAIM_STATUS[reason] === status ? reclaimReasonText(s, reason, node, client) : unexplained(status, RECLAIM_STATUS[reason]);
+}
+
+/** One clause of the reclaim rule in an operator's words, with the facts of the state that bear on it. */
+export function reclaimReasonText(s: ClusterState, reason: ReclaimReason, node: NodeId, client: ClientId): string {
+  switch (reason) {
+    case 'holds-record-of-R':
+      return `the client holds a record of epoch ${s.recoveryEpoch} on ${node}, which is recovering, and every member enforces`;
+    case 'not-all-enforcing':
+      return `not every member enforces the grace period yet (${membersNotEnforcing(s).join(', ') || 'none'} lacking ENFORCING): retry later`;
+    case 'no-grace':
+      return `no grace period is in force${lastGraceEnd(s)}`;
+    case 'already-completed':
+      return `the client already sent RECLAIM_COMPLETE on ${node} in the grace period of epoch ${s.recoveryEpoch}: a later reclaim is refused`;
+    case 'not-member':
+      return `${node} is not a member of the cluster`;
+    case 'not-recovering':
+      return `${node} is not recovering in the grace period of epoch ${s.recoveryEpoch} (it did not restart, or its NEED was lifted)`;
+    case 'recorded-only-in-C': {
+      const epoch = s.records.get(node)?.current.get(client)?.epoch;
+      return `the client holds no record of epoch ${s.recoveryEpoch} on ${node}: its record is of epoch ${epoch}, written after the grace period began`;
+    }
+    case 'no-record':
+      return `the client holds no valid record of epoch ${s.recoveryEpoch} on ${node} (never recorded there, removed, or invalidated when an earlier grace period ended)`;
+  }
+}
+
+export function reclaimCompleteReasonText(reason: ReclaimCompleteReason, node: NodeId): string {
+  return reason === 'first-completion'
+    ? 'first RECLAIM_COMPLETE of this client on this node'
+    : `the client already sent RECLAIM_COMPLETE on ${node} since the node last started`;
+}
+
+/** A status the state at hand would not give (a log read from mid-history): say so rather than guess. */
+function unexplained(status: string, wouldBe: string): string {
+  return `${status} (the state this registry holds here would give ${wouldBe})`;
 }
 
 function lastGraceEnd(s: ClusterState): string {

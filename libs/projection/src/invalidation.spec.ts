@@ -1,24 +1,10 @@
 import { validateDecision, type GkEventOf } from '#contracts';
-import { evolve, initialClusterState } from '#domain';
-import { invalidationMessageId, invalidationMessages, unreclaimedRecords } from './invalidation';
+import { invalidationMessageId, invalidationMessages } from './invalidation';
 
 const base = { v: 1 as const, cluster: 'c', time: '2026-01-01T00:00:00.000Z', actor: 't' };
 const hex = (i: number, bytes = 4) => i.toString(16).padStart(bytes * 2, '0');
 
 describe('invalidations derived from a grace end', () => {
-  it('lists, per recovering node, the records of epoch R that were not reclaimed (what evolve drops)', () => {
-    const s = initialClusterState();
-    let n = 0;
-    const ev = (e: object) => evolve(s, { ...base, id: `e${n++}`, epoch: s.epoch, ...e } as never);
-    ev({ type: 'MemberAdded', node: 'a' });
-    ev({ type: 'MemberAdded', node: 'b' });
-    ev({ type: 'ClientRecorded', node: 'a', clients: [{ client: '01' }, { client: '02' }, { client: '03' }] });
-    ev({ type: 'ClientRecorded', node: 'b', clients: [{ client: '04' }] });
-    ev({ type: 'GraceStarted', recoveryEpoch: 1, nodes: ['a'], epoch: 2 });
-    ev({ type: 'ReclaimAccepted', node: 'a', recoveryEpoch: 1, clients: ['02'] });
-    expect(unreclaimedRecords(s)).toEqual(new Map([['a', ['01', '03']]]));
-  });
-
   it('chunks a large loss into parts below the message size limit, with deterministic ids, each a valid decision', () => {
     const clients = Array.from({ length: 3000 }, (_, i) => hex(i, 128));
     const end: GkEventOf<'GraceEnded'> = { ...base, type: 'GraceEnded', id: 'd9/0', epoch: 3, recoveryEpoch: 2, reason: 'deadline', abandonedNodes: ['a'] };

@@ -1,30 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { ClientId, DecisionMessage, GkEventOf, NodeId } from '#contracts';
-import type { ClusterState } from '#domain';
 
 /** Client ids per message part: 256 KiB of ids keeps a part far below NATS' 1 MiB max_payload. */
 const MAX_PART_BYTES = 256 * 1024;
 
 /**
- * The records a GraceEnded invalidates (SPEC I4): per node, the clients in its recovery set that
- * were not reclaimed, i.e. exactly what `evolve` drops. Call it on the state just before
- * applying the GraceEnded. Sorted, so every replica and every replay derives the same list.
- */
-export function unreclaimedRecords(s: ClusterState): Map<NodeId, ClientId[]> {
-  const out = new Map<NodeId, ClientId[]>();
-  for (const node of [...s.records.keys()].sort()) {
-    const r = s.records.get(node)!;
-    if (!r.recovery) continue;
-    const lost: ClientId[] = [];
-    for (const client of r.recovery.keys()) if (!r.current.has(client)) lost.push(client);
-    if (lost.length) out.set(node, lost.sort());
-  }
-  return out;
-}
-
-/**
  * The registry's `ClientRecordsInvalidated` messages for one GraceEnded: one per node with
- * invalidated clients, chunked into parts. Everything in them is derived from the GraceEnded and
+ * invalidated clients (`lost`: what evolve reported dropping, per node), chunked into parts. Everything in them is derived from the GraceEnded and
  * the state, including the message id (`invalidated/<cluster>/<R>/<node>/<part>`), which is the
  * JetStream msgID: replicas and restarts that publish the same part are de-duplicated.
  */

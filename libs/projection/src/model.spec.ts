@@ -1,7 +1,7 @@
 import { streamNames, validateDecision, type DecisionMessage } from '#contracts';
-import { evolve, initialClusterState, type ClusterState } from '#domain';
+import { evolve, holdsValidRecord, initialClusterState, type ClusterState } from '#domain';
 import type { StoredMessage } from '#event-store';
-import { applyMalformed, applyMessage, ChangeSet, emptyModel, isValid, type ProjectionModel } from './model';
+import { applyMalformed, applyMessage, ChangeSet, emptyModel, type ProjectionModel } from './model';
 import { clientLine, clusterLine, materializeChanges, nodeLines, periodLine } from './rows';
 import { mulberry32, Workload } from './workload';
 
@@ -88,7 +88,7 @@ describe('projection model', () => {
     for (const cm of model.clusters.values()) {
       for (const [node, byClient] of cm.extras) {
         for (const [client, ex] of byClient) {
-          if (isValid(cm.state, node, client)) expect(ex.invalidation).toBeUndefined();
+          if (holdsValidRecord(cm.state, node, client)) expect(ex.invalidation).toBeUndefined();
           else if (ex.invalidation) {
             dropped++;
             expect(['removed', 'restarted', 'deadline', 'all-reclaimed', 'first-non-reclaim-grant', 'removed', 'admin']).toContain(ex.invalidation.reason);

@@ -1,4 +1,5 @@
 import type { ClientId, NodeId } from '#contracts';
+import { holdsValidRecord } from '#domain';
 import { copyArray, copyValue } from './copy-in';
 import { referencesOf, type AuditRow, type ChangeSet, type ClusterModel, type GracePeriodRow, type MalformedRow, type OutboxItem, type ProjectionModel } from './model';
 
@@ -55,7 +56,7 @@ export function clientLine(cm: ClusterModel, node: NodeId, client: ClientId): st
   const ex = cm.extras.get(node)?.get(client);
   const inv = ex?.invalidation;
   return [
-    v(cm.cluster), v(node), v(client), v(cur !== undefined || rec !== undefined),
+    v(cm.cluster), v(node), v(client), v(holdsValidRecord(cm.state, node, client)),
     v(cur?.epoch), v(cur?.principalHash), v(cur?.hasSession),
     v(rec?.epoch), v(rec?.principalHash), v(rec?.hasSession),
     v(r?.completed.has(client) ?? false), v(ex?.reclaimedEpoch),

@@ -1,5 +1,5 @@
 import type { DecisionMessage, GraceConfig } from '#contracts';
-import { type Command, decide, evolve, initialClusterState, seal, type ClusterState } from '#domain';
+import { type Command, decide, evolve, inGrace, initialClusterState, seal, type ClusterState } from '#domain';
 
 /**
  * A deterministic random workload of real decisions (the domain's `decide` on the writer's own
@@ -78,8 +78,7 @@ export class Workload {
     const s = this.state;
     const node = this.pick(this.nodes);
     const r = this.rng() * 100;
-    const inGrace = s.recoveryEpoch !== 0;
-    if (inGrace) {
+    if (inGrace(s)) {
       if (r < 45) return { type: 'reclaim', node, clients: this.reclaimCandidates(node) };
       if (r < 55) return { type: 'reclaimComplete', node, clients: this.clients(node, 1) };
       if (r < 63) return { type: 'create', node, clients: this.clients(node, this.groupSize()).map((client) => ({ client })) };

@@ -1,8 +1,9 @@
 import type { ClientRef, GkEvent } from '#contracts';
 import type { Answer } from '#cluster-store';
-import { allEnforcing, type ClusterState, type Command, inGrace, reclaimableClients, reclaimStatus, summarize } from '#domain';
-import { BootTracker, bootCausation, nothingLeftToReclaim } from './boots';
+import { checkClient, type ClusterState, type Command, inGrace, nothingLeftToReclaim, reclaimableClients, recordStanding, reclaimStatus, summarize } from '#domain';
+import { BootTracker, bootCausation } from './boots';
 import { withDeadline } from './deadline';
+import { GraceDoneWaiter } from './grace-done-waiter';
 import { AgentLog, errorText } from './log';
 import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from './requests';
 import type { ViewHolder } from './view-holder';
@@ -46,8 +47,7 @@ export class AgentService {
   private readonly views: ViewHolder;
   private readonly boots: BootTracker;
   private readonly now: () => number;
-  private graceWaiters: { recoveryEpoch: number; resolve: () => void }[] = [];
-  private liftInFlight = false;
+  private readonly graceDoneWaiter: GraceDoneWaiter;
   readonly counters = new Map<string, number>();
 
   constructor(private readonly options: AgentServiceOptions) {
@@ -56,6 +56,12 @@ export class AgentService {
     this.views = options.views;
     this.boots = new BootTracker(options.node);
     this.now = options.now ?? Date.now;
+    this.graceDoneWaiter = new GraceDoneWaiter({
+      node: options.node,
+      state: () => this.state,
+      lift: (causation) => this.deadline('grace_done', () => this.submit({ type: 'lift', nodes: [this.node] }, causation)),
+      log: options.log,
+    });
   }
 
   get state(): ClusterState {
@@ -65,13 +71,7 @@ export class AgentService {
   /** Fed by the live view after each stored decision is applied, in log order. */
   applied(events: readonly GkEvent[], state: ClusterState): void {
     this.boots.observe(events);
-    if (this.graceWaiters.length) {
-      const ended = this.graceWaiters.filter((w) => state.recoveryEpoch !== w.recoveryEpoch);
-      this.graceWaiters = this.graceWaiters.filter((w) => state.recoveryEpoch === w.recoveryEpoch);
-      for (const w of ended) w.resolve();
-      // A lift while some member did not enforce yet changed nothing: try again once they all do.
-      if (this.graceWaiters.length && inGrace(state) && state.members.get(this.node)?.need && allEnforcing(state)) void this.retryLift();
-    }
+    this.graceDoneWaiter.applied(state);
   }
 
   /** Runs one request and counts its outcome. Never throws. */
@@ -167,12 +167,11 @@ export class AgentService {
       if (r.reclaim && reclaimStatus(this.state, this.node, r.client) === 'OK') {
         await this.reclaimStatusOf(r.client, causation);
       }
-      const records = this.state.records.get(this.node);
-      if (records?.current.has(r.client)) return { status: 'OK' };
-      if (!records?.recovery?.has(r.client)) return { status: 'NFS4ERR_RECLAIM_BAD' };
+      const standing = recordStanding(this.state, this.node, r.client);
+      if (standing === 'current') return { status: 'OK' };
+      if (standing === 'none') return { status: 'NFS4ERR_RECLAIM_BAD' };
       await this.views.view.catchUp();
-      const fresh = this.state.records.get(this.node);
-      return { status: fresh?.current.has(r.client) || fresh?.recovery?.has(r.client) ? 'OK' : 'NFS4ERR_RECLAIM_BAD' };
+      return { status: checkClient(this.state, this.node, r.client) };
     });
   }
 
@@ -200,14 +199,14 @@ export class AgentService {
   async graceDone(wait: boolean, causation?: string): Promise<AgentReply> {
     const recoveryEpoch = this.state.recoveryEpoch;
     const ended = () => this.state.recoveryEpoch !== recoveryEpoch;
-    const waiting = wait && recoveryEpoch !== 0 ? new Promise<void>((resolve) => this.graceWaiters.push({ recoveryEpoch, resolve })) : undefined;
+    const waiting = wait && recoveryEpoch !== 0 ? this.graceDoneWaiter.wait(recoveryEpoch) : undefined;
     await this.deadline('grace_done', async () => {
       if (recoveryEpoch !== 0 && this.state.members.has(this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation);
     }).catch((err: unknown) => {
       if (!waiting) throw err;
       // The lift is retried while waiting; a store outage only delays the answer.
       this.options.log.warn(`grace_done: lift failed, will retry: ${errorText(err)}`);
-      void this.retryLift();
+      void this.graceDoneWaiter.retryLift();
     });
     if (waiting && !ended()) await waiting;
     return { status: 'OK', ended: recoveryEpoch === 0 || ended(), epoch: this.state.epoch, recoveryEpoch: this.state.recoveryEpoch };
@@ -260,24 +259,6 @@ export class AgentService {
 
   private async liftIfDone(causation?: string): Promise<void> {
     if (nothingLeftToReclaim(this.state, this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation);
-  }
-
-  private async retryLift(): Promise<void> {
-    if (this.liftInFlight) return;
-    this.liftInFlight = true;
-    try {
-      while (this.graceWaiters.length && this.state.members.get(this.node)?.need) {
-        try {
-          await this.deadline('grace_done', () => this.submit({ type: 'lift', nodes: [this.node] }, 'grace_done retry'));
-          if (!allEnforcing(this.state)) return; // applied() calls again once everyone enforces
-        } catch (err) {
-          this.options.log.warn(`grace_done: lift retry failed: ${errorText(err)}`);
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-    } finally {
-      this.liftInFlight = false;
-    }
   }
 
   /**

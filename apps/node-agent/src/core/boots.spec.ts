@@ -1,6 +1,6 @@
 import type { GkEvent } from '#contracts';
-import { decide, evolve, initialClusterState, seal, type ClusterState, type Command } from '#domain';
-import { bootCausation, BootTracker, nothingLeftToReclaim } from './boots';
+import { decide, evolve, initialClusterState, nothingLeftToReclaim, seal, type ClusterState, type Command } from '#domain';
+import { bootCausation, BootTracker } from './boots';
 
 /** A one-node cluster driven through the real deciders. */
 function cluster() {

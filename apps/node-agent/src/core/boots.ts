@@ -41,20 +41,3 @@ export class BootTracker {
     return startedAt !== undefined && graceStart * 1000 <= startedAt;
   }
 }
-
-/**
- * nfsdcltrack's early end of grace, in the state's terms: it writes Y to v4_end_grace after
- * `init` or a v4.1 `create` when no client record is older than the boot (every old record was
- * reclaimed) and every client has a session (v4.0 clients never say they are done).
- */
-export function nothingLeftToReclaim(state: ClusterState, node: string): boolean {
-  if (!state.members.get(node)?.need) return false;
-  const r = state.records.get(node);
-  if (!r) return true;
-  for (const [client, record] of r.recovery ?? []) {
-    if (!r.current.has(client) && !r.completed.has(client)) return false;
-    if (record.hasSession !== true) return false;
-  }
-  for (const record of r.current.values()) if (record.hasSession !== true) return false;
-  return true;
-}
