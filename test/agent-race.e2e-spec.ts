@@ -107,7 +107,7 @@ async function reclaimFlood(cluster: Cluster, nodes: string[], end: () => Promis
 
 /** Checks the answers against the log order of ReclaimAccepted and the end of grace period `recoveryEpoch`. */
 async function checkAgainstLog(cluster: string, recoveryEpoch: number, answers: Answer[], endBy: 'GraceEnded' | 'FirstNonReclaimGrant') {
-  const { messages } = await opened.store.read(subjects.cluster(names, cluster));
+  const { messages } = await opened.store.readStream(subjects.cluster(names, cluster));
   const events = messages.flatMap((m) => m.message.events.map((e) => ({ seq: m.sequence, e })));
   const end = events.find(({ e }) => (endBy === 'GraceEnded' ? e.type === 'GraceEnded' && e.recoveryEpoch === recoveryEpoch : e.type === 'FirstNonReclaimGrant' && e.epoch === recoveryEpoch + 1));
   expect(end).toBeDefined();
@@ -277,7 +277,7 @@ describe('a partitioned agent', () => {
       partition.heal();
       await waitUntil(async () => (await a.request({ op: 'hello' })).inGrace === false, 30_000);
       expect(await a.request({ op: 'reclaim', client: clientOf('a', 1) })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
-      const { messages } = await opened.store.read(subjects.cluster(names, c.name));
+      const { messages } = await opened.store.readStream(subjects.cluster(names, c.name));
       const events = messages.flatMap((m) => m.message.events.map((e) => ({ seq: m.sequence, e })));
       const endSeq = events.find(({ e }) => e.type === 'GraceEnded')!.seq;
       expect(events.filter(({ seq, e }) => e.type === 'ReclaimAccepted' && seq > endSeq)).toEqual([]);

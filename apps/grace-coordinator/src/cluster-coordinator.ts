@@ -1,6 +1,6 @@
 import type { GkEvent, StreamNames } from '#contracts';
 import type { Command, ClusterState } from '#domain';
-import { ExecuteMeta, Executed, GraceEventStore, LiveClusterView } from '#cluster-store';
+import { ExecuteMeta, CommandResult, GraceEventStore, LiveClusterView } from '#cluster-store';
 import { Clocks, DeadlineTimer, ExpireOutcome, systemClocks } from './deadline-timer';
 
 export interface CoordinatorObserver {
@@ -83,7 +83,7 @@ export class ClusterCoordinator {
   }
 
   /** Decides on the live view and appends with optimistic concurrency (see LiveClusterView). */
-  execute(command: Command, meta: ExecuteMeta): Promise<Executed> {
+  execute(command: Command, meta: ExecuteMeta): Promise<CommandResult> {
     return this.requireView().execute(command, meta);
   }
 

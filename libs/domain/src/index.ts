@@ -6,4 +6,3 @@ export * from './evolve';
 export * from './queries';
 export * from './seal';
 export * from './state';
-export * from './in-memory-log';

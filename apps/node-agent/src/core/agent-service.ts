@@ -1,5 +1,5 @@
 import type { ClientRef, GkEvent } from '#contracts';
-import type { Answer } from '#cluster-store';
+import type { CommandResult } from '#cluster-store';
 import { allEnforcing, type ClusterState, type Command, inGrace, reclaimableClients, reclaimStatus, summarize } from '#domain';
 import { BootTracker, bootCausation, nothingLeftToReclaim } from './boots';
 import { withDeadline } from './deadline';
@@ -284,7 +284,7 @@ export class AgentService {
    * Submits through the group committer. A cluster that does not exist yet is created by adding
    * this node (what `start` with addMissing would do, had there been a cluster to start in).
    */
-  private async submit(command: Command, causation?: string): Promise<Answer> {
+  private async submit(command: Command, causation?: string): Promise<CommandResult> {
     const meta = { actor: this.node, causation, now: this.now };
     const answer = await this.views.committer.submit(command, meta);
     if (answer.ok || answer.rejection.code !== 'NO_CLUSTER' || command.type === 'lift') return answer;
@@ -293,7 +293,7 @@ export class AgentService {
     return this.views.committer.submit(command, meta);
   }
 
-  private expectOk(answer: Answer): Extract<Answer, { ok: true }> {
+  private expectOk(answer: CommandResult): Extract<CommandResult, { ok: true }> {
     if (!answer.ok) throw new Rejected(answer.rejection.code, `${answer.rejection.code}: ${answer.rejection.message}`);
     return answer;
   }

@@ -87,7 +87,7 @@ export class ViewHolder {
     if (this.reloading) return;
     let last: number;
     try {
-      last = await withDeadline(this.o.store.lastSequence(this.view.subject), this.o.requestTimeoutMs, 'watchdog');
+      last = await withDeadline(this.o.store.currentVersion(this.view.subject), this.o.requestTimeoutMs, 'watchdog');
     } catch {
       return; // the store is unreachable: nothing to catch up with
     }
