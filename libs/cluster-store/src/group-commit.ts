@@ -31,7 +31,12 @@ export class GroupCommitter {
   batches = 0;
   batchedRequests = 0;
 
-  constructor(private readonly view: LiveClusterView) {}
+  private readonly viewInUse: () => LiveClusterView;
+
+  /** `view`: a view, or where to find the one in use (a supervisor replaces views). */
+  constructor(view: LiveClusterView | (() => LiveClusterView)) {
+    this.viewInUse = typeof view === 'function' ? view : () => view;
+  }
 
   submit(command: Command, meta: ExecuteMeta): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
@@ -72,7 +77,7 @@ export class GroupCommitter {
   private async run(batch: Pending[]): Promise<void> {
     const first = batch[0];
     if (!isBatchable(first.command)) {
-      await this.view.execute(first.command, first.meta).then(first.resolve, first.reject);
+      await this.viewInUse().execute(first.command, first.meta).then(first.resolve, first.reject);
       return;
     }
     // One merged command per kind; each request remembers where its clients sit in it.
@@ -82,7 +87,7 @@ export class GroupCommitter {
     this.batches++;
     this.batchedRequests += batch.length;
     try {
-      const results = await this.view.executeMany(commands, meta);
+      const results = await this.viewInUse().executeMany(commands, meta);
       groups.forEach((g, i) => {
         const r = results[i];
         let offset = 0;

@@ -1,17 +1,16 @@
 import type { ClientRef, GkEvent } from '#contracts';
-import type { CommandResult } from '#cluster-store';
+import type { CommandResult, ViewSupervisor } from '#cluster-store';
 import { allEnforcing, type ClusterState, type Command, inGrace, reclaimableClients, reclaimStatus, summarize } from '#domain';
 import { BootTracker, bootCausation, nothingLeftToReclaim } from './boots';
 import { withDeadline } from './deadline';
 import { AgentLog, errorText } from './log';
 import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from './requests';
-import type { ViewHolder } from './view-holder';
 
 export interface AgentServiceOptions {
   cluster: string;
   node: string;
   /** The live view and its group committer (the holder may swap in a reloaded pair). */
-  views: ViewHolder;
+  views: ViewSupervisor;
   /** How long a request may wait for the event store before it is answered "retry later". */
   requestTimeoutMs: number;
   log: AgentLog;
@@ -43,7 +42,7 @@ class Rejected extends Error {
 export class AgentService {
   readonly node: string;
   readonly cluster: string;
-  private readonly views: ViewHolder;
+  private readonly views: ViewSupervisor;
   private readonly boots: BootTracker;
   private readonly now: () => number;
   private graceWaiters: { recoveryEpoch: number; resolve: () => void }[] = [];
