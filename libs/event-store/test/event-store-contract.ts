@@ -1,3 +1,5 @@
+/// <reference types="jest" />
+// Test-only (imported by specs); the reference keeps `npm run build`, which compiles libs/*/test, typed.
 import { ConcurrencyConflict } from '../src/errors';
 import type { EventStore } from '../src/event-store';
 import { handleCommand, reloadEachAttempt } from '../src/command-handler';
