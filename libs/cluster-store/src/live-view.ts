@@ -93,7 +93,7 @@ export class LiveClusterView {
   /** The view as the command handler's state source: its state at once, catching up by waiting. */
   private readonly source: StateSource<ClusterState> = {
     current: () => ({ state: this.state, version: this.version }),
-    catchUp: (version) => this.waitFor(version),
+    catchUp: (version) => (version === undefined ? this.catchUp() : this.waitFor(version)),
   };
 
   async close(): Promise<void> {

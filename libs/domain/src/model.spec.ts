@@ -80,7 +80,7 @@ async function runSchedule(nodeCount: number, cfg: { deadlinePolicy: 'abandon' |
     catchUp: async (version) => {
       const read = await store.readStream(subject, { from: v.version + 1, to: version });
       for (const m of read.messages) for (const e of m.message.events) evolve(v.state, e);
-      v.version = Math.min(version, read.version);
+      v.version = Math.min(version ?? read.version, read.version);
     },
   });
   const viewOf = async (n: string) => viewSource(views.get(n) ?? views.set(n, await fresh()).get(n)!);

@@ -82,7 +82,7 @@ describe('handleCommand', () => {
       catchUp: async (version) => {
         const read = await s.store.readStream(S, { from: view.version + 1, to: version });
         view.state = [...view.state, ...read.messages.map((m) => m.message.text)];
-        view.version = read.messages.at(-1)?.sequence ?? view.version;
+        view.version = Math.min(version ?? read.version, read.version);
       },
     };
     const r = await handleCommand({ store: s.store, subject: S, source, decide: (st) => ({ message: null, outcome: st.length, needsCurrentState: true }) });

@@ -20,8 +20,11 @@ export interface Decided<M, O> {
 export interface StateSource<S> {
   /** The state to decide on and the version it reflects. */
   current(): Promise<{ state: S; version: number }> | { state: S; version: number };
-  /** The store is known to be at `version` or later: bring the state at least that far. */
-  catchUp(version: number): Promise<void>;
+  /**
+   * The store is known to be at `version` or later: bring the state at least that far
+   * (undefined: the version is unknown, e.g. a server that did not say; catch up to the store's now).
+   */
+  catchUp(version: number | undefined): Promise<void>;
 }
 
 export interface HandleOptions<S, M, O> {
@@ -89,7 +92,7 @@ export async function handleCommand<S, M, O>(opts: HandleOptions<S, M, O>): Prom
       lastConflict = err;
       opts.onConflict?.(err, attempt);
       if (attempt >= maxAttempts) break;
-      await opts.source.catchUp(err.actual ?? (await opts.store.currentVersion(opts.subject)));
+      await opts.source.catchUp(err.actual);
       if (maxBackoffMs > 0) await sleep(jitteredDelay(attempt - 1, 2, maxBackoffMs));
     }
   }
