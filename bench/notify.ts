@@ -42,7 +42,7 @@ export async function runNotify(ctx: BenchContext): Promise<BenchResult[]> {
         });
       });
       const subject = subjects.cluster(b.names, CLUSTER);
-      const sub = await b.opened.store.subscribe(subject, { fromSequence: (await b.opened.store.lastSequence(subject)) + 1 }, (m) => {
+      const sub = await b.opened.store.subscribe(subject, { fromSequence: (await b.opened.store.currentVersion(subject)) + 1 }, (m) => {
         if (current && m.message.events.some((e) => e.type === 'GraceEnded')) {
           current.appendedAt = m.time.getTime();
           check();

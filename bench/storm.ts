@@ -71,7 +71,7 @@ export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
       // Watch the log for the end of grace.
       let graceEnded: { at: number; event: Extract<GkEvent, { type: 'GraceEnded' }> } | undefined;
       const subject = subjects.cluster(b.names, CLUSTER);
-      const watch = await b.opened.store.subscribe(subject, { fromSequence: (await b.opened.store.lastSequence(subject)) + 1 }, (m) => {
+      const watch = await b.opened.store.subscribe(subject, { fromSequence: (await b.opened.store.currentVersion(subject)) + 1 }, (m) => {
         for (const e of m.message.events) if (e.type === 'GraceEnded' && !graceEnded) graceEnded = { at: performance.now(), event: e };
       });
       lag?.start();

@@ -206,7 +206,7 @@ async function main(): Promise<number> {
       }
     };
     for (const subject of [subjects.cluster(names, target.cluster), subjects.registry(names, target.cluster)]) {
-      const from = (await opened.store.lastSequence(subject)) + 1;
+      const from = (await opened.store.currentVersion(subject)) + 1;
       subscriptions.push(await opened.store.subscribe(subject, { fromSequence: from }, (m) => {
         for (const e of m.message.events) {
           const text = describe(e);
@@ -328,7 +328,7 @@ async function audit(target: Target, opened: OpenedStore, names: StreamNames, cl
   if (!out.startsWith('\u0000')) return out;
   const lines: { sequence: number; text: string; names: boolean }[] = [];
   for (const subject of [subjects.cluster(names, target.cluster), subjects.registry(names, target.cluster)]) {
-    const { messages } = await opened.store.read(subject);
+    const { messages } = await opened.store.readStream(subject);
     for (const m of messages) {
       for (const e of m.message.events) {
         const named =

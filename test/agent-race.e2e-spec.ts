@@ -37,7 +37,8 @@ const CLIENTS_PER_NODE = 60;
 const CONNECTIONS_PER_AGENT = 3;
 const clientOf = (node: string, i: number) => Buffer.from(`${node}-client-${i}`).toString('hex');
 
-interface Answer {
+/** A reclaim status an agent gave a client, to check against the log. */
+interface ReclaimAnswered {
   node: string;
   client: string;
   status: string;
@@ -81,8 +82,8 @@ async function restartedCluster(name: string, config: Partial<GraceConfig>, nats
  * each client many times) until the grace period has ended and each connection got a few more
  * answers after that; `end` is triggered once a first batch of answers is in. Returns every answer.
  */
-async function reclaimFlood(cluster: Cluster, nodes: string[], end: () => Promise<void>): Promise<Answer[]> {
-  const answers: Answer[] = [];
+async function reclaimFlood(cluster: Cluster, nodes: string[], end: () => Promise<void>): Promise<ReclaimAnswered[]> {
+  const answers: ReclaimAnswered[] = [];
   let endDone = false;
   let ended: Promise<void> | undefined;
   const trigger = () => {
@@ -106,8 +107,8 @@ async function reclaimFlood(cluster: Cluster, nodes: string[], end: () => Promis
 }
 
 /** Checks the answers against the log order of ReclaimAccepted and the end of grace period `recoveryEpoch`. */
-async function checkAgainstLog(cluster: string, recoveryEpoch: number, answers: Answer[], endBy: 'GraceEnded' | 'FirstNonReclaimGrant') {
-  const { messages } = await opened.store.read(subjects.cluster(names, cluster));
+async function checkAgainstLog(cluster: string, recoveryEpoch: number, answers: ReclaimAnswered[], endBy: 'GraceEnded' | 'FirstNonReclaimGrant') {
+  const { messages } = await opened.store.readStream(subjects.cluster(names, cluster));
   const events = messages.flatMap((m) => m.message.events.map((e) => ({ seq: m.sequence, e })));
   const end = events.find(({ e }) => (endBy === 'GraceEnded' ? e.type === 'GraceEnded' && e.recoveryEpoch === recoveryEpoch : e.type === 'FirstNonReclaimGrant' && e.epoch === recoveryEpoch + 1));
   expect(end).toBeDefined();
@@ -277,7 +278,7 @@ describe('a partitioned agent', () => {
       partition.heal();
       await waitUntil(async () => (await a.request({ op: 'hello' })).inGrace === false, 30_000);
       expect(await a.request({ op: 'reclaim', client: clientOf('a', 1) })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
-      const { messages } = await opened.store.read(subjects.cluster(names, c.name));
+      const { messages } = await opened.store.readStream(subjects.cluster(names, c.name));
       const events = messages.flatMap((m) => m.message.events.map((e) => ({ seq: m.sequence, e })));
       const endSeq = events.find(({ e }) => e.type === 'GraceEnded')!.seq;
       expect(events.filter(({ seq, e }) => e.type === 'ReclaimAccepted' && seq > endSeq)).toEqual([]);

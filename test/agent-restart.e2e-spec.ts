@@ -73,7 +73,7 @@ async function stormAndKill(agent: AgentProcess, op: 'create' | 'reclaim', count
 }
 
 async function recordedCounts(): Promise<{ recorded: Map<string, number>; reclaimed: Map<string, number> }> {
-  const { messages } = await opened.store.read(subjects.cluster(names, CLUSTER));
+  const { messages } = await opened.store.readStream(subjects.cluster(names, CLUSTER));
   const recorded = new Map<string, number>();
   const reclaimed = new Map<string, number>();
   for (const m of messages) {

@@ -95,7 +95,7 @@ async function until(what: string, condition: () => boolean | Promise<boolean>, 
 }
 
 async function events(cluster: string): Promise<GkEvent[]> {
-  return (await opened.store.read(subjects.cluster(names, cluster))).messages.flatMap((m) => m.message.events);
+  return (await opened.store.readStream(subjects.cluster(names, cluster))).messages.flatMap((m) => m.message.events);
 }
 const ofType = <T extends GkEvent['type']>(list: GkEvent[], type: T) => list.filter((e): e is Extract<GkEvent, { type: T }> => e.type === type);
 
@@ -184,7 +184,7 @@ describe('grace-coordinator deadlines', () => {
       await ok(c, 'start', 'a');
       await graceOver(c);
     }
-    const last = await opened.store.lastSequence(subjects.cluster(names, c));
+    const last = await opened.store.currentVersion(subjects.cluster(names, c));
     await until('both replicas to apply every decision', async () => {
       const seen = await Promise.all(replicas.map((r) => metric(r, /^gk_grace_view_sequence\{cluster="replicas"\}/)));
       return seen.every((s) => s === last);

@@ -114,7 +114,7 @@ it('the projector killed at random points during 10,000+ events ends with a read
     await client.end();
   }
   for (const cluster of ['k1', 'k2']) {
-    const ids = (await opened.store.read(subjects.registry(names, cluster))).messages.map((m) => m.message.id);
+    const ids = (await opened.store.readStream(subjects.registry(names, cluster))).messages.map((m) => m.message.id);
     expect(ids.length).toBeGreaterThan(0);
     expect(new Set(ids).size).toBe(ids.length);
   }

@@ -63,7 +63,7 @@ beforeAll(async () => {
   await run({ type: 'expire', now: T0 + 200_000 }, 200);
   await run({ type: 'reclaim', node: 'a', clients: [Y] }, 242);
   registry = await startRegistry({ replica: 'e2e-1', names, natsUrl: testNatsUrl(), databaseUrl: testDatabaseUrl(), token: TOKEN });
-  await until('the invalidation of Y and Z to be published', async () => (await opened.store.read(subjects.registry(names, c))).messages.length === 1);
+  await until('the invalidation of Y and Z to be published', async () => (await opened.store.readStream(subjects.registry(names, c))).messages.length === 1);
   await caughtUp(registry);
 }, 180_000);
 

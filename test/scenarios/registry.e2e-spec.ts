@@ -20,7 +20,7 @@ async function ask(sim: SimCluster, request: Record<string, unknown>): Promise<a
 }
 
 async function invalidations(sim: SimCluster) {
-  const read = await sim.admin.store.read(subjects.registry(sim.options.names, sim.options.cluster));
+  const read = await sim.admin.store.readStream(subjects.registry(sim.options.names, sim.options.cluster));
   return read.messages.flatMap((m) => m.message.events).filter((e) => e.type === 'ClientRecordsInvalidated');
 }
 

@@ -111,10 +111,10 @@ describe('the checker and the restart rule (seeded bug, in-process agents on rea
 
   async function appendRefusal(sim: SimCluster, node: string, client: string): Promise<void> {
     const subject = subjects.cluster(names, sim.options.cluster);
-    const version = await sim.admin.store.lastSequence(subject);
+    const version = await sim.admin.store.currentVersion(subject);
     const body: EventBody = { type: 'ReclaimRejected', node, rejections: [{ client, status: 'NFS4ERR_RECLAIM_BAD', op: 'reclaim' }] };
     const message = seal(await sim.state(), [body], { cluster: sim.options.cluster, decisionId: `seeded-bug/${client}`, actor: node, time: new Date() });
-    await sim.admin.store.append(subject, message, { expectedLastSequence: version });
+    await sim.admin.store.appendToStream(subject, message, { expectedVersion: version });
   }
 
   it('an agent that refuses a fresh client\'s reclaim after a restart inside grace: the checker reports the wrong RECLAIM_BAD', async () => {

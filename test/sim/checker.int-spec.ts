@@ -5,7 +5,7 @@
  */
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import type { DecisionMessage } from '#contracts';
-import { InMemoryLog } from '#domain';
+import { InMemoryCluster } from '../../libs/cluster-store/test/in-memory-cluster';
 import { cleanupStream, testNatsUrl, testStreamNames } from '../support/env';
 import type { AgentApi } from './agent-client';
 import {
@@ -92,64 +92,64 @@ describe('belief check', () => {
 
 describe('log checks', () => {
   /** A cluster a, b; a restarts with clients A (valid record) while B never had one. */
-  function recoveringLog(): InMemoryLog {
-    const log = new InMemoryLog('c1');
-    log.execute({ type: 'add', nodes: ['a', 'b'] });
-    log.execute({ type: 'create', node: 'a', clients: [{ client: A }] });
-    log.execute({ type: 'start', nodes: ['a'] });
+  async function recoveringLog(): Promise<InMemoryCluster> {
+    const log = new InMemoryCluster('c1');
+    await log.execute({ type: 'add', nodes: ['a', 'b'] });
+    await log.execute({ type: 'create', node: 'a', clients: [{ client: A }] });
+    await log.execute({ type: 'start', nodes: ['a'] });
     return log;
   }
 
-  it('accepts the deciders\' own refusals', () => {
-    const log = recoveringLog();
-    log.execute({ type: 'reclaim', node: 'a', clients: [A, B] });
-    log.execute({ type: 'reclaimComplete', node: 'a', clients: [A, A] });
-    log.execute({ type: 'reclaim', node: 'a', clients: [A] });
-    log.execute({ type: 'lift', nodes: ['a'] });
-    log.execute({ type: 'reclaim', node: 'b', clients: [A] });
-    expect(checkRefusalStatuses(log.messages)).toEqual([]);
-    expect(checkLogInvariants(log.messages, 90_000)).toEqual([]);
-    const statuses = log.events.flatMap((e) => (e.type === 'ReclaimRejected' ? e.rejections.map((r) => r.status) : []));
+  it('accepts the deciders\' own refusals', async () => {
+    const log = await recoveringLog();
+    await log.execute({ type: 'reclaim', node: 'a', clients: [A, B] });
+    await log.execute({ type: 'reclaimComplete', node: 'a', clients: [A, A] });
+    await log.execute({ type: 'reclaim', node: 'a', clients: [A] });
+    await log.execute({ type: 'lift', nodes: ['a'] });
+    await log.execute({ type: 'reclaim', node: 'b', clients: [A] });
+    expect(checkRefusalStatuses((await log.messages()))).toEqual([]);
+    expect(checkLogInvariants((await log.messages()), 90_000)).toEqual([]);
+    const statuses = (await log.events()).flatMap((e) => (e.type === 'ReclaimRejected' ? e.rejections.map((r) => r.status) : []));
     expect(statuses).toEqual(['NFS4ERR_RECLAIM_BAD', 'NFS4ERR_COMPLETE_ALREADY', 'NFS4ERR_NO_GRACE', 'NFS4ERR_NO_GRACE']);
   });
 
-  it('reports a refusal with the wrong status', () => {
-    const log = recoveringLog();
-    log.execute({ type: 'reclaim', node: 'a', clients: [B] });
-    const tampered = structuredClone(log.messages) as DecisionMessage[];
+  it('reports a refusal with the wrong status', async () => {
+    const log = await recoveringLog();
+    await log.execute({ type: 'reclaim', node: 'a', clients: [B] });
+    const tampered = structuredClone((await log.messages())) as DecisionMessage[];
     const rejected = tampered.at(-1)!.events.find((e) => e.type === 'ReclaimRejected')!;
     if (rejected.type !== 'ReclaimRejected') throw new Error('unreachable');
     rejected.rejections[0].status = 'NFS4ERR_NO_GRACE';
     expect(checkRefusalStatuses(tampered).map((v) => v.message)).toEqual([expect.stringContaining('refused NFS4ERR_NO_GRACE, SPEC §2 gives NFS4ERR_RECLAIM_BAD')]);
   });
 
-  it('reports a reclaim accepted after the grace period ended (I1) through the domain oracle', () => {
-    const log = recoveringLog();
-    log.execute({ type: 'lift', nodes: ['a'] });
-    const accepted = { ...log.messages[2].events[0], type: 'ReclaimAccepted', node: 'a', recoveryEpoch: 1, clients: [A], id: 'forged/0', epoch: 2 };
-    const forged = [...log.messages, { kind: 'gk.decision', v: 1, id: 'forged', events: [accepted] } as unknown as DecisionMessage];
+  it('reports a reclaim accepted after the grace period ended (I1) through the domain oracle', async () => {
+    const log = await recoveringLog();
+    await log.execute({ type: 'lift', nodes: ['a'] });
+    const accepted = { ...(await log.messages())[2].events[0], type: 'ReclaimAccepted', node: 'a', recoveryEpoch: 1, clients: [A], id: 'forged/0', epoch: 2 };
+    const forged = [...(await log.messages()), { kind: 'gk.decision', v: 1, id: 'forged', events: [accepted] } as unknown as DecisionMessage];
     expect(checkLogInvariants(forged, 90_000)).toEqual([expect.objectContaining({ check: 'log-invariant', message: expect.stringContaining('I1') })]);
   });
 
-  it('reports a final refusal that the log does not record', () => {
-    const log = recoveringLog();
-    log.execute({ type: 'reclaim', node: 'a', clients: [B] });
+  it('reports a final refusal that the log does not record', async () => {
+    const log = await recoveringLog();
+    await log.execute({ type: 'reclaim', node: 'a', clients: [B] });
     const obs = observe((o) => {
       o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim', client: B, status: 'NFS4ERR_RECLAIM_BAD' });
       o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim', client: A, status: 'NFS4ERR_NO_GRACE' });
       o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim', client: A, status: 'NFS4ERR_GRACE' });
     });
-    expect(checkRefusalsInLog(obs, log.messages).map((v) => v.message)).toEqual([expect.stringContaining(`reclaim by ${A} with NFS4ERR_NO_GRACE`)]);
+    expect(checkRefusalsInLog(obs, (await log.messages())).map((v) => v.message)).toEqual([expect.stringContaining(`reclaim by ${A} with NFS4ERR_NO_GRACE`)]);
   });
 
-  it('reports an acknowledged create or reclaim that the log does not hold (I6)', () => {
-    const log = recoveringLog();
+  it('reports an acknowledged create or reclaim that the log does not hold (I6)', async () => {
+    const log = await recoveringLog();
     const obs = observe((o) => {
       o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'create', client: A, status: 'OK' });
       o.record({ kind: 'agent-reply', sentTick: 0, server: 'b', op: 'create', client: B, status: 'OK' });
       o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim', client: A, status: 'OK' });
     });
-    expect(checkAcknowledgedInLog(obs, log.messages).map((v) => v.message)).toEqual([
+    expect(checkAcknowledgedInLog(obs, (await log.messages())).map((v) => v.message)).toEqual([
       expect.stringContaining(`b acknowledged create of ${B}`),
       expect.stringContaining(`a acknowledged a reclaim by ${A}`),
     ]);

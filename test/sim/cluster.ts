@@ -198,7 +198,7 @@ export class SimCluster {
 
   /** The cluster subject as the store reads it, malformed (and stale-append) messages apart. */
   readLog() {
-    return this.admin.store.read(subjects.cluster(this.options.names, this.options.cluster));
+    return this.admin.store.readStream(subjects.cluster(this.options.names, this.options.cluster));
   }
 
   /** The cluster subject's stream sequences, one `next_by_subj` get at a time (independent of `read`). */
@@ -260,7 +260,7 @@ export class SimCluster {
     const violations = checkRun({ observations: this.obs, log: read.messages.map((m) => m.message), graceTimeMs: this.options.config?.graceTimeMs ?? 90_000, dlm: this.dlm });
     // The store's read is what every check above stands on: confirm it against single gets.
     // (Agents may still write while this runs: compare up to the sequence the read aimed at.)
-    const independent = (await this.sequencesByGets()).filter((q) => q <= read.lastSequence);
+    const independent = (await this.sequencesByGets()).filter((q) => q <= read.version);
     const read_ = [...read.messages.map((m) => m.sequence), ...read.malformed.map((m) => m.sequence)].sort((x, y) => x - y);
     if (independent.join(',') !== read_.join(',')) {
       const missing = independent.filter((q) => !read_.includes(q));

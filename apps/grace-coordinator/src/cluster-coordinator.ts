@@ -1,6 +1,6 @@
 import type { GkEvent, StreamNames } from '#contracts';
 import type { Command, ClusterState } from '#domain';
-import { ExecuteMeta, Executed, GraceEventStore, LiveClusterView } from '#cluster-store';
+import { CommandResult, ExecuteMeta, GraceEventStore, LiveClusterView, ViewSupervisor } from '#cluster-store';
 import { Clocks, DeadlineTimer, ExpireOutcome, systemClocks } from './deadline-timer';
 
 export interface CoordinatorObserver {
@@ -28,33 +28,48 @@ export class ViewUnavailable extends Error {
 
 /**
  * One cluster served by this coordinator: a live view of its aggregate (kept current by a
- * JetStream subscription, decisions appended with optimistic concurrency) and the timer that
- * ends its grace periods at their deadline.
+ * JetStream subscription and reopened by its supervisor, decisions appended with optimistic
+ * concurrency) and the timer that ends its grace periods at their deadline.
  */
 export class ClusterCoordinator {
-  private view?: LiveClusterView;
+  private views?: ViewSupervisor;
   private closed = false;
   readonly timer: DeadlineTimer;
   private readonly clocks: Clocks;
 
   private constructor(
-    private readonly store: GraceEventStore,
-    private readonly names: StreamNames,
     readonly cluster: string,
     private readonly options: ClusterCoordinatorOptions,
   ) {
     this.clocks = options.clocks ?? systemClocks;
     this.timer = new DeadlineTimer({
       clocks: this.clocks,
-      state: () => this.view?.state,
+      state: () => this.state,
       expire: (now) => this.expire(now),
       onOutcome: (outcome, deadline) => options.observer?.deadline?.(cluster, outcome, deadline),
     });
   }
 
   static async open(store: GraceEventStore, names: StreamNames, cluster: string, options: ClusterCoordinatorOptions): Promise<ClusterCoordinator> {
-    const c = new ClusterCoordinator(store, names, cluster, options);
-    await c.openView();
+    const c = new ClusterCoordinator(cluster, options);
+    c.views = await ViewSupervisor.open({
+      store,
+      names,
+      cluster,
+      reopenDelayMs: options.reopenDelayMs,
+      onApplied: (events, state) => {
+        options.observer?.applied?.(cluster, events, state);
+        // All events of a decision carry the same time: when it was decided.
+        c.timer.observe(events.length > 0 ? Date.parse(events[0]!.time) : undefined);
+      },
+      onMalformed: (m) => options.observer?.problem?.(cluster, `skipped malformed message at sequence ${m.sequence}: ${m.error.message}`),
+      // A reopened view: its state may hold a grace period the timer has not seen.
+      onInstalled: (_view, previous) => {
+        if (previous) c.timer.observe();
+      },
+      onProblem: (message) => options.observer?.problem?.(cluster, message),
+    });
+    c.timer.observe();
     return c;
   }
 
@@ -64,15 +79,15 @@ export class ClusterCoordinator {
 
   /** The live state, or undefined while the view is being reopened. */
   get state(): ClusterState | undefined {
-    return this.view?.state;
+    return this.liveView?.state;
   }
 
   get version(): number | undefined {
-    return this.view?.version;
+    return this.liveView?.version;
   }
 
   get ready(): boolean {
-    return this.view !== undefined && !this.closed;
+    return this.liveView !== undefined;
   }
 
   /** The state as the log holds it now (one round trip), for reads that must see every write. */
@@ -83,19 +98,19 @@ export class ClusterCoordinator {
   }
 
   /** Decides on the live view and appends with optimistic concurrency (see LiveClusterView). */
-  execute(command: Command, meta: ExecuteMeta): Promise<Executed> {
+  execute(command: Command, meta: ExecuteMeta): Promise<CommandResult> {
     return this.requireView().execute(command, meta);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.timer.close();
-    await this.view?.close();
+    await this.views?.close();
   }
 
   /** One attempt to end the grace period in force because its deadline passed. */
   private async expire(now: number): Promise<ExpireOutcome> {
-    const state = this.view?.state;
+    const state = this.state;
     if (!state) return 'error';
     const result = await this.execute({ type: 'expire', now }, {
       actor: this.actor,
@@ -113,39 +128,13 @@ export class ClusterCoordinator {
     }
   }
 
+  private get liveView(): LiveClusterView | undefined {
+    return this.views?.live && !this.closed ? this.views.view : undefined;
+  }
+
   private requireView(): LiveClusterView {
-    if (!this.view || this.closed) throw new ViewUnavailable(`the view of cluster ${this.cluster} is not open (reconnecting); retry`);
-    return this.view;
-  }
-
-  private async openView(): Promise<void> {
-    const view = await LiveClusterView.open(this.store, this.names, this.cluster, {
-      onApplied: (events, state) => {
-        this.options.observer?.applied?.(this.cluster, events, state);
-        // All events of a decision carry the same time: when it was decided.
-        this.timer.observe(events.length > 0 ? Date.parse(events[0]!.time) : undefined);
-      },
-      onMalformed: (m) => this.options.observer?.problem?.(this.cluster, `skipped malformed message at sequence ${m.sequence}: ${m.error.message}`),
-    });
-    this.view = view;
-    this.timer.observe();
-    void view.ended?.then((end) => this.viewEnded(view, end));
-  }
-
-  /** A subscription that ends on its own (not by close) is reopened: the view must stay live. */
-  private async viewEnded(view: LiveClusterView, end: unknown): Promise<void> {
-    if (this.closed || this.view !== view) return;
-    this.view = undefined;
-    this.options.observer?.problem?.(this.cluster, `view subscription ended (${JSON.stringify(end, (_k, v) => (v instanceof Error ? v.message : v))}); reopening`);
-    for (let attempt = 1; !this.closed; attempt++) {
-      await new Promise((r) => setTimeout(r, Math.min(5000, (this.options.reopenDelayMs ?? 250) * attempt)));
-      if (this.closed) return;
-      try {
-        await this.openView();
-        return;
-      } catch (err) {
-        this.options.observer?.problem?.(this.cluster, `reopening the view failed (attempt ${attempt}): ${(err as Error).message}`);
-      }
-    }
+    const view = this.liveView;
+    if (!view) throw new ViewUnavailable(`the view of cluster ${this.cluster} is not open (reconnecting); retry`);
+    return view;
   }
 }

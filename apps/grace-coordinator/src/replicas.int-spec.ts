@@ -33,7 +33,7 @@ const admin = (cluster: string, command: Parameters<typeof executeOnce>[3]) =>
   executeOnce(opened.store, names, cluster, command, { actor: 'test' });
 
 async function events(cluster: string): Promise<GkEvent[]> {
-  const read = await opened.store.read(subjects.cluster(names, cluster));
+  const read = await opened.store.readStream(subjects.cluster(names, cluster));
   return read.messages.flatMap((m) => m.message.events);
 }
 
@@ -80,7 +80,7 @@ describe('coordinator replicas', () => {
       }
       // Both replicas' views have seen every end: their timers have nothing left to do.
       await until('both views to catch up', async () => {
-        const last = await opened.store.lastSequence(subjects.cluster(names, cluster));
+        const last = await opened.store.currentVersion(subjects.cluster(names, cluster));
         return replicas.every((r) => r.clusters.get(cluster)!.version === last);
       });
     } finally {

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { DecisionMessage, EventBody, GkEvent, validateDecision } from '#contracts';
-import { Command, decide, Decision, Rejection, seal } from '#domain';
+import { ConcurrencyConflict, EventStore, handleCommand, StateSource } from '#event-store';
+import { Command, decide, Outcome, Rejection, Reply, seal } from '#domain';
 import type { ClusterState } from '#domain';
+
+/** Any event store holding Gracekeeper decisions: JetStream in services, in memory in the domain's tests. */
+export type ClusterEventStore = EventStore<DecisionMessage>;
 
 export interface ExecuteMeta {
   actor: string;
@@ -10,19 +14,63 @@ export interface ExecuteMeta {
   now?: () => number;
 }
 
-export type Executed =
-  | { ok: true; decision: Decision; events: GkEvent[]; sequence: number | null }
+/**
+ * What executing one command gave: the reply and the events stored for it (those of the whole
+ * decision when several commands were stored together), at stream `sequence` (null: nothing was
+ * appended), or the decider's rejection.
+ */
+export type CommandResult =
+  | { ok: true; reply: Reply; events: GkEvent[]; sequence: number | null }
   | { ok: false; rejection: Rejection };
 
+/** A decider: the domain's `decide`, or a seeded-bug variant in the model test. */
+export type Decider = (command: Command, state: ClusterState) => Outcome;
+
+export interface ExecuteOptions {
+  /** Attempts before ContentionExhausted. */
+  maxAttempts: number;
+  /** Pause between attempts after a lost race (0: none, a live view waits for the winner instead). */
+  maxBackoffMs?: number;
+  /** Default: the domain's `decide`. */
+  decide?: Decider;
+  onConflict?: (conflict: ConcurrencyConflict, attempt: number) => void;
+}
+
 /**
- * decide on a state, then seal the events into one message validated on write. Returns the
- * message to append (null for a decision with nothing to store).
+ * The cluster aggregate's command handler: decides `commands` on the same state from `source`,
+ * seals all their events into one decision (one message, one expected version), appends it through
+ * the one command loop (`handleCommand`) and answers each command. Only for commands that do not
+ * depend on each other (the group committer guarantees it); usually there is just one.
  */
-export function decideAndSeal(command: Command, state: ClusterState, cluster: string, meta: ExecuteMeta) {
-  const result = decide(command, state);
-  if (!result.ok) return { ok: false as const, rejection: result.rejection };
-  const { decision } = result;
-  return { ok: true as const, decision, message: sealValid(state, decision.events, cluster, meta) };
+export async function executeCommands(
+  store: ClusterEventStore,
+  subject: string,
+  cluster: string,
+  source: StateSource<ClusterState>,
+  commands: Command[],
+  meta: ExecuteMeta,
+  options: ExecuteOptions,
+): Promise<CommandResult[]> {
+  const decider = options.decide ?? decide;
+  const handled = await handleCommand({
+    store,
+    subject,
+    source,
+    maxAttempts: options.maxAttempts,
+    maxBackoffMs: options.maxBackoffMs,
+    onConflict: options.onConflict,
+    decide: (state) => {
+      const outcomes = commands.map((c) => decider(c, state));
+      const events = outcomes.flatMap((o) => (o.ok ? o.decision.events : []));
+      return {
+        message: sealValid(state, events, cluster, meta),
+        outcome: outcomes,
+        needsCurrentState: outcomes.some((o) => o.ok && o.decision.needsFreshView),
+      };
+    },
+  });
+  const stored = handled.message?.events ?? [];
+  return handled.outcome.map((o): CommandResult => (o.ok ? { ok: true, reply: o.decision.reply, events: stored, sequence: handled.sequence } : o));
 }
 
 /** Seals events into one message, validated on write; null when there is nothing to store. */

@@ -1,19 +1,15 @@
-import { Command, Rejection, Reply } from '#domain';
-import type { ExecuteMeta } from './execute';
+import { Command, Reply } from '#domain';
+import type { CommandResult, ExecuteMeta } from './execute';
 import type { LiveClusterView } from './live-view';
 
 type Batchable = Extract<Command, { type: 'create' | 'removeClients' | 'reclaim' | 'reclaimComplete' }>;
 type Kind = Batchable['type'];
 type Item = Batchable['clients'][number];
 
-export type Answer =
-  | { ok: true; reply: Reply; sequence: number | null }
-  | { ok: false; rejection: Rejection };
-
 interface Pending {
   command: Command;
   meta: ExecuteMeta;
-  resolve: (answer: Answer) => void;
+  resolve: (result: CommandResult) => void;
   reject: (error: unknown) => void;
 }
 
@@ -35,9 +31,14 @@ export class GroupCommitter {
   batches = 0;
   batchedRequests = 0;
 
-  constructor(private readonly view: LiveClusterView) {}
+  private readonly viewInUse: () => LiveClusterView;
 
-  submit(command: Command, meta: ExecuteMeta): Promise<Answer> {
+  /** `view`: a view, or where to find the one in use (a supervisor replaces views). */
+  constructor(view: LiveClusterView | (() => LiveClusterView)) {
+    this.viewInUse = typeof view === 'function' ? view : () => view;
+  }
+
+  submit(command: Command, meta: ExecuteMeta): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ command, meta, resolve, reject });
       if (!this.running) void this.drain();
@@ -76,7 +77,7 @@ export class GroupCommitter {
   private async run(batch: Pending[]): Promise<void> {
     const first = batch[0];
     if (!isBatchable(first.command)) {
-      await this.view.execute(first.command, first.meta).then((r) => first.resolve(toAnswer(r)), first.reject);
+      await this.viewInUse().execute(first.command, first.meta).then(first.resolve, first.reject);
       return;
     }
     // One merged command per kind; each request remembers where its clients sit in it.
@@ -86,13 +87,13 @@ export class GroupCommitter {
     this.batches++;
     this.batchedRequests += batch.length;
     try {
-      const results = await this.view.executeMany(commands, meta);
+      const results = await this.viewInUse().executeMany(commands, meta);
       groups.forEach((g, i) => {
         const r = results[i];
         let offset = 0;
         for (const p of g.members) {
           const count = (p.command as Batchable).clients.length;
-          p.resolve(r.ok ? { ok: true, reply: slice(r.decision.reply, offset, count), sequence: r.sequence } : r);
+          p.resolve(r.ok ? { ...r, reply: slice(r.reply, offset, count) } : r);
           offset += count;
         }
       });
@@ -100,10 +101,6 @@ export class GroupCommitter {
       for (const p of batch) p.reject(err);
     }
   }
-}
-
-function toAnswer(r: Awaited<ReturnType<LiveClusterView['execute']>>): Answer {
-  return r.ok ? { ok: true, reply: r.decision.reply, sequence: r.sequence } : r;
 }
 
 function isBatchable(c: Command): c is Batchable {

@@ -3,3 +3,4 @@ export * from './execute';
 export * from './group-commit';
 export * from './live-view';
 export * from './one-shot';
+export * from './view-supervisor';

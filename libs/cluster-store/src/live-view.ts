@@ -1,8 +1,8 @@
 import { GkEvent, StreamNames, subjects } from '#contracts';
-import { ConcurrencyConflict, MalformedMessage, Subscription } from '#event-store';
-import { ClusterState, Command, decide, evolve } from '#domain';
+import { MalformedMessage, StateSource, Subscription } from '#event-store';
+import { ClusterState, Command, evolve } from '#domain';
 import type { GraceEventStore } from './connect';
-import { ExecuteMeta, Executed, sealValid } from './execute';
+import { CommandResult, executeCommands, ExecuteMeta } from './execute';
 import { loadCluster } from './one-shot';
 
 export interface LiveViewOptions {
@@ -67,7 +67,7 @@ export class LiveClusterView {
 
   /** Brings the view up to what the log holds right now (one round trip, then the consumer). */
   async catchUp(): Promise<void> {
-    await this.waitFor(await this.store.lastSequence(this.subject));
+    await this.waitFor(await this.store.currentVersion(this.subject));
   }
 
   /**
@@ -75,7 +75,7 @@ export class LiveClusterView {
    * conflict the view catches up and decides again. Returns once the decision is stored and the
    * view has applied it, so the caller's next request sees its own write.
    */
-  async execute(command: Command, meta: ExecuteMeta, maxAttempts = 100): Promise<Executed> {
+  async execute(command: Command, meta: ExecuteMeta, maxAttempts = 100): Promise<CommandResult> {
     const [only] = await this.executeMany([command], meta, maxAttempts);
     return only;
   }
@@ -83,33 +83,18 @@ export class LiveClusterView {
   /**
    * Several commands decided on the same state and stored as one decision (one message, one
    * expectation). Only for commands that do not depend on each other (the group committer
-   * guarantees it: no client appears in two of them); each gets its own answer.
+   * guarantees it: no client appears in two of them); each gets its own result.
    */
-  async executeMany(commands: Command[], meta: ExecuteMeta, maxAttempts = 100): Promise<Executed[]> {
-    for (let attempt = 1; ; attempt++) {
-      const version = this.version;
-      const results = commands.map((c) => decide(c, this.state));
-      const events = results.flatMap((r) => (r.ok ? r.decision.events : []));
-      const message = sealValid(this.state, events, this.cluster, meta);
-      const answer = (sequence: number | null, stored: GkEvent[]): Executed[] =>
-        results.map((r) => (r.ok ? { ok: true, decision: r.decision, events: stored, sequence } : r));
-      if (!message) {
-        if (results.some((r) => r.ok && r.decision.needsFreshView)) {
-          const last = await this.store.lastSequence(this.subject);
-          if (last !== version) { await this.waitFor(last); continue; }
-        }
-        return answer(null, []);
-      }
-      try {
-        const appended = await this.store.append(this.subject, message, { expectedLastSequence: version });
-        await this.waitFor(appended.sequence);
-        return answer(appended.sequence, message.events);
-      } catch (err) {
-        if (!(err instanceof ConcurrencyConflict) || attempt >= maxAttempts) throw err;
-        await this.waitFor(err.actual ?? (await this.store.lastSequence(this.subject)));
-      }
-    }
+  executeMany(commands: Command[], meta: ExecuteMeta, maxAttempts = 100): Promise<CommandResult[]> {
+    // No pause after a lost race: waiting for the view to apply the winner's message is the pause.
+    return executeCommands(this.store, this.subject, this.cluster, this.source, commands, meta, { maxAttempts, maxBackoffMs: 0 });
   }
+
+  /** The view as the command handler's state source: its state at once, catching up by waiting. */
+  private readonly source: StateSource<ClusterState> = {
+    current: () => ({ state: this.state, version: this.version }),
+    catchUp: (version) => (version === undefined ? this.catchUp() : this.waitFor(version)),
+  };
 
   async close(): Promise<void> {
     await this.subscription?.stop();

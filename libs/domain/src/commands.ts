@@ -59,4 +59,8 @@ export interface Decision {
   reply: Reply;
 }
 
-export type DecideResult = { ok: true; decision: Decision } | { ok: false; rejection: Rejection };
+/**
+ * What a decider returns for one command: a decision, or a rejection. The command handler
+ * (libs/cluster-store) appends the decision's events and turns the outcome into a `CommandResult`.
+ */
+export type Outcome = { ok: true; decision: Decision } | { ok: false; rejection: Rejection };

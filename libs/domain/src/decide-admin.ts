@@ -1,12 +1,12 @@
 import { DEFAULT_GRACE_CONFIG, EventBody, GraceConfig, GraceConfigSchema, GraceEndReason, NodeId } from '#contracts';
-import { AdminCommand, DecideResult, Decision, Rejection } from './commands';
+import { AdminCommand, Outcome, Decision, Rejection } from './commands';
 import { graceDeadline } from './deadline';
 import { allEnforcing, ClusterState, inGrace, membersNeeding } from './state';
 
-const done = (events: EventBody[]): DecideResult => ({ ok: true, decision: { events, needsFreshView: false, reply: { kind: 'none' } } as Decision });
-const reject = (code: Rejection['code'], message: string): DecideResult => ({ ok: false, rejection: { code, message } });
+const done = (events: EventBody[]): Outcome => ({ ok: true, decision: { events, needsFreshView: false, reply: { kind: 'none' } } as Decision });
+const reject = (code: Rejection['code'], message: string): Outcome => ({ ok: false, rejection: { code, message } });
 
-export function decideAdmin(c: AdminCommand, s: ClusterState): DecideResult {
+export function decideAdmin(c: AdminCommand, s: ClusterState): Outcome {
   if (c.type === 'add') return add(c.nodes, c.config, s);
   if (!s.exists) return reject('NO_CLUSTER', 'cluster does not exist (add a node first)');
   switch (c.type) {
@@ -38,7 +38,7 @@ export function decideAdmin(c: AdminCommand, s: ClusterState): DecideResult {
   }
 }
 
-function add(nodes: NodeId[], config: Partial<GraceConfig> | undefined, s: ClusterState): DecideResult {
+function add(nodes: NodeId[], config: Partial<GraceConfig> | undefined, s: ClusterState): Outcome {
   if (nodes.length === 0) return reject('NO_NODES', 'Need at least one nodeid.');
   const events: EventBody[] = [];
   if (!s.exists) {
@@ -50,7 +50,7 @@ function add(nodes: NodeId[], config: Partial<GraceConfig> | undefined, s: Clust
   return done(events);
 }
 
-function configure(config: Partial<GraceConfig>, s: ClusterState): DecideResult {
+function configure(config: Partial<GraceConfig>, s: ClusterState): Outcome {
   const parsed = GraceConfigSchema.safeParse({ ...s.config, ...config });
   if (!parsed.success) return reject('INVALID', `invalid configuration: ${parsed.error.message}`);
   const same = JSON.stringify(parsed.data) === JSON.stringify(s.config);
@@ -58,7 +58,7 @@ function configure(config: Partial<GraceConfig>, s: ClusterState): DecideResult 
 }
 
 /** start N…: a new grace period, or the nodes join the one in force (SPEC §2). */
-function start(nodes: NodeId[], s: ClusterState, addMissing: boolean): DecideResult {
+function start(nodes: NodeId[], s: ClusterState, addMissing: boolean): Outcome {
   if (nodes.length === 0) return reject('NO_NODES', 'Need at least one nodeid.');
   const listed = unique(nodes);
   const missing = listed.filter((n) => !s.members.has(n));
@@ -73,7 +73,7 @@ function start(nodes: NodeId[], s: ClusterState, addMissing: boolean): DecideRes
 }
 
 /** lift N…: nothing while grace is in force and some member does not enforce yet. */
-function lift(nodes: NodeId[], s: ClusterState): DecideResult {
+function lift(nodes: NodeId[], s: ClusterState): Outcome {
   if (inGrace(s) && !allEnforcing(s)) return done([]);
   const lifted = nodes.filter((n) => s.members.get(n)!.need);
   const events: EventBody[] = lifted.map((node) => ({ type: 'NeedLifted', node }));
@@ -83,7 +83,7 @@ function lift(nodes: NodeId[], s: ClusterState): DecideResult {
 }
 
 /** remove N…: the nodes leave; if none of those remaining needs grace, the grace period ends. */
-function remove(nodes: NodeId[], s: ClusterState): DecideResult {
+function remove(nodes: NodeId[], s: ClusterState): Outcome {
   const events: EventBody[] = nodes.map((node) => ({ type: 'MemberRemoved', node, abandoned: inGrace(s) && s.members.get(node)!.need }));
   if (inGrace(s)) {
     const remainingNeed = membersNeeding(s).filter((n) => !nodes.includes(n));
@@ -94,7 +94,7 @@ function remove(nodes: NodeId[], s: ClusterState): DecideResult {
   return done(events);
 }
 
-function expire(now: number, s: ClusterState): DecideResult {
+function expire(now: number, s: ClusterState): Outcome {
   const deadline = graceDeadline(s);
   if (!inGrace(s) || deadline === undefined) return reject('NOT_IN_GRACE', 'no grace period is in force');
   if (now < deadline) return reject('NOT_YET', `deadline ${new Date(deadline).toISOString()} not reached`);
@@ -109,14 +109,14 @@ export function graceEnded(s: ClusterState, reason: GraceEndReason, abandonedNod
   return { type: 'GraceEnded', recoveryEpoch: s.recoveryEpoch, reason, abandonedNodes: [...abandonedNodes].sort() };
 }
 
-function withMembers(nodes: NodeId[], s: ClusterState, then: (nodes: NodeId[]) => DecideResult): DecideResult {
+function withMembers(nodes: NodeId[], s: ClusterState, then: (nodes: NodeId[]) => Outcome): Outcome {
   if (nodes.length === 0) return reject('NO_NODES', 'Need at least one nodeid.');
   const listed = unique(nodes);
   const missing = listed.filter((n) => !s.members.has(n));
   return missing.length > 0 ? notMember(missing) : then(listed);
 }
 
-const notMember = (missing: NodeId[]): DecideResult =>
+const notMember = (missing: NodeId[]): Outcome =>
   reject('NOT_MEMBER', `${missing.length === 1 ? 'node' : 'nodes'} ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not a cluster member`);
 
 const unique = (nodes: NodeId[]): NodeId[] => [...new Set(nodes)];

@@ -1,13 +1,13 @@
 import { ClientId, EventBody, ReclaimCompleteStatus, ReclaimStatus } from '#contracts';
-import { DecideResult, NodeCommand } from './commands';
+import { Outcome, NodeCommand } from './commands';
 import { graceEnded } from './decide-admin';
 import { nodeGraceOver } from './deadline';
 import { reclaimCompleteReason, reclaimStatus } from './reclaim-rule';
 import { ClusterState, inGrace, membersNeeding } from './state';
 
-const noCluster: DecideResult = { ok: false, rejection: { code: 'NO_CLUSTER', message: 'cluster does not exist (add a node first)' } };
+const noCluster: Outcome = { ok: false, rejection: { code: 'NO_CLUSTER', message: 'cluster does not exist (add a node first)' } };
 
-export function decideNode(c: NodeCommand, s: ClusterState): DecideResult {
+export function decideNode(c: NodeCommand, s: ClusterState): Outcome {
   if (!s.exists) return noCluster;
   switch (c.type) {
     case 'create': {
@@ -34,7 +34,7 @@ export function decideNode(c: NodeCommand, s: ClusterState): DecideResult {
   }
 }
 
-function reclaim(node: string, clients: ClientId[], s: ClusterState): DecideResult {
+function reclaim(node: string, clients: ClientId[], s: ClusterState): Outcome {
   const statuses = clients.map((client) => reclaimStatus(s, node, client));
   const accepted = unique(clients.filter((_, i) => statuses[i] === 'OK'));
   const rejected = clients
@@ -47,7 +47,7 @@ function reclaim(node: string, clients: ClientId[], s: ClusterState): DecideResu
     return { ok: true, decision: { events, needsFreshView: accepted.length > 0, reply: { kind: 'reclaim', statuses } } };
 }
 
-function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): DecideResult {
+function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): Outcome {
   const seen = new Set<ClientId>();
   const statuses: ReclaimCompleteStatus[] = clients.map((client) => {
     // A client named twice in one batch completes once: the second is a repeat too.
@@ -69,10 +69,10 @@ function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): De
  * `first-exit` for a node with nothing left to recover whose own grace time has passed: then the
  * grant itself ends recovery for the whole cluster, in the same decision (I1).
  */
-function mayGrant(node: string, now: number, s: ClusterState): DecideResult {
-  const grant = (events: EventBody[], endsGrace: boolean): DecideResult =>
+function mayGrant(node: string, now: number, s: ClusterState): Outcome {
+  const grant = (events: EventBody[], endsGrace: boolean): Outcome =>
     ({ ok: true, decision: { events, needsFreshView: true, reply: { kind: 'mayGrant', status: 'OK', endsGrace } } });
-  const refuse: DecideResult = { ok: true, decision: { events: [], needsFreshView: false, reply: { kind: 'mayGrant', status: 'NFS4ERR_GRACE', endsGrace: false } } };
+  const refuse: Outcome = { ok: true, decision: { events: [], needsFreshView: false, reply: { kind: 'mayGrant', status: 'NFS4ERR_GRACE', endsGrace: false } } };
   const member = s.members.get(node);
   if (!member) return refuse;
   if (!inGrace(s)) return grant(s.nonReclaimGranted ? [] : [{ type: 'FirstNonReclaimGrant', node }], false);
@@ -80,7 +80,7 @@ function mayGrant(node: string, now: number, s: ClusterState): DecideResult {
   return grant([{ type: 'FirstNonReclaimGrant', node }, graceEnded(s, 'first-non-reclaim-grant', membersNeeding(s))], true);
 }
 
-function ok(events: EventBody[]): DecideResult {
+function ok(events: EventBody[]): Outcome {
   return { ok: true, decision: { events, needsFreshView: false, reply: { kind: 'none' } } };
 }
 

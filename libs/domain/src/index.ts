@@ -7,4 +7,3 @@ export * from './queries';
 export * from './reclaim-rule';
 export * from './seal';
 export * from './state';
-export * from './in-memory-log';

@@ -1,14 +1,17 @@
 import fc from 'fast-check';
-import type { GkEvent } from '#contracts';
-import { Command, DecideResult, decide, evolve, InMemoryLog, seal } from './index';
+import { DecisionMessage, streamNames, subjects } from '#contracts';
+import { executeCommands, loadCluster } from '#cluster-store';
+import { InMemoryEventStore, reloadEachAttempt, type StateSource } from '#event-store';
+import { Command, Outcome, decide, evolve } from './index';
 import { checkClient } from './queries';
 import type { ClusterState } from './state';
 import { InvariantOracle } from './testing/invariant-oracle';
 
 /**
  * Model-based test: random interleavings of NFS-server and operator actions on 2–5 nodes, each
- * node deciding on its own possibly stale view and appending with the store's rule (expected last
- * sequence), while an independent oracle replays the log and checks
+ * node deciding on its own possibly stale view and appending with the store's rule (expected
+ * version) through the services' command handler over the in-memory event store, while an
+ * independent oracle replays the log and checks
  * invariants I1–I5 (and I7's lower bound on deadline ends) after every step.
  */
 type Op =
@@ -52,7 +55,7 @@ const config = fc.record({
   exitPolicy: fc.constantFrom('all-clear' as const, 'first-exit' as const),
 });
 
-type Decider = (c: Command, s: ClusterState) => DecideResult;
+type Decider = (c: Command, s: ClusterState) => Outcome;
 
 /** A node's view: the state it decided on last, refreshed only on conflict or after its own appends. */
 interface View { state: ClusterState; version: number }
@@ -61,85 +64,81 @@ interface View { state: ClusterState; version: number }
 const coverage = new Map<string, number>();
 const count = (key: string, n = 1) => coverage.set(key, (coverage.get(key) ?? 0) + n);
 
-function runSchedule(nodeCount: number, cfg: { deadlinePolicy: 'abandon' | 'wait'; exitPolicy: 'all-clear' | 'first-exit' }, ops: Op[], decider: Decider): number {
+async function runSchedule(nodeCount: number, cfg: { deadlinePolicy: 'abandon' | 'wait'; exitPolicy: 'all-clear' | 'first-exit' }, ops: Op[], decider: Decider): Promise<number> {
   let now = Date.parse('2026-01-01T00:00:00Z');
-  const log = new InMemoryLog('m', () => now);
+  const store = new InMemoryEventStore<DecisionMessage>({ idOf: (m) => m.id, clock: () => now });
+  const names = streamNames('model');
+  const subject = subjects.cluster(names, 'm');
   const oracle = new InvariantOracle({ graceTimeMs: 60_000 });
   const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i}`);
   const clients = Array.from({ length: 12 }, (_, i) => (0x10 + i).toString(16));
   const views = new Map<string, View>();
-  const fresh = (): View => log.load();
-  const catchUp = (v: View): View => {
-    for (const m of log.messages.slice(v.version)) for (const e of m.events) evolve(v.state, e);
-    v.version = log.version;
-    return v;
-  };
-  const viewOf = (n: string) => views.get(n) ?? views.set(n, fresh()).get(n)!;
-  let decisionIds = 0;
-  let lastMessage: ReturnType<typeof seal> | undefined;
+  const fresh = (): Promise<View> => loadCluster(store, names, 'm');
+  /** A node's view as the handler's state source: it catches up only when the handler says so. */
+  const viewSource = (v: View): StateSource<ClusterState> => ({
+    current: () => v,
+    catchUp: async (version) => {
+      const read = await store.readStream(subject, { from: v.version + 1, to: version });
+      for (const m of read.messages) for (const e of m.message.events) evolve(v.state, e);
+      v.version = Math.min(version ?? read.version, read.version);
+    },
+  });
+  const viewOf = async (n: string) => viewSource(views.get(n) ?? views.set(n, await fresh()).get(n)!);
+  const reload = reloadEachAttempt(fresh);
+  let lastMessage: DecisionMessage | undefined;
 
-  /** The shell's loop: decide on the view; append with the expected sequence; on conflict catch up and decide again. */
-  const execute = (actor: string, command: Command, view: View) => {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const result = decider(command, view.state);
-      if (!result.ok) return result;
-      const { events, needsFreshView, reply } = result.decision;
-      if (events.length === 0) {
-        // A no-op whose answer needs a current view (a grant already recorded) is confirmed first.
-        if (needsFreshView && view.version !== log.version) { catchUp(view); continue; }
-        return { ok: true as const, reply, events: [] as GkEvent[] };
-      }
-      const message = seal(view.state, events, { cluster: 'm', decisionId: `d${++decisionIds}`, actor, time: new Date(now) });
-      const appended = log.append(message, view.version);
-      if (appended.ok) {
-        lastMessage = message;
-        oracle.observe(message.events, now);
-        for (const e of message.events) count(e.type === 'GraceEnded' ? `GraceEnded:${e.reason}` : e.type, e.type === 'ReclaimAccepted' ? e.clients.length : 1);
-        catchUp(view);
-        return { ok: true as const, reply, events: message.events };
-      }
-      count('conflict');
-      catchUp(view);
+  /** The services' command handler: decide on the view; append with its version; on conflict catch up and decide again. */
+  const execute = async (actor: string, command: Command, source: StateSource<ClusterState>) => {
+    const [result] = await executeCommands(store, subject, 'm', source, [command], { actor, now: () => now }, {
+      decide: decider,
+      maxAttempts: 50,
+      maxBackoffMs: 0,
+      onConflict: () => count('conflict'),
+    });
+    if (result.ok && result.sequence !== null) {
+      lastMessage = (await store.readStream(subject, { from: result.sequence, to: result.sequence })).messages[0].message;
+      oracle.observe(result.events, now);
+      for (const e of result.events) count(e.type === 'GraceEnded' ? `GraceEnded:${e.reason}` : e.type, e.type === 'ReclaimAccepted' ? e.clients.length : 1);
     }
-    throw new Error('no progress after 50 attempts');
+    return result;
   };
 
-  execute('admin', { type: 'add', nodes, config: { ...cfg, graceTimeMs: 60_000, leaseTimeMs: 30_000 } }, fresh());
+  await execute('admin', { type: 'add', nodes, config: { ...cfg, graceTimeMs: 60_000, leaseTimeMs: 30_000 } }, reload);
   let steps = 0;
   for (const op of ops) {
     steps++;
     const n = 'n' in op ? nodes[op.n % nodeCount] : nodes[0];
     switch (op.k) {
-      case 'restart': execute(n, { type: 'start', nodes: [n], addMissing: true }, viewOf(n)); break;
+      case 'restart': await execute(n, { type: 'start', nodes: [n], addMissing: true }, await viewOf(n)); break;
       case 'agentCrash': views.delete(n); break;
-      case 'lift': execute(n, { type: 'lift', nodes: [n] }, viewOf(n)); break;
-      case 'remove': execute('admin', { type: 'remove', nodes: [n] }, fresh()); break;
-      case 'add': execute('admin', { type: 'add', nodes: [n] }, fresh()); break;
-      case 'enforce': execute('admin', { type: 'enforce', nodes: [n] }, fresh()); break;
-      case 'noenforce': execute('admin', { type: 'noenforce', nodes: [n] }, fresh()); break;
-      case 'create': execute(n, { type: 'create', node: n, clients: [{ client: clients[op.x] }] }, viewOf(n)); break;
-      case 'removeClient': execute(n, { type: 'removeClients', node: n, clients: [clients[op.x]] }, viewOf(n)); break;
-      case 'complete': execute(n, { type: 'reclaimComplete', node: n, clients: [clients[op.x]] }, viewOf(n)); break;
+      case 'lift': await execute(n, { type: 'lift', nodes: [n] }, await viewOf(n)); break;
+      case 'remove': await execute('admin', { type: 'remove', nodes: [n] }, reload); break;
+      case 'add': await execute('admin', { type: 'add', nodes: [n] }, reload); break;
+      case 'enforce': await execute('admin', { type: 'enforce', nodes: [n] }, reload); break;
+      case 'noenforce': await execute('admin', { type: 'noenforce', nodes: [n] }, reload); break;
+      case 'create': await execute(n, { type: 'create', node: n, clients: [{ client: clients[op.x] }] }, await viewOf(n)); break;
+      case 'removeClient': await execute(n, { type: 'removeClients', node: n, clients: [clients[op.x]] }, await viewOf(n)); break;
+      case 'complete': await execute(n, { type: 'reclaimComplete', node: n, clients: [clients[op.x]] }, await viewOf(n)); break;
       case 'reclaim': {
         const xs = op.xs.map((x) => clients[x]);
-        const r = execute(n, { type: 'reclaim', node: n, clients: xs }, viewOf(n));
+        const r = await execute(n, { type: 'reclaim', node: n, clients: xs }, await viewOf(n));
         if (r.ok && r.reply.kind === 'reclaim') oracle.checkReclaimReplies(n, xs, r.reply.statuses);
         break;
       }
       case 'mayGrant': {
-        const r = execute(n, { type: 'mayGrant', node: n, now }, viewOf(n));
+        const r = await execute(n, { type: 'mayGrant', node: n, now }, await viewOf(n));
         if (r.ok && r.reply.kind === 'mayGrant' && r.reply.status === 'OK') oracle.checkGrantAllowed(n);
         break;
       }
       case 'tick': now += op.ms; break;
-      case 'expire': execute('coordinator', { type: 'expire', now }, fresh()); break;
+      case 'expire': await execute('coordinator', { type: 'expire', now }, reload); break;
       case 'duplicate':
         // A retried publish after a lost ack: same msgID, stale expectation; must not be stored twice.
-        if (lastMessage) expect(log.append(lastMessage, 0)).toMatchObject({ ok: true, duplicate: true });
+        if (lastMessage) expect(await store.appendToStream(subject, lastMessage, { expectedVersion: 0 })).toMatchObject({ duplicate: true });
         break;
     }
     // Queries on a fresh state agree with the oracle's independent record model (I4: invalid stays invalid).
-    const state = fresh().state;
+    const { state } = await fresh();
     oracle.checkState(state.epoch, state.recoveryEpoch);
     for (const nd of nodes) for (const x of clients) oracle.checkQuery(nd, x, checkClient(state, nd, x));
   }
@@ -153,10 +152,10 @@ const scheduleArb = fc.record({
 });
 
 describe('model-based: invariants I1–I5 over random interleavings', () => {
-  it('holds for ≥ 10,000 random steps', () => {
+  it('holds for ≥ 10,000 random steps', async () => {
     let steps = 0;
-    fc.assert(fc.property(scheduleArb, ({ nodeCount, cfg, ops }) => {
-      steps += runSchedule(nodeCount, cfg, ops, decide);
+    await fc.assert(fc.asyncProperty(scheduleArb, async ({ nodeCount, cfg, ops }) => {
+      steps += await runSchedule(nodeCount, cfg, ops, decide);
     }), { numRuns: 60 });
     expect(steps).toBeGreaterThanOrEqual(10_000);
     process.stdout.write(`model-based run: ${steps} steps, ${JSON.stringify(Object.fromEntries(coverage))}\n`);
@@ -168,31 +167,31 @@ describe('model-based: invariants I1–I5 over random interleavings', () => {
     expect(coverage.get('ReclaimAccepted')).toBeGreaterThan(200);
   });
 
-  it('catches a seeded bug: a variant that accepts reclaims after the grace period ended', () => {
+  it('catches a seeded bug: a variant that accepts reclaims after the grace period ended', async () => {
     const acceptsAfterGrace: Decider = (c, s) => {
       if (c.type === 'reclaim' && s.recoveryEpoch === 0 && s.epoch > 1) {
         return { ok: true, decision: { events: [{ type: 'ReclaimAccepted', node: c.node, recoveryEpoch: s.epoch - 1, clients: [...new Set(c.clients)] }], needsFreshView: true, reply: { kind: 'reclaim', statuses: c.clients.map(() => 'OK' as const) } } };
       }
       return decide(c, s);
     };
-    const result = fc.check(fc.property(scheduleArb, ({ nodeCount, cfg, ops }) => {
-      runSchedule(nodeCount, cfg, ops, acceptsAfterGrace);
+    const result = await fc.check(fc.asyncProperty(scheduleArb, async ({ nodeCount, cfg, ops }) => {
+      await runSchedule(nodeCount, cfg, ops, acceptsAfterGrace);
     }), { numRuns: 200 });
     expect(result.failed).toBe(true);
     expect(String(result.errorInstance)).toMatch(/I1|I3/);
   });
 
-  it('catches a seeded bug: a variant that lets a node grant during grace', () => {
+  it('catches a seeded bug: a variant that lets a node grant during grace', async () => {
     const grantsInGrace: Decider = (c, s) =>
       c.type === 'mayGrant' ? { ok: true, decision: { events: [], needsFreshView: false, reply: { kind: 'mayGrant', status: 'OK', endsGrace: false } } } : decide(c, s);
-    const result = fc.check(fc.property(scheduleArb, ({ nodeCount, cfg, ops }) => {
-      runSchedule(nodeCount, cfg, ops, grantsInGrace);
+    const result = await fc.check(fc.asyncProperty(scheduleArb, async ({ nodeCount, cfg, ops }) => {
+      await runSchedule(nodeCount, cfg, ops, grantsInGrace);
     }), { numRuns: 200 });
     expect(result.failed).toBe(true);
     expect(String(result.errorInstance)).toMatch(/I2/);
   });
 
-  it('catches a seeded bug: a variant that forgets to drop unreclaimed records when grace ends', () => {
+  it('catches a seeded bug: a variant that forgets to drop unreclaimed records when grace ends', async () => {
     const keepsRecords: Decider = (c, s) => {
       const r = decide(c, s);
       // Sneak the whole recovery set back in as "reclaimed" right before grace ends.
@@ -203,8 +202,8 @@ describe('model-based: invariants I1–I5 over random interleavings', () => {
       }
       return r;
     };
-    const result = fc.check(fc.property(scheduleArb, ({ nodeCount, cfg, ops }) => {
-      runSchedule(nodeCount, cfg, ops, keepsRecords);
+    const result = await fc.check(fc.asyncProperty(scheduleArb, async ({ nodeCount, cfg, ops }) => {
+      await runSchedule(nodeCount, cfg, ops, keepsRecords);
     }), { numRuns: 200 });
     expect(result.failed).toBe(true);
   });

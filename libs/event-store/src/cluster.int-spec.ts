@@ -5,8 +5,8 @@ import { natsServers, startNatsCluster, uniquePrefix, type NatsCluster } from '#
 import { emptyCounter, eventually, evolveCounter, increment, incrementCodec, type Counter, type Increment } from '../test/support';
 import { sleep } from './backoff';
 import { STALE_APPEND } from './chain';
-import { decideAndAppend } from './decide-and-append';
-import { JetStreamEventStore } from './event-store';
+import { handleCommand, reloadEachAttempt } from './command-handler';
+import { JetStreamEventStore } from './jetstream-event-store';
 import { provisionStream } from './provision';
 import type { MalformedMessage } from './types';
 
@@ -36,17 +36,17 @@ describe('event store on a 3-node JetStream cluster (replicas: 3)', () => {
       await Promise.all(connections.map(async (wnc, w) => {
         // Leader elections take seconds on 2.9: allow many transient retries.
         const own = new JetStreamEventStore<Increment>({ nc: wnc, names, codec: incrementCodec, transientAttempts: 40, onMalformed: () => undefined });
-        let cache: { state: Counter; sequence: number } | undefined;
+        let cache: { state: Counter; version: number } | undefined;
         for (let n = 0; n < perWriter; n++) {
-          const r = await decideAndAppend({
+          const r = await handleCommand({
             store: own,
             subject,
-            load: async () => {
-              const agg = await own.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter, from: cache });
-              cache = { state: agg.state, sequence: agg.version };
+            source: reloadEachAttempt(async () => {
+              const agg = await own.aggregateStream(subject, { initialState: emptyCounter, evolve: evolveCounter, from: cache });
+              cache = { state: agg.state, version: agg.version };
               return agg;
-            },
-            decide: (state: Counter) => ({ ok: true as const, message: increment(state.count, `w${w}`, n) }),
+            }),
+            decide: (state: Counter) => ({ message: increment(state.count, `w${w}`, n), outcome: undefined }),
             maxAttempts: 500,
           });
           conflicts += r.attempts - 1;
@@ -62,12 +62,12 @@ describe('event store on a 3-node JetStream cluster (replicas: 3)', () => {
   /** Every reader agrees: each decision once, each taken on the state right before it. */
   async function expectSerialHistory(names: StreamNames, subject: string, total: number): Promise<MalformedMessage[]> {
     const reader = new JetStreamEventStore<Increment>({ nc, names, codec: incrementCodec, transientAttempts: 40, onMalformed: () => undefined });
-    const { messages, malformed } = await reader.read(subject);
+    const { messages, malformed } = await reader.readStream(subject);
     expect(messages).toHaveLength(total);
     expect(new Set(messages.map((m) => `${m.message.writer}/${m.message.n}`)).size).toBe(total);
     expect(messages.reduce(evolveCounter, emptyCounter)).toEqual({ count: total, stale: 0 });
     expect(malformed.every((m) => m.error.kind === STALE_APPEND)).toBe(true);
-    expect((await reader.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter })).state).toEqual({ count: total, stale: 0 });
+    expect((await reader.aggregateStream(subject, { initialState: emptyCounter, evolve: evolveCounter })).state).toEqual({ count: total, stale: 0 });
 
     // A projection sees the same history.
     let projected = emptyCounter;
@@ -89,11 +89,11 @@ describe('event store on a 3-node JetStream cluster (replicas: 3)', () => {
     const store = new JetStreamEventStore<Increment>({ nc, names, codec: incrementCodec });
     const subject = subjects.cluster(names, 'dup');
     const m = increment(0);
-    const first = await store.append(subject, m, { expectedLastSequence: 0 });
-    const other = await store.append(subject, increment(1), { expectedLastSequence: first.sequence });
-    const retry = await store.append(subject, m, { expectedLastSequence: 0 });
-    expect(retry).toEqual({ sequence: first.sequence, duplicate: true });
-    expect((await store.read(subject)).lastSequence).toBe(other.sequence);
+    const first = await store.appendToStream(subject, m, { expectedVersion: 0 });
+    const other = await store.appendToStream(subject, increment(1), { expectedVersion: first.nextExpectedVersion });
+    const retry = await store.appendToStream(subject, m, { expectedVersion: 0 });
+    expect(retry).toEqual({ nextExpectedVersion: first.nextExpectedVersion, duplicate: true });
+    expect((await store.readStream(subject)).version).toBe(other.nextExpectedVersion);
   }, 60_000);
 
   it('8 writers racing: stale appends the server let through are refused to their writers and ignored by readers', async () => {

@@ -10,12 +10,12 @@ import {
   type Increment,
   type TestNats,
 } from '../test/support';
-import { decideAndAppend } from './decide-and-append';
+import { handleCommand, reloadEachAttempt } from './command-handler';
 import { ContentionExhausted } from './errors';
-import { JetStreamEventStore } from './event-store';
+import { JetStreamEventStore } from './jetstream-event-store';
 import { provisionStream } from './provision';
 
-describe('decideAndAppend against a real JetStream', () => {
+describe('handleCommand against a real JetStream', () => {
   let t: TestNats;
   let store: JetStreamEventStore<Increment>;
 
@@ -40,18 +40,18 @@ describe('decideAndAppend against a real JetStream', () => {
       const writers = connections.map(async (nc, w) => {
         const own = new JetStreamEventStore({ nc, names: t.names, codec: incrementCodec });
         // Half the writers reload from scratch, half keep a snapshot and read only what is new.
-        let cache: { state: Counter; sequence: number } | undefined;
+        let cache: { state: Counter; version: number } | undefined;
         const load = async () => {
-          const agg = await own.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter, from: w % 2 ? cache : undefined });
-          cache = { state: agg.state, sequence: agg.version };
+          const agg = await own.aggregateStream(subject, { initialState: emptyCounter, evolve: evolveCounter, from: w % 2 ? cache : undefined });
+          cache = { state: agg.state, version: agg.version };
           return agg;
         };
         for (let n = 0; n < PER_WRITER; n++) {
-          const result = await decideAndAppend({
+          const result = await handleCommand({
             store: own,
             subject,
-            load,
-            decide: (state: Counter) => ({ ok: true as const, message: increment(state.count, `w${w}`, n) }),
+            source: reloadEachAttempt(load),
+            decide: (state: Counter) => ({ message: increment(state.count, `w${w}`, n), outcome: undefined }),
             maxAttempts: 200,
           });
           attempts.push(result.attempts);
@@ -63,7 +63,7 @@ describe('decideAndAppend against a real JetStream', () => {
       const elapsed = Date.now() - started;
 
       const total = WRITERS * PER_WRITER;
-      const { messages, malformed, lastSequence } = await store.read(subject);
+      const { messages, malformed, version: lastSequence } = await store.readStream(subject);
       expect(malformed).toEqual([]);
       expect(messages).toHaveLength(total);
       // Every decision exactly once.
@@ -78,7 +78,7 @@ describe('decideAndAppend against a real JetStream', () => {
       const serial = messages.reduce(evolveCounter, emptyCounter);
       expect(serial).toEqual({ count: total, stale: 0 });
       expect(messages.map((m) => m.message.before)).toEqual(Array.from({ length: total }, (_, i) => i));
-      const agg = await store.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter });
+      const agg = await store.aggregateStream(subject, { initialState: emptyCounter, evolve: evolveCounter });
       expect(agg.state).toEqual(serial);
       expect(agg.version).toBe(lastSequence);
 
@@ -92,49 +92,48 @@ describe('decideAndAppend against a real JetStream', () => {
 
   it('reloads after a conflict and decides again on the new state', async () => {
     const subject = subjects.cluster(t.names, 'reload');
-    const first = await store.append(subject, increment(0, 'a'), { expectedLastSequence: 0 });
+    const first = await store.appendToStream(subject, increment(0, 'a'), { expectedVersion: 0 });
     const stale = { state: emptyCounter, version: 0 };
     let loads = 0;
     const conflicts: number[] = [];
-    const result = await decideAndAppend({
+    const result = await handleCommand({
       store,
       subject,
       // The first load is a view from before writer a appended.
-      load: async () => (loads++ === 0 ? stale : store.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter })),
-      decide: (s: Counter) => ({ ok: true as const, message: increment(s.count, 'b'), reply: s.count }),
+      source: reloadEachAttempt(async () => (loads++ === 0 ? stale : store.aggregateStream(subject, { initialState: emptyCounter, evolve: evolveCounter }))),
+      decide: (s: Counter) => ({ message: increment(s.count, 'b'), outcome: s.count }),
       onConflict: (c) => conflicts.push(c.actual ?? -1),
     });
     expect(result.attempts).toBe(2);
-    expect(conflicts).toEqual([first.sequence]);
-    expect(result.decision).toMatchObject({ ok: true, reply: 1, message: { before: 1 } });
-    expect(result.state).toEqual({ count: 1, stale: 0 });
+    expect(conflicts).toEqual([first.nextExpectedVersion]);
+    expect(result).toMatchObject({ outcome: 1, message: { before: 1 } });
     expect(result.version).toBe(result.sequence);
-    const agg = await store.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter });
+    const agg = await store.aggregateStream(subject, { initialState: emptyCounter, evolve: evolveCounter });
     expect(agg).toMatchObject({ state: { count: 2, stale: 0 }, version: result.sequence });
   });
 
   it('appends nothing for a no-op or a rejection', async () => {
     const subject = subjects.cluster(t.names, 'noop');
-    const load = () => store.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter });
-    const noop = await decideAndAppend({ store, subject, load, decide: () => ({ ok: true as const, message: null, reply: 'already' }) });
-    expect(noop).toMatchObject({ sequence: null, version: 0, attempts: 1, decision: { ok: true, reply: 'already' } });
-    const rejected = await decideAndAppend({ store, subject, load, decide: () => ({ ok: false as const, rejection: 'NFS4ERR_NO_GRACE' }) });
-    expect(rejected).toMatchObject({ sequence: null, attempts: 1, decision: { ok: false, rejection: 'NFS4ERR_NO_GRACE' } });
-    expect(await store.lastSequence(subject)).toBe(0);
+    const source = reloadEachAttempt(() => store.aggregateStream(subject, { initialState: emptyCounter, evolve: evolveCounter }));
+    const noop = await handleCommand({ store, subject, source, decide: () => ({ message: null, outcome: 'already' }) });
+    expect(noop).toMatchObject({ sequence: null, version: 0, attempts: 1, outcome: 'already', message: null });
+    const rejected = await handleCommand({ store, subject, source, decide: () => ({ message: null, outcome: 'NFS4ERR_NO_GRACE' }) });
+    expect(rejected).toMatchObject({ sequence: null, attempts: 1, outcome: 'NFS4ERR_NO_GRACE' });
+    expect(await store.currentVersion(subject)).toBe(0);
   });
 
   it('gives up after maxAttempts conflicts', async () => {
     const subject = subjects.cluster(t.names, 'hopeless');
-    await store.append(subject, increment(0), { expectedLastSequence: 0 });
-    const attempt = decideAndAppend({
+    await store.appendToStream(subject, increment(0), { expectedVersion: 0 });
+    const attempt = handleCommand({
       store,
       subject,
-      load: async () => ({ state: emptyCounter, version: 0 }), // always stale
-      decide: (s: Counter) => ({ ok: true as const, message: increment(s.count) }),
+      source: reloadEachAttempt(async () => ({ state: emptyCounter, version: 0 })), // always stale
+      decide: (s: Counter) => ({ message: increment(s.count), outcome: undefined }),
       maxAttempts: 3,
     });
     await expect(attempt).rejects.toBeInstanceOf(ContentionExhausted);
     await expect(attempt).rejects.toMatchObject({ attempts: 3, cause: { name: 'ConcurrencyConflict' } });
-    expect((await store.read(subject)).messages).toHaveLength(1);
+    expect((await store.readStream(subject)).messages).toHaveLength(1);
   });
 });

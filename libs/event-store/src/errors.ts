@@ -15,7 +15,7 @@ export const JsErrorCodes = {
 
 /**
  * The subject moved on since the caller loaded it. Not a failure of the store: the caller reloads
- * and decides again (see `decideAndAppend`).
+ * and decides again (see `handleCommand`).
  */
 export class ConcurrencyConflict extends Error {
   override readonly name = 'ConcurrencyConflict';
@@ -42,7 +42,7 @@ export class AppendUnavailable extends Error {
   }
 }
 
-/** `decideAndAppend` lost the race on every attempt. */
+/** `handleCommand` lost the race on every attempt. */
 export class ContentionExhausted extends Error {
   override readonly name = 'ContentionExhausted';
   constructor(readonly subject: string, readonly attempts: number, options?: ErrorOptions) {

@@ -3,7 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { streamNames, subjects } from '#contracts';
 import { startNatsServer, uniquePrefix, type NatsServer } from '#infra';
 import { emptyCounter, eventually, evolveCounter, increment, incrementCodec, type Increment } from '../test/support';
-import { JetStreamEventStore } from './event-store';
+import { JetStreamEventStore } from './jetstream-event-store';
 import { provisionStream } from './provision';
 import type { StoredMessage } from './types';
 
@@ -29,7 +29,7 @@ describe('event store across a nats-server restart', () => {
 
     let version = 0;
     const appendNext = async (n: number) => {
-      version = (await store.append(subject, increment(n, 'r', n), { expectedLastSequence: version })).sequence;
+      version = (await store.appendToStream(subject, increment(n, 'r', n), { expectedVersion: version })).nextExpectedVersion;
     };
     for (let n = 0; n < 5; n++) await appendNext(n);
 
@@ -55,7 +55,7 @@ describe('event store across a nats-server restart', () => {
 
     expect(got.map((m) => m.message.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(end).toEqual({ reason: 'stopped', lastSequence: version });
-    const agg = await store.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter });
+    const agg = await store.aggregateStream(subject, { initialState: emptyCounter, evolve: evolveCounter });
     expect(agg).toMatchObject({ state: { count: 10, stale: 0 }, version });
     console.log(`[event-store] consumer events across the restart: ${[...new Set(statuses)].join(', ')}`);
   }, 60_000);

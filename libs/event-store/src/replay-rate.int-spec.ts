@@ -1,7 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { subjects } from '#contracts';
 import { emptyCounter, eventually, evolveCounter, increment, incrementCodec, openTestNats, type Increment, type TestNats } from '../test/support';
-import { JetStreamEventStore } from './event-store';
+import { JetStreamEventStore } from './jetstream-event-store';
 import { provisionStream } from './provision';
 
 // A measurement, not a timed assertion: it logs how fast a cold aggregate replays, for the report
@@ -34,7 +34,7 @@ describe(`replaying ${COUNT} small messages`, () => {
       }
     }
     await Promise.all(inflight);
-    lastSequence = await store.lastSequence(subject);
+    lastSequence = await store.currentVersion(subject);
   }, 300_000);
   afterAll(async () => {
     await t.close();
@@ -52,18 +52,18 @@ describe(`replaying ${COUNT} small messages`, () => {
     return { result, ms, text: `${ms.toFixed(0)} ms, ${rate(COUNT, ms)} (client CPU ${cpuMs.toFixed(0)} ms: ${rate(COUNT, cpuMs)} per client core)` };
   };
 
-  it('read()', async () => {
-    const { result, text } = await measure(() => store.read(subject));
+  it('readStream()', async () => {
+    const { result, text } = await measure(() => store.readStream(subject));
     expect(result.messages).toHaveLength(COUNT);
-    expect(result.lastSequence).toBe(lastSequence);
-    console.log(`[event-store] read() of ${COUNT} messages: ${text}`);
+    expect(result.version).toBe(lastSequence);
+    console.log(`[event-store] readStream() of ${COUNT} messages: ${text}`);
   }, 120_000);
 
-  it('aggregate()', async () => {
-    const { result, text } = await measure(() => store.aggregate(subject, { initial: emptyCounter, evolve: evolveCounter }));
+  it('aggregateStream()', async () => {
+    const { result, text } = await measure(() => store.aggregateStream(subject, { initialState: emptyCounter, evolve: evolveCounter }));
     expect(result.state).toEqual({ count: COUNT, stale: 0 });
     expect(result.version).toBe(lastSequence);
-    console.log(`[event-store] aggregate() of ${COUNT} messages: ${text}`);
+    console.log(`[event-store] aggregateStream() of ${COUNT} messages: ${text}`);
   }, 120_000);
 
   it('subscribe() catching up', async () => {

@@ -228,8 +228,8 @@ export async function auditRowsFromDatabase(sql: Sql, schema: string, focus: Aud
  */
 export async function auditRowsFromEvents(store: JetStreamEventStore<DecisionMessage>, names: StreamNames, cluster: string): Promise<{ rows: AuditSource[]; malformed: MalformedMessage[]; sequence: number }> {
   const [own, registry] = await Promise.all([
-    store.read(subjects.cluster(names, cluster)),
-    store.read(subjects.registry(names, cluster)),
+    store.readStream(subjects.cluster(names, cluster)),
+    store.readStream(subjects.registry(names, cluster)),
   ]);
   const items: ({ kind: 'ok'; m: StoredMessage<DecisionMessage> } | { kind: 'bad'; m: MalformedMessage })[] = [
     ...own.messages.map((m) => ({ kind: 'ok' as const, m })), ...registry.messages.map((m) => ({ kind: 'ok' as const, m })),
@@ -242,5 +242,5 @@ export async function auditRowsFromEvents(store: JetStreamEventStore<DecisionMes
     else applyMalformed(model, item.m, changes);
   }
   const rows = changes.audit.map((a: AuditRow) => ({ sequence: a.sequence, idx: a.idx, event: a.event, ...(a.detail !== undefined ? { detail: a.detail } : {}) }));
-  return { rows, malformed: [...own.malformed, ...registry.malformed], sequence: Math.max(own.lastSequence, registry.lastSequence) };
+  return { rows, malformed: [...own.malformed, ...registry.malformed], sequence: Math.max(own.version, registry.version) };
 }

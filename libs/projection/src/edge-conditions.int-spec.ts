@@ -73,7 +73,7 @@ describe('RFC 7530 §9.6.3.4 edge conditions through the registry', () => {
     // The server reboots; A comes back and reclaims.
     await run(c, { type: 'start', nodes: ['a'] }, 200);
     const refused = await run(c, { type: 'reclaim', node: 'a', clients: [A, B] }, 201);
-    expect(refused.decision.reply).toEqual({ kind: 'reclaim', statuses: ['NFS4ERR_RECLAIM_BAD', 'OK'] });
+    expect(refused.reply).toEqual({ kind: 'reclaim', statuses: ['NFS4ERR_RECLAIM_BAD', 'OK'] });
     await settled();
 
     const answer = await queries.reclaimable(c, 'a', A);
@@ -106,16 +106,16 @@ describe('RFC 7530 §9.6.3.4 edge conditions through the registry', () => {
     await run(c, { type: 'expire', now: T0 + 120_000 }, 120);
     // NFS4ERR_NO_GRACE at 10:02:30: why? (grace ended at 10:02:00 by its deadline)
     const late = await run(c, { type: 'reclaim', node: 'a', clients: [A] }, 150);
-    expect(late.decision.reply).toEqual({ kind: 'reclaim', statuses: ['NFS4ERR_NO_GRACE'] });
+    expect(late.reply).toEqual({ kind: 'reclaim', statuses: ['NFS4ERR_NO_GRACE'] });
     // B takes and releases a conflicting lock in epoch 2; the server reboots again; A reclaims.
     await run(c, { type: 'create', node: 'a', clients: [{ client: B }] }, 160);
     await run(c, { type: 'start', nodes: ['a'] }, 300);
     const refused = await run(c, { type: 'reclaim', node: 'a', clients: [A] }, 301);
-    expect(refused.decision.reply).toEqual({ kind: 'reclaim', statuses: ['NFS4ERR_RECLAIM_BAD'] });
+    expect(refused.reply).toEqual({ kind: 'reclaim', statuses: ['NFS4ERR_RECLAIM_BAD'] });
 
     // The registry invalidated A's record of epoch 1 and said so in the stream.
-    await waitUntil(async () => (await opened.store.read(subjects.registry(names, c))).messages.length === 1, 'the ClientRecordsInvalidated');
-    const published = (await opened.store.read(subjects.registry(names, c))).messages[0]!.message;
+    await waitUntil(async () => (await opened.store.readStream(subjects.registry(names, c))).messages.length === 1, 'the ClientRecordsInvalidated');
+    const published = (await opened.store.readStream(subjects.registry(names, c))).messages[0]!.message;
     expect(published.id).toBe('invalidated/edge2/1/a/0');
     expect(published.events[0]).toMatchObject({ type: 'ClientRecordsInvalidated', recoveryEpoch: 1, reason: 'deadline', node: 'a', clients: [A], part: 0, parts: 1, time: '2026-03-01T10:02:00.000Z' });
     await settled();
@@ -158,7 +158,7 @@ describe('RFC 7530 §9.6.3.4 edge conditions through the registry', () => {
     await run(c, { type: 'reclaim', node: 'a', clients: [A] }, 11);
     await run(c, { type: 'reclaimComplete', node: 'a', clients: [A] }, 12);
     const again = await run(c, { type: 'reclaim', node: 'a', clients: [A] }, 13);
-    expect(again.decision.reply).toEqual({ kind: 'reclaim', statuses: ['NFS4ERR_NO_GRACE'] });
+    expect(again.reply).toEqual({ kind: 'reclaim', statuses: ['NFS4ERR_NO_GRACE'] });
     await settled();
     expect(await queries.reclaimable(c, 'a', A)).toMatchObject({ status: 'NFS4ERR_NO_GRACE', why: expect.stringContaining('already sent RECLAIM_COMPLETE') });
     expect((await queries.reclaimableClients(c, 'a')).clients).toEqual([B]);

@@ -104,7 +104,7 @@ describe('projector robustness', () => {
     const pointer = (await readPointer(sqlOf(db), ctx.name))!;
     const before = await dumpReadModel(sqlOf(db), pointer.schema);
     const model = await loadModel(sqlOf(db), pointer.schema);
-    const { messages } = await ctx.opened.store.read(subjects.cluster(ctx.names, 'r1'));
+    const { messages } = await ctx.opened.store.readStream(subjects.cluster(ctx.names, 'r1'));
     const changes = new ChangeSet();
     // Every message again, as an ordered consumer recreated from an old position would deliver them.
     for (const m of messages) expect(applyMessage(model, ctx.names, m, changes)).toBe(false);
@@ -177,7 +177,7 @@ describe('projector robustness', () => {
     expect(clean.outbox).toEqual([]);
     // Every ClientRecordsInvalidated the registry derived is in the stream exactly once.
     for (const cluster of ['d1', 'd2']) {
-      const published = (await ctx.opened.store.read(subjects.registry(ctx.names, cluster))).messages.map((m) => m.message.id);
+      const published = (await ctx.opened.store.readStream(subjects.registry(ctx.names, cluster))).messages.map((m) => m.message.id);
       expect(new Set(published).size).toBe(published.length);
       const expected = clean.grace_periods.filter((row) => row.includes(`"cluster": "${cluster}"`) && !row.includes('"invalidated": 0,')).length;
       expect(new Set(published.map((id) => id.split('/').slice(0, 3).join('/'))).size).toBe(expected);

@@ -310,11 +310,11 @@ export class Projector extends EventEmitter {
       for (const [cluster, items] of byCluster) {
         const subject = subjects.registry(this.options.names, cluster);
         const from = Math.min(...items.map((i) => i.afterSequence));
-        const existing = await this.options.store.read(subject, { fromSequence: from });
+        const existing = await this.options.store.readStream(subject, { from });
         const seen = new Set(existing.messages.map((m) => m.message.id));
         for (const item of items) {
           if (!seen.has(item.id)) {
-            await this.options.store.append(subject, item.message, { expectedLastSequence: 'any' });
+            await this.options.store.appendToStream(subject, item.message, { expectedVersion: 'any' });
             this.log('info', `published ${item.id} (${item.message.events[0]?.type === 'ClientRecordsInvalidated' ? item.message.events[0].clients.length : 0} clients)`);
           }
           this.published.add(item.id);

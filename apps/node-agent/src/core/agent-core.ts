@@ -1,9 +1,9 @@
-import type { StreamNames } from '#contracts';
-import { openGraceStore, type OpenedStore } from '#cluster-store';
+import type { GkEvent, StreamNames } from '#contracts';
+import type { ClusterState } from '#domain';
+import { openGraceStore, ViewSupervisor, type OpenedStore } from '#cluster-store';
 import { AgentService } from './agent-service';
 import { EndGraceWriter } from './end-grace';
 import { AgentLog, errorText } from './log';
-import { ViewHolder } from './view-holder';
 
 export interface AgentCoreOptions {
   cluster: string;
@@ -26,7 +26,7 @@ export interface AgentCoreOptions {
 export class AgentCore {
   private constructor(
     readonly service: AgentService,
-    readonly views: ViewHolder,
+    readonly views: ViewSupervisor,
     readonly opened: OpenedStore,
     readonly endGrace: EndGraceWriter,
     private readonly ownsStore: boolean,
@@ -37,20 +37,27 @@ export class AgentCore {
     const endGrace = new EndGraceWriter(o.endGraceFile, o.log);
     let service: AgentService | undefined;
     try {
-      const views = await ViewHolder.open({
+      const applied = (events: readonly GkEvent[], state: ClusterState, previous?: ClusterState) => {
+        service?.applied(events, state);
+        const ended = events.some((e) => e.type === 'GraceEnded')
+          // A reloaded view may have skipped the end: compare the grace periods instead.
+          || (previous !== undefined && previous.recoveryEpoch !== 0 && state.recoveryEpoch !== previous.recoveryEpoch);
+        if (ended) void endGrace.signal();
+      };
+      const views = await ViewSupervisor.open({
         store: opened.store,
         names: o.names,
         cluster: o.cluster,
-        node: o.node,
-        requestTimeoutMs: o.requestTimeoutMs,
-        log: o.log,
-        onApplied: (events, state, previous) => {
-          service?.applied(events, state);
-          const ended = events.some((e) => e.type === 'GraceEnded')
-            // A reloaded view may have skipped the end: compare the grace periods instead.
-            || (previous !== undefined && previous.recoveryEpoch !== 0 && state.recoveryEpoch !== previous.recoveryEpoch);
-          if (ended) void endGrace.signal();
+        trackedNodes: [o.node],
+        catchUpTimeoutMs: o.requestTimeoutMs,
+        watchdogMs: 1000,
+        onMalformed: (m) => o.log.warn(`skipped malformed message seq=${m.sequence}: ${m.error.kind}: ${m.error.message}`),
+        onApplied: (events, state) => applied(events, state),
+        // A replacement view: what the agent knew may have moved without an event it saw.
+        onInstalled: (view, previous) => {
+          if (previous) applied([], view.state, previous.state);
         },
+        onProblem: (message, severity) => (severity === 'error' ? o.log.error(message) : o.log.warn(message)),
       });
       service = new AgentService({ cluster: o.cluster, node: o.node, views, requestTimeoutMs: o.requestTimeoutMs, log: o.log });
       const { view } = views;

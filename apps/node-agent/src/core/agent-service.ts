@@ -1,18 +1,17 @@
 import type { ClientRef, GkEvent } from '#contracts';
-import type { Answer } from '#cluster-store';
+import type { CommandResult, ViewSupervisor } from '#cluster-store';
 import { checkClient, type ClusterState, type Command, inGrace, nothingLeftToReclaim, reclaimableClients, recordStanding, reclaimStatus, summarize } from '#domain';
 import { BootTracker, bootCausation } from './boots';
 import { withDeadline } from './deadline';
 import { GraceDoneWaiter } from './grace-done-waiter';
 import { AgentLog, errorText } from './log';
 import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from './requests';
-import type { ViewHolder } from './view-holder';
 
 export interface AgentServiceOptions {
   cluster: string;
   node: string;
   /** The live view and its group committer (the holder may swap in a reloaded pair). */
-  views: ViewHolder;
+  views: ViewSupervisor;
   /** How long a request may wait for the event store before it is answered "retry later". */
   requestTimeoutMs: number;
   log: AgentLog;
@@ -44,7 +43,7 @@ class Rejected extends Error {
 export class AgentService {
   readonly node: string;
   readonly cluster: string;
-  private readonly views: ViewHolder;
+  private readonly views: ViewSupervisor;
   private readonly boots: BootTracker;
   private readonly now: () => number;
   private readonly graceDoneWaiter: GraceDoneWaiter;
@@ -265,7 +264,7 @@ export class AgentService {
    * Submits through the group committer. A cluster that does not exist yet is created by adding
    * this node (what `start` with addMissing would do, had there been a cluster to start in).
    */
-  private async submit(command: Command, causation?: string): Promise<Answer> {
+  private async submit(command: Command, causation?: string): Promise<CommandResult> {
     const meta = { actor: this.node, causation, now: this.now };
     const answer = await this.views.committer.submit(command, meta);
     if (answer.ok || answer.rejection.code !== 'NO_CLUSTER' || command.type === 'lift') return answer;
@@ -274,7 +273,7 @@ export class AgentService {
     return this.views.committer.submit(command, meta);
   }
 
-  private expectOk(answer: Answer): Extract<Answer, { ok: true }> {
+  private expectOk(answer: CommandResult): Extract<CommandResult, { ok: true }> {
     if (!answer.ok) throw new Rejected(answer.rejection.code, `${answer.rejection.code}: ${answer.rejection.message}`);
     return answer;
   }

@@ -1,0 +1,40 @@
+import { decodeDecision, DecisionMessage, GkEvent, streamNames, subjects } from '#contracts';
+import { InMemoryEventStore } from '#event-store';
+import type { Command } from '#domain';
+import { executeOnce, loadCluster } from '../src/one-shot';
+import type { CommandResult, Decider } from '../src/execute';
+
+/**
+ * One cluster aggregate over the in-memory event store, executed by the same command handler the
+ * services run (`executeOnce`: load, decide, seal, append with the expected version). For the
+ * deciders' example tests and the simulator checker's tests; production code never imports it.
+ */
+export class InMemoryCluster {
+  readonly store = new InMemoryEventStore<DecisionMessage>({ idOf: (m) => m.id, decode: decodeDecision, clock: () => this.clock() });
+  readonly names = streamNames('mem');
+  readonly subject: string;
+
+  constructor(readonly cluster = 'c1', private readonly clock: () => number = () => Date.now()) {
+    this.subject = subjects.cluster(this.names, cluster);
+  }
+
+  execute(command: Command, actor = 'test', decide?: Decider): Promise<CommandResult> {
+    return executeOnce(this.store, this.names, this.cluster, command, { actor, now: this.clock }, { decide });
+  }
+
+  load(trackedNodes?: string[]) {
+    return loadCluster(this.store, this.names, this.cluster, { trackedNodes });
+  }
+
+  version(): Promise<number> {
+    return this.store.currentVersion(this.subject);
+  }
+
+  async messages(): Promise<DecisionMessage[]> {
+    return (await this.store.readStream(this.subject)).messages.map((m) => m.message);
+  }
+
+  async events(): Promise<GkEvent[]> {
+    return (await this.messages()).flatMap((m) => m.events);
+  }
+}
