@@ -173,7 +173,7 @@ export class InProcessAgent implements AgentHandle {
         this.inFlight.add(abort);
         try {
           const line = JSON.stringify({ ...fields, id: this.nextId++, op });
-          const reply = (await Promise.race([answer(line, core.service), timeout])) as AgentReply;
+          const reply = (await Promise.race([answer(line, core.service, silentLog), timeout])) as AgentReply;
           if (this.core !== core) throw new AgentUnavailable(`agent ${this.node} was killed before it answered`);
           return reply;
         } finally {

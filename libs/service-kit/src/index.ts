@@ -6,3 +6,5 @@ export * from './health';
 export * from './metrics';
 export * from './tokens';
 export * from './zod-pipe';
+export * from './json-rpc';
+export * from './unix-socket-server';

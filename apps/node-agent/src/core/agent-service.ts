@@ -4,7 +4,7 @@ import { allEnforcing, type ClusterState, type Command, inGrace, reclaimableClie
 import { BootTracker, bootCausation, nothingLeftToReclaim } from './boots';
 import { withDeadline } from './deadline';
 import { AgentLog, errorText } from './log';
-import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from './requests';
+import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from '#contracts';
 import type { ViewHolder } from './view-holder';
 
 export interface AgentServiceOptions {
