@@ -115,6 +115,9 @@ describe('bin/gk-cltrack.js', () => {
     install = join(scratch, 'install');
     mkdirSync(join(install, 'bin'), { recursive: true });
     copyFileSync(join(REPO, 'bin', 'gk-cltrack.js'), join(install, 'bin', 'gk-cltrack.js'));
+    // Its `#agent-client` import resolves through package.json, as in a checkout; there is no
+    // node_modules here, so this also proves gk-cltrack loads no package (its start-up stays cheap).
+    copyFileSync(join(REPO, 'package.json'), join(install, 'package.json'));
     const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
     const flags = ['--ignoreConfig', '--rootDir', REPO, '--outDir', join(install, 'dist'), '--module', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node'];
     execFileSync(process.execPath, [tsc, ...flags, join(REPO, 'apps', 'gk-cltrack', 'src', 'main.ts')], { stdio: 'pipe' });

@@ -163,6 +163,16 @@ describe('JSON API input handling', () => {
     expect(await c.request({ op: 'hello' })).toMatchObject({ status: 'OK' });
   });
 
+  it('refuses an id it could not echo (a 5,000-deep array) with id null, and goes on answering', async () => {
+    const { c } = await agent('deepid', 'n1');
+    const deep = `${'['.repeat(5000)}5${']'.repeat(5000)}`;
+    const [reply] = await c.raw(`{"id": ${deep}, "op": "hello"}\n`);
+    expect(reply).toMatchObject({ id: null, status: 'ERR_BAD_REQUEST', error: expect.stringContaining('"id" must be') });
+    const [objectId] = await c.raw('{"id": {"a": 1}, "op": "hello"}\n');
+    expect(objectId).toMatchObject({ id: null, status: 'ERR_BAD_REQUEST' });
+    expect(await c.request({ op: 'hello' })).toMatchObject({ status: 'OK' });
+  });
+
   it('answers pipelined requests, each once with its own id, possibly out of order', async () => {
     const { a, c } = await agent('pipe', 'n1');
     const ids = Array.from({ length: 300 }, (_, i) => `p${i}`);
