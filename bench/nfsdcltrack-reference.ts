@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findNfsdcltrack } from '../test/support/nfsdcltrack';
+import { findNfsdcltrack } from '#testing';
 import { REPO_ROOT } from '../scripts/system';
 import { percentile } from './report';
 import { benchClient } from './harness';

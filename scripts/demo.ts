@@ -18,7 +18,8 @@ import { GkEvent, streamNames, StreamNames, subjects } from '#contracts';
 import { openGraceStore, OpenedStore } from '#cluster-store';
 import type { Subscription } from '#event-store';
 import { errorMessage, randomToken } from '#infra';
-import { AgentReply, AgentSocketClient } from './agent-client';
+import { AgentClient } from '#agent-client';
+import type { AgentReply } from '#contracts';
 import { processAlive } from './processes';
 import type { RunState } from './start';
 import { appMain, APPS, ensureDatabase, ensureInfra, Infra, REPO_ROOT, System } from './system';
@@ -123,7 +124,7 @@ async function reachable(agents: Map<string, { socket: string }>): Promise<boole
   if (agents.size === 0) return false;
   for (const { socket } of agents.values()) {
     try {
-      const client = await AgentSocketClient.connect(socket, { timeoutMs: 2000 });
+      const client = await AgentClient.connect(socket, { defaultTimeoutMs: 2000, connectTimeoutMs: 0 });
       const ok = (await client.request('hello')).status === 'OK';
       client.close();
       if (!ok) return false;
@@ -135,7 +136,7 @@ async function reachable(agents: Map<string, { socket: string }>): Promise<boole
 }
 
 /** Retries what an NFS server would retry (NFS4ERR_DELAY: the agent's store was slow). */
-async function ask(agent: AgentSocketClient, op: string, fields: Record<string, unknown> = {}): Promise<AgentReply> {
+async function ask(agent: AgentClient, op: string, fields: Record<string, unknown> = {}): Promise<AgentReply> {
   for (let attempt = 1; ; attempt++) {
     const reply = await agent.request(op, fields);
     if (reply.status !== 'NFS4ERR_DELAY' || attempt >= 20) return reply;
@@ -153,11 +154,11 @@ async function main(): Promise<number> {
   let opened: OpenedStore | undefined;
   const subscriptions: Subscription[] = [];
   const watchers: FSWatcher[] = [];
-  const agents = new Map<string, AgentSocketClient>();
+  const agents = new Map<string, AgentClient>();
   try {
     const names: StreamNames = streamNames(target.prefix);
     opened = await openGraceStore({ natsUrl: target.natsUrl, names, name: 'gracekeeper-demo' });
-    for (const [node, { socket }] of target.agents) agents.set(node, await AgentSocketClient.connect(socket, { timeoutMs: 120_000, connectTimeoutMs: 5000 }));
+    for (const [node, { socket }] of target.agents) agents.set(node, await AgentClient.connect(socket, { defaultTimeoutMs: 120_000, connectTimeoutMs: 5000 }));
     if (!agents.has(RESTARTING) || agents.size < 2) throw new Error(`the demo needs node-agents for a and ${RESTARTING} (found: ${[...agents.keys()].join(', ') || 'none'})`);
     const nodes = [...agents.keys()].sort();
     const survivor = nodes.find((n) => n !== RESTARTING)!;

@@ -17,8 +17,7 @@ import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-
 import { jsonLinesConnector } from '../apps/gk-cltrack/src/agent-transport';
 import { runCltrack } from '../apps/gk-cltrack/src/cltrack';
 import { startTestAgent, type TestAgent } from '../apps/node-agent/test/in-process';
-import { cleanupStream, testNatsUrl, testStreamNames } from './support/env';
-import { findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack } from './support/nfsdcltrack';
+import { cleanupStream, testNatsUrl, testStreamNames, findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack } from '#testing';
 
 jest.setTimeout(600_000);
 

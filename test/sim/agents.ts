@@ -7,7 +7,8 @@ import { Child, spawnChild } from '../../libs/infra/src/child';
 import { AgentCore } from '../../apps/node-agent/src/core/agent-core';
 import { silentLog } from '../../apps/node-agent/src/core/log';
 import { answer } from '../../apps/node-agent/src/transports/json-socket';
-import { AgentApi, AgentClient, AgentReply, AgentUnavailable } from './agent-client';
+import { AgentApi, AgentClient, AgentUnavailable } from '#agent-client';
+import type { AgentReply } from '#contracts';
 import { NatsProxy } from './nats-proxy';
 
 /** One node's agent as the simulator drives it: its API, and the faults it can suffer. */

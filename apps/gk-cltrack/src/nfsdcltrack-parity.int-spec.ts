@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack } from '../../../test/support/nfsdcltrack';
+import { findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack } from '#testing';
 import { jsonLinesConnector } from './agent-transport';
 import { runCltrack } from './cltrack';
 import { FakeAgent } from './fake-agent.test';

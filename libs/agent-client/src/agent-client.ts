@@ -116,6 +116,12 @@ export class AgentClient implements AgentApi {
     return this.unmatched.slice(start, start + count);
   }
 
+  /** Calls `listener` once the current connection ends (at once if there is none). */
+  onceDisconnected(listener: () => void): void {
+    if (!this.socket || this.socket.destroyed) listener();
+    else this.socket.once('close', listener);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.failAll(new AgentUnavailable('client closed'));

@@ -8,7 +8,7 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:chil
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { findNfsdcld } from '../../../test/support/nfsdcltrack';
+import { findNfsdcld } from '#testing';
 import {
   CldFrameSplitter,
   type CldCommandName,

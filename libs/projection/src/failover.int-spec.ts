@@ -2,7 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { subjects } from '#contracts';
 import { openGraceStore, type OpenedStore } from '#cluster-store';
-import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '#testing';
 import { pgClient, publishWorkload, waitUntil, workload } from '../test/support';
 import {
   applyMessage, ChangeSet, CheckpointMoved, diffDumps, dumpReadModel, lastEventSequence, loadModel, materializeChanges, migrateRegistry,

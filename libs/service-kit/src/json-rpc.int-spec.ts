@@ -1,7 +1,7 @@
 /** The shared NATS JSON request/reply server on a real NATS: every failure answers, none throws. */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { testNatsUrl } from '../../../test/support/env';
+import { testNatsUrl } from '#testing';
 import { parseRpcRequest, serveJsonRequests } from './json-rpc';
 
 let nc: NatsConnection;
