@@ -23,6 +23,7 @@ import { CldFrameSplitter, CldStatus, decodeDowncall, encodeUpcall } from '#cld'
 import { streamNames } from '#contracts';
 import { ensureNats, uniquePrefix } from '#infra';
 import { findNfsdcltrack } from '#testing';
+import { percentile } from './report';
 
 const REPO = resolve(__dirname, '..', '..');
 const AGENT_MAIN = join(REPO, 'dist', 'apps', 'node-agent', 'src', 'main.js');
@@ -49,10 +50,6 @@ interface Row {
 const rows: Row[] = [];
 const log = (m: string) => process.stderr.write(`[bench:agent] ${m}\n`);
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 /** client ids as Linux nfsd writes them (a "Linux NFSv4.x host/…" owner), as lowercase hex. */
 const clientId = (phase: string, i: number) => Buffer.from(`Linux NFSv4.2 bench-${phase}-${i}.example.org`).toString('hex');

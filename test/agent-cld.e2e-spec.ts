@@ -278,7 +278,7 @@ describe('cld on the agent socket', () => {
 });
 
 describe('cld on the pipe (real agent process, a pty standing in for rpc_pipefs)', () => {
-  const RELAY = resolve(__dirname, '..', 'apps', 'node-agent', 'test', 'pty-relay.py');
+  const RELAY = resolve(__dirname, '..', 'libs', 'testing', 'pty-relay.py');
   let work: string;
   beforeAll(() => {
     if (spawnSync('python3', ['--version']).status !== 0) throw new Error('python3 (for the pty relay) is not installed');

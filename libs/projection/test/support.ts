@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { encodeDecision, subjects, type DecisionMessage, type StreamNames } from '#contracts';
 import { type ClusterState } from '#domain';
-import { Workload, type WorkloadOptions } from '../src/workload';
+import { Workload, type WorkloadOptions } from '#testing';
 
 /** Publishes `count` decisions of a workload, pipelined (the test stream has no other writer). */
 export async function publishWorkload(nc: NatsConnection, names: StreamNames, workload: Workload, count: { events?: number; decisions?: number }, onMessage?: (m: DecisionMessage) => void): Promise<void> {

@@ -3,3 +3,4 @@ export * from './agent';
 export * from './build';
 export * from './env';
 export * from './nfsdcltrack';
+export * from './workload';
