@@ -16,7 +16,7 @@ import { CldStreamClient, type Exchange } from '../apps/node-agent/test/cld-clie
 import { AgentClient } from '#agent-client';
 import { spawnAgent, type AgentProcess } from '../apps/node-agent/test/agent-process';
 import { startTestAgent, type TestAgent } from '../apps/node-agent/test/in-process';
-import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
+import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames, waitUntil } from '#testing';
 
 jest.setTimeout(120_000);
 const names = testStreamNames('agentcld');
@@ -271,7 +271,7 @@ describe('cld on the agent socket', () => {
       await waitUntil(async () => {
         const u = upcall(2, 'Create', 'p3');
         return (await client.call(u, xidOf(u))).decoded[0]!.status === 0;
-      }, 30_000);
+      }, 'a Create to succeed once NATS is back', 30_000);
       socket.destroy();
     });
   });
@@ -346,11 +346,3 @@ describe('cld on the pipe (real agent process, a pty standing in for rpc_pipefs)
     }
   });
 });
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -16,7 +16,7 @@ import { freePort } from '#infra';
 import { AgentClient } from '#agent-client';
 import type { AgentReply as Reply } from '#contracts';
 import { startTestAgent, type TestAgent } from '../apps/node-agent/test/in-process';
-import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
+import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames, waitUntil } from '#testing';
 
 jest.setTimeout(180_000);
 const names = testStreamNames('agentrace');
@@ -276,7 +276,7 @@ describe('a partitioned agent', () => {
       expect(during.map((r) => r.status)).toEqual(Array(5).fill('NFS4ERR_GRACE'));
       expect(await a.send({ op: 'may_grant' })).toMatchObject({ status: 'NFS4ERR_GRACE' });
       partition.heal();
-      await waitUntil(async () => (await a.send({ op: 'hello' })).inGrace === false, 30_000);
+      await waitUntil(async () => (await a.send({ op: 'hello' })).inGrace === false, 'the end of grace', 30_000);
       expect(await a.send({ op: 'reclaim', client: clientOf('a', 1) })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
       const { messages } = await opened.store.read(subjects.cluster(names, c.name));
       const events = messages.flatMap((m) => m.message.events.map((e) => ({ seq: m.sequence, e })));
@@ -288,11 +288,3 @@ describe('a partitioned agent', () => {
     }
   });
 });
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { loadCluster, openGraceStore, type OpenedStore } from '#cluster-store';
-import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
+import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames, waitUntil } from '#testing';
 import { AgentClient } from '#agent-client';
 import { startTestAgent, type TestAgent } from '../test/in-process';
 
@@ -187,11 +187,3 @@ describe('JSON API input handling', () => {
     expect(a.core.committer.batchedRequests).toBeGreaterThan(a.core.committer.batches);
   });
 });
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -4,3 +4,4 @@ export * from './build';
 export * from './env';
 export * from './nfsdcltrack';
 export * from './workload';
+export * from './wait';
