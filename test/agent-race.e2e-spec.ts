@@ -14,7 +14,7 @@ import { executeOnce, LiveClusterView, openGraceStore, type OpenedStore } from '
 import type { Command } from '#domain';
 import { freePort } from '#infra';
 import { AgentClient } from '#agent-client';
-import type { AgentReply as Reply } from '#contracts';
+import type { AgentReply } from '#contracts';
 import { startTestAgent, type TestAgent } from '../apps/node-agent/test/in-process';
 import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames, waitUntil } from '#testing';
 
@@ -95,7 +95,7 @@ async function reclaimFlood(cluster: Cluster, nodes: string[], end: () => Promis
     while (after < 20) {
       const client = clientOf(node, Math.floor(Math.random() * CLIENTS_PER_NODE));
       const wasEnded = endDone;
-      const reply: Reply = await conn.send({ op: 'reclaim', client });
+      const reply: AgentReply = await conn.send({ op: 'reclaim', client });
       answers.push({ node, client, status: reply.status });
       if (wasEnded) after++;
       if (!ended && answers.length >= 50) void trigger();
