@@ -8,3 +8,4 @@ export * from './tokens';
 export * from './zod-pipe';
 export * from './json-rpc';
 export * from './unix-socket-server';
+export * from './service-module';
