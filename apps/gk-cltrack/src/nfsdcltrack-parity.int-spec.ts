@@ -7,10 +7,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack } from '#testing';
+import { findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack, FakeAgent } from '#testing';
 import { jsonLinesConnector } from './agent-transport';
 import { runCltrack } from './cltrack';
-import { FakeAgent } from './fake-agent.test';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 jest.setTimeout(120_000);

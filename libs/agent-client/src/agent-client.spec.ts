@@ -1,45 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentClient, AgentUnavailable } from './agent-client';
-
-/** A stand-in agent on a real Unix socket: `answer` decides what each request line gets. */
-class LineServer {
-  readonly sockets = new Set<Socket>();
-  private constructor(private readonly server: Server) {}
-
-  static async listen(path: string, answer: (request: Record<string, unknown>, reply: (line: string) => void) => void): Promise<LineServer> {
-    const server = createServer((socket) => {
-      self.sockets.add(socket);
-      socket.on('close', () => self.sockets.delete(socket));
-      let buffered = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (text: string) => {
-        buffered += text;
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          answer(JSON.parse(line) as Record<string, unknown>, (reply) => socket.write(`${reply}\n`));
-        }
-      });
-    });
-    const self = new LineServer(server);
-    await new Promise<void>((resolve) => server.listen(path, resolve));
-    return self;
-  }
-
-  async close(): Promise<void> {
-    const closed = new Promise((resolve) => this.server.close(resolve));
-    for (const s of this.sockets) s.destroy();
-    await closed;
-  }
-}
+import { FakeAgent } from '#testing';
+import { AgentClient, type AgentClientOptions, AgentUnavailable } from './agent-client';
 
 let dir: string;
 let path: string;
-const servers: LineServer[] = [];
+const agents: FakeAgent[] = [];
 const clients: AgentClient[] = [];
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'gk-agent-client-'));
@@ -47,26 +14,26 @@ beforeEach(() => {
 });
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.close();
-  for (const s of servers.splice(0)) await s.close();
+  for (const a of agents.splice(0)) await a.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-const serve = async (answer: Parameters<typeof LineServer.listen>[1]) => {
-  const server = await LineServer.listen(path, answer);
-  servers.push(server);
-  return server;
+const agent = async () => {
+  const a = await FakeAgent.start(path);
+  agents.push(a);
+  return a;
 };
-const client = async (options: ConstructorParameters<typeof AgentClient>[1] = {}) => {
+const client = async (options: AgentClientOptions = {}) => {
   const c = await AgentClient.connect(path, { connectTimeoutMs: 0, ...options });
   clients.push(c);
   return c;
 };
-const echo = (r: Record<string, unknown>, reply: (line: string) => void) => reply(JSON.stringify({ id: r.id, status: 'OK', op: r.op }));
 
 describe('AgentClient', () => {
   it('matches pipelined replies to their requests by id, in whatever order they come', async () => {
+    const a = await agent();
     const held: Array<() => void> = [];
-    await serve((r, reply) => {
-      held.push(() => echo(r, reply));
+    a.respond = (req) => new Promise((resolve) => {
+      held.push(() => resolve({ status: 'OK', op: req.op }));
       if (held.length === 3) for (const answer of held.reverse()) answer();
     });
     const c = await client();
@@ -74,52 +41,54 @@ describe('AgentClient', () => {
     expect(replies.map((r) => r.op)).toEqual(['hello', 'status', 'may_grant']);
   });
 
-  it('sends a body with its own id as it is, and keeps replies that match nothing', async () => {
-    await serve((r, reply) => {
-      reply(JSON.stringify({ id: null, status: 'ERR_BAD_REQUEST', error: 'about some other line' }));
-      echo(r, reply);
-    });
+  it('sends a body with its own id as it is', async () => {
+    await agent();
     const c = await client();
-    expect(await c.send({ id: 'mine', op: 'hello' })).toEqual({ id: 'mine', status: 'OK', op: 'hello' });
-    expect(c.unmatched).toEqual([{ id: null, status: 'ERR_BAD_REQUEST', error: 'about some other line' }]);
+    expect(await c.send({ id: 'mine', op: 'hello' })).toMatchObject({ id: 'mine', status: 'OK' });
+  });
+
+  it('hands replies that match no request to raw()', async () => {
+    const a = await agent();
+    a.respond = () => ({ id: null, status: 'ERR_BAD_REQUEST', error: 'no usable id' });
+    const c = await client();
+    expect(await c.raw('{"op":"hello"}\n')).toEqual([{ id: null, status: 'ERR_BAD_REQUEST', error: 'no usable id' }]);
   });
 
   it('fails a request that gets no reply in time with AgentUnavailable, and goes on', async () => {
-    await serve((r, reply) => {
-      if (r.op !== 'grace_done') echo(r, reply);
-    });
+    const a = await agent();
+    a.respond = (req) => (req.op === 'grace_done' ? 'silence' : undefined);
     const c = await client();
     await expect(c.request('grace_done', {}, { timeoutMs: 50 })).rejects.toThrow(AgentUnavailable);
     expect(await c.request('hello')).toMatchObject({ status: 'OK' });
   });
 
   it('fails pending requests when the agent goes away, and dials again on the next request', async () => {
-    const first = await serve(() => undefined);
+    const first = await agent();
+    first.respond = () => 'silence';
     const c = await client({ connectTimeoutMs: 5000 });
     const pending = c.request('hello');
     await new Promise((r) => setTimeout(r, 20));
-    await first.close();
-    servers.splice(servers.indexOf(first), 1);
+    await agents.splice(agents.indexOf(first), 1)[0]!.stop();
     await expect(pending).rejects.toThrow(AgentUnavailable);
     rmSync(path, { force: true });
-    await serve(echo);
+    await agent();
     expect(await c.request('hello')).toMatchObject({ status: 'OK' });
   });
 
   it('with unreadableReplies "fail", a reply it cannot read fails the pending request', async () => {
-    await serve((_r, reply) => reply('this is not JSON'));
+    const a = await agent();
+    a.respond = () => 'garbage';
     const strict = await client({ unreadableReplies: 'fail' });
-    await expect(strict.request('hello')).rejects.toThrow(/malformed reply from agent: this is not JSON/);
+    await expect(strict.request('hello')).rejects.toThrow(/malformed reply from agent: this is not json/);
   });
 
   it('by default keeps unreadable lines aside', async () => {
-    await serve((r, reply) => {
-      reply('this is not JSON');
-      echo(r, reply);
-    });
+    const a = await agent();
+    a.respond = (req) => (req.op === 'status' ? 'garbage' : undefined);
     const c = await client();
+    void c.request('status', {}, { timeoutMs: 1000 }).catch(() => undefined);
     expect(await c.request('hello')).toMatchObject({ status: 'OK' });
-    expect(c.unreadable).toEqual(['this is not JSON']);
+    expect(c.unreadable).toEqual(['this is not json']);
   });
 
   it('cannot connect where nothing listens: AgentUnavailable at once with one attempt', async () => {

@@ -2,6 +2,7 @@
 export * from './agent';
 export * from './build';
 export * from './env';
+export * from './fake-agent';
 export * from './nfsdcltrack';
 export * from './workload';
 export * from './wait';
