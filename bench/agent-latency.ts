@@ -23,6 +23,7 @@ import { CldFrameSplitter, CldStatus, decodeDowncall, encodeUpcall } from '#cld'
 import { streamNames } from '#contracts';
 import { ensureNats, uniquePrefix } from '#infra';
 import { findNfsdcltrack } from '#testing';
+import { timeProcess } from './nfsdcltrack-reference';
 import { percentile } from './report';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -126,15 +127,6 @@ function latencyRows(label: string, times: number[], targets: boolean): void {
   const p99 = percentile(times, 99);
   rows.push({ what: `${label} p50`, value: p50, unit: 'ms', ...(targets ? { target: '≤ 0.5 ms', ok: p50 <= 0.5 } : {}) });
   rows.push({ what: `${label} p99`, value: p99, unit: 'ms', ...(targets ? { target: '≤ 2 ms', ok: p99 <= 2 } : {}) });
-}
-
-function timeProcess(cmd: string, args: string[], env: Record<string, string>): Promise<{ ms: number; code: number | null }> {
-  return new Promise((res, rej) => {
-    const t = process.hrtime.bigint();
-    const child = spawn(cmd, args, { env, stdio: 'ignore' });
-    child.on('error', rej);
-    child.on('close', (code) => res({ ms: Number(process.hrtime.bigint() - t) / 1e6, code }));
-  });
 }
 
 async function processSeries(label: string, count: number, run: (i: number) => Promise<{ ms: number; code: number | null }>): Promise<void> {
