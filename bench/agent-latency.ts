@@ -18,10 +18,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
+import { AgentClient } from '#agent-client';
 import { CldFrameSplitter, CldStatus, decodeDowncall, encodeUpcall } from '#cld';
 import { streamNames } from '#contracts';
 import { ensureNats, uniquePrefix } from '#infra';
-import { findNfsdcltrack } from '../test/support/nfsdcltrack';
+import { findNfsdcltrack } from '#testing';
+import { timeProcess } from './nfsdcltrack-reference';
+import { percentile } from './report';
 
 const REPO = resolve(__dirname, '..', '..');
 const AGENT_MAIN = join(REPO, 'dist', 'apps', 'node-agent', 'src', 'main.js');
@@ -48,50 +51,12 @@ interface Row {
 const rows: Row[] = [];
 const log = (m: string) => process.stderr.write(`[bench:agent] ${m}\n`);
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 /** client ids as Linux nfsd writes them (a "Linux NFSv4.x host/…" owner), as lowercase hex. */
 const clientId = (phase: string, i: number) => Buffer.from(`Linux NFSv4.2 bench-${phase}-${i}.example.org`).toString('hex');
 
-/** A pipelined JSON-lines connection; replies are matched by id. */
-class JsonConn {
-  private next = 1;
-  private buf = '';
-  private readonly waiting = new Map<number, (r: { status: string; error?: string }) => void>();
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding('utf8');
-    socket.on('data', (t: string) => {
-      this.buf += t;
-      let nl: number;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const reply = JSON.parse(this.buf.slice(0, nl)) as { id: number; status: string };
-        this.buf = this.buf.slice(nl + 1);
-        this.waiting.get(reply.id)?.(reply);
-        this.waiting.delete(reply.id);
-      }
-    });
-  }
-  static open(path: string): Promise<JsonConn> {
-    return new Promise((res, rej) => {
-      const s = netConnect(path);
-      s.once('error', rej);
-      s.once('connect', () => res(new JsonConn(s)));
-    });
-  }
-  request(body: Record<string, unknown>): Promise<{ status: string; error?: string }> {
-    const id = this.next++;
-    return new Promise((res) => {
-      this.waiting.set(id, res);
-      this.socket.write(`${JSON.stringify({ id, ...body })}\n`);
-    });
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
+/** A pipelined JSON-lines connection to the agent under test (already listening: one dial). */
+const openJson = (path: string) => AgentClient.connect(path, { connectTimeoutMs: 0, defaultTimeoutMs: 120_000 });
 
 /** The kernel's side of cld on the agent's cld socket: v2 upcalls, replies matched by xid. */
 class CldConn {
@@ -164,15 +129,6 @@ function latencyRows(label: string, times: number[], targets: boolean): void {
   rows.push({ what: `${label} p99`, value: p99, unit: 'ms', ...(targets ? { target: '≤ 2 ms', ok: p99 <= 2 } : {}) });
 }
 
-function timeProcess(cmd: string, args: string[], env: Record<string, string>): Promise<{ ms: number; code: number | null }> {
-  return new Promise((res, rej) => {
-    const t = process.hrtime.bigint();
-    const child = spawn(cmd, args, { env, stdio: 'ignore' });
-    child.on('error', rej);
-    child.on('close', (code) => res({ ms: Number(process.hrtime.bigint() - t) / 1e6, code }));
-  });
-}
-
 async function processSeries(label: string, count: number, run: (i: number) => Promise<{ ms: number; code: number | null }>): Promise<void> {
   const times: number[] = [];
   const start = performance.now();
@@ -230,9 +186,9 @@ async function main(): Promise<void> {
   log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${quick ? 'quick run' : 'full run'}`);
   try {
     agent = await startAgent(dir, nats.url, prefix);
-    const conns = await Promise.all(Array.from({ length: CONNECTIONS }, () => JsonConn.open(agent!.json)));
+    const conns = await Promise.all(Array.from({ length: CONNECTIONS }, () => openJson(agent!.json)));
     const clds = await Promise.all(Array.from({ length: CONNECTIONS }, () => CldConn.open(agent!.cld)));
-    const json = (op: string, phase: string): Call => async (i) => (await conns[i % CONNECTIONS]!.request({ op, client: clientId(phase, i), hasSession: true })).status === 'OK';
+    const json = (op: string, phase: string): Call => async (i) => (await conns[i % CONNECTIONS]!.send({ op, client: clientId(phase, i), hasSession: true })).status === 'OK';
     const viaCld = (cmd: 'Create' | 'Check', phase: string): Call => async (i) => (await clds[i % CONNECTIONS]!.call(cmd, clientId(phase, i))) === 0;
 
     log('warm-up');
@@ -298,16 +254,16 @@ async function main(): Promise<void> {
 
     log(`memory: an agent of a fresh cluster with ${RECORDS.toLocaleString('en-US')} client records`);
     agent = await startAgent(dir, nats.url, prefix, 'bench-memory');
-    const memConns = await Promise.all(Array.from({ length: CONNECTIONS }, () => JsonConn.open(agent!.json)));
-    await concurrent(RECORDS, 256, async (i) => (await memConns[i % CONNECTIONS]!.request({ op: 'create', client: clientId('mem', i), hasSession: true })).status === 'OK');
+    const memConns = await Promise.all(Array.from({ length: CONNECTIONS }, () => openJson(agent!.json)));
+    await concurrent(RECORDS, 256, async (i) => (await memConns[i % CONNECTIONS]!.send({ op: 'create', client: clientId('mem', i), hasSession: true })).status === 'OK');
     for (const c of memConns) c.close();
     const rss = rssMB(agent.child.pid!);
     rows.push({ what: `agent RSS, ${RECORDS.toLocaleString('en-US')} records, just after creating them`, value: rss, unit: 'MB', target: '≤ 200 MB', ok: rss <= 200 });
     await stopAgent(agent);
     const restarted = await startAgent(dir, nats.url, prefix, 'bench-memory');
     agent = restarted;
-    const probe = await JsonConn.open(restarted.json);
-    const status = (await probe.request({ op: 'status' })) as unknown as { records: { current: number } };
+    const probe = await openJson(restarted.json);
+    const status = (await probe.send({ op: 'status' })) as unknown as { records: { current: number } };
     probe.close();
     if (status.records.current !== RECORDS) throw new Error(`restarted agent has ${status.records.current} records, expected ${RECORDS}`);
     const rss2 = rssMB(restarted.child.pid!);

@@ -9,7 +9,8 @@ import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io
 import { streamNames, StreamNames } from '#contracts';
 import { openGraceStore, OpenedStore } from '#cluster-store';
 import { createTestDatabase, dropDatabase, randomToken, uniquePrefix } from '#infra';
-import { AgentReply, AgentSocketClient } from '../scripts/agent-client';
+import { AgentClient } from '#agent-client';
+import type { AgentReply } from '#contracts';
 import { REPO_ROOT, System, SystemOptions } from '../scripts/system';
 
 export interface BenchContext {
@@ -114,10 +115,10 @@ export async function withBenchSystem<T>(ctx: BenchContext, label: string, optio
 /** Several pipelined connections to one agent, used round-robin. */
 export class AgentPool {
   private next = 0;
-  private constructor(readonly node: string, private readonly clients: AgentSocketClient[]) {}
+  private constructor(readonly node: string, private readonly clients: AgentClient[]) {}
 
   static async open(node: string, socket: string, connections: number): Promise<AgentPool> {
-    const clients = await Promise.all(Array.from({ length: connections }, () => AgentSocketClient.connect(socket, { timeoutMs: 120_000, connectTimeoutMs: 10_000 })));
+    const clients = await Promise.all(Array.from({ length: connections }, () => AgentClient.connect(socket, { defaultTimeoutMs: 120_000, connectTimeoutMs: 10_000 })));
     return new AgentPool(node, clients);
   }
 
@@ -128,7 +129,7 @@ export class AgentPool {
   async request(op: string, fields: Record<string, unknown> = {}, timeoutMs?: number): Promise<AgentReply> {
     for (let attempt = 1; ; attempt++) {
       const client = this.clients[this.next++ % this.clients.length]!;
-      const reply = await client.request(op, fields, timeoutMs);
+      const reply = await client.request(op, fields, { timeoutMs });
       if (reply.status !== 'NFS4ERR_DELAY' || attempt >= 50) return reply;
       this.delays++;
       await new Promise((r) => setTimeout(r, Math.min(100, 5 * attempt)));

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findNfsdcltrack } from '../test/support/nfsdcltrack';
+import { findNfsdcltrack } from '#testing';
 import { REPO_ROOT } from '../scripts/system';
 import { percentile } from './report';
 import { benchClient } from './harness';
@@ -21,7 +21,8 @@ export interface CltrackReference {
   binary?: string;
 }
 
-function timeOnce(cmd: string, args: string[], env: Record<string, string>): Promise<{ ms: number; code: number | null }> {
+/** Runs one process to its end; how long it took (ms, wall clock) and its exit code. */
+export function timeProcess(cmd: string, args: string[], env: Record<string, string>): Promise<{ ms: number; code: number | null }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const child = spawn(cmd, args, { env, stdio: 'ignore' });
@@ -38,12 +39,12 @@ export async function measureNfsdcltrack(runs: number): Promise<CltrackReference
   const boot = String(Math.floor(Date.now() / 1000));
   const env = { NFSDCLTRACK_CLIENT_HAS_SESSION: 'Y', NFSDCLTRACK_GRACE_START: boot };
   try {
-    const init = await timeOnce(found.path, ['-s', store, 'init'], env);
+    const init = await timeProcess(found.path, ['-s', store, 'init'], env);
     if (init.code !== 0) return { skipped: `nfsdcltrack init exited ${init.code}`, runs: 0 };
     const series = async (op: 'create' | 'check') => {
       const times: number[] = [];
       for (let i = 0; i < runs; i++) {
-        const r = await timeOnce(found.path, ['-s', store, op, benchClient('cltrack', i)], env);
+        const r = await timeProcess(found.path, ['-s', store, op, benchClient('cltrack', i)], env);
         if (r.code !== 0) throw new Error(`nfsdcltrack ${op} exited ${r.code}`);
         times.push(r.ms);
       }

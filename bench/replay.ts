@@ -24,7 +24,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { encodeDecision, streamNames, subjects, type DecisionMessage, type GkEvent } from '#contracts';
 import { openGraceStore } from '#cluster-store';
 import { createTestDatabase, dropDatabase, ensureNats, ensurePostgres, randomToken, uniquePrefix } from '#infra';
-import { Workload } from '#projection';
+import { Workload } from '#testing';
 import type { BenchContext } from './harness';
 import { failed, result, type BenchResult } from './report';
 

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Client } from 'pg';
 import { databaseUrl, ensureNats, ensurePostgres, freePort, Log, ServiceHandle } from '#infra';
-import { AgentSocketClient } from './agent-client';
+import { AgentClient } from '#agent-client';
 import { describeExit, ExitStatus, httpOk, ManagedProcess, waitUntil } from './processes';
 
 /** The repository root (this file runs from dist/scripts/). */
@@ -289,7 +289,7 @@ export class System {
     if (service.jsonSocket) {
       const socket = service.jsonSocket;
       await waitUntil(`${service.name} (JSON socket ${socket})`, async () => {
-        const client = await AgentSocketClient.connect(socket, { timeoutMs: 2000 });
+        const client = await AgentClient.connect(socket, { defaultTimeoutMs: 2000, connectTimeoutMs: 0 });
         try {
           return (await client.request('hello')).status === 'OK';
         } finally {

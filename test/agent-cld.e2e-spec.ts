@@ -13,10 +13,10 @@ import { type CldDowncall, CldStatus, type CldVersion, encodeUpcall } from '#cld
 import { openGraceStore, type OpenedStore } from '#cluster-store';
 import { startNatsServer, type NatsServer } from '#infra';
 import { CldStreamClient, type Exchange } from '../apps/node-agent/test/cld-client';
-import { JsonClient } from '../apps/node-agent/test/json-client';
+import { AgentClient } from '#agent-client';
 import { spawnAgent, type AgentProcess } from '../apps/node-agent/test/agent-process';
 import { startTestAgent, type TestAgent } from '../apps/node-agent/test/in-process';
-import { cleanupStream, testNatsUrl, testStreamNames } from './support/env';
+import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames, waitUntil } from '#testing';
 
 jest.setTimeout(120_000);
 const names = testStreamNames('agentcld');
@@ -224,10 +224,10 @@ describe('cld on the agent socket', () => {
     const a = await agent('sock-gracedone', 'a');
     const b = await agent('sock-gracedone', 'b');
     const { client, socket } = await CldStreamClient.connect(a.cldPath);
-    const jb = await JsonClient.open(b.jsonPath);
+    const jb = await AgentClient.connect(b.jsonPath, AGENT_CLIENT_OPTIONS);
     const start = upcall(2, 'GraceStart');
     expect((await client.call(start, xidOf(start))).decoded.map((d) => d.status)).toEqual([0]);
-    expect(await jb.request({ op: 'grace_start' })).toMatchObject({ recoveryEpoch: 1 });
+    expect(await jb.send({ op: 'grace_start' })).toMatchObject({ recoveryEpoch: 1 });
     const done = upcall(2, 'GraceDone');
     let answered = false;
     const reply = client.call(done, xidOf(done)).then((r) => ((answered = true), r));
@@ -236,7 +236,7 @@ describe('cld on the agent socket', () => {
     await client.call(probe, xidOf(probe));
     expect(answered).toBe(false);
     expect(readFileSync(a.endGraceFile, 'utf8')).toBe('');
-    expect(await jb.request({ op: 'grace_done', wait: false })).toMatchObject({ ended: true });
+    expect(await jb.send({ op: 'grace_done', wait: false })).toMatchObject({ ended: true });
     expect(hex((await reply).frames)).toEqual(hex([withStatus(done, 0)]));
     await waitUntil(() => readFileSync(a.endGraceFile, 'utf8') === 'Y' && readFileSync(b.endGraceFile, 'utf8') === 'Y');
     jb.close();
@@ -271,14 +271,14 @@ describe('cld on the agent socket', () => {
       await waitUntil(async () => {
         const u = upcall(2, 'Create', 'p3');
         return (await client.call(u, xidOf(u))).decoded[0]!.status === 0;
-      }, 30_000);
+      }, 'a Create to succeed once NATS is back', 30_000);
       socket.destroy();
     });
   });
 });
 
 describe('cld on the pipe (real agent process, a pty standing in for rpc_pipefs)', () => {
-  const RELAY = resolve(__dirname, '..', 'apps', 'node-agent', 'test', 'pty-relay.py');
+  const RELAY = resolve(__dirname, '..', 'libs', 'testing', 'pty-relay.py');
   let work: string;
   beforeAll(() => {
     if (spawnSync('python3', ['--version']).status !== 0) throw new Error('python3 (for the pty relay) is not installed');
@@ -346,11 +346,3 @@ describe('cld on the pipe (real agent process, a pty standing in for rpc_pipefs)
     }
   });
 });
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -8,15 +8,15 @@ import { CldStatus, encodeUpcall } from '#cld';
 import { jsonLinesConnector } from '../apps/gk-cltrack/src/agent-transport';
 import { runCltrack } from '../apps/gk-cltrack/src/cltrack';
 import { CldStreamClient } from '../apps/node-agent/test/cld-client';
-import { JsonClient } from '../apps/node-agent/test/json-client';
+import { AgentClient } from '#agent-client';
 import { startTestAgent, type TestAgent } from '../apps/node-agent/test/in-process';
-import { cleanupStream, testNatsUrl, testStreamNames } from './support/env';
+import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 
 jest.setTimeout(60_000);
 const names = testStreamNames('agentifaces');
 let admin: NatsConnection;
 let agent: TestAgent;
-let json: JsonClient;
+let json: AgentClient;
 let cld: CldStreamClient;
 let cldSocket: { destroy(): void };
 let xid = 1;
@@ -24,7 +24,7 @@ let xid = 1;
 beforeAll(async () => {
   admin = await natsConnect({ servers: testNatsUrl() });
   agent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster: 'faces', node: 'n1' });
-  json = await JsonClient.open(agent.jsonPath);
+  json = await AgentClient.connect(agent.jsonPath, AGENT_CLIENT_OPTIONS);
   const c = await CldStreamClient.connect(agent.cldPath);
   cld = c.client;
   cldSocket = c.socket;
@@ -42,7 +42,7 @@ type Verdict = 'valid' | 'invalid' | 'failed';
 
 /** One question, three interfaces, the answers mapped to a common verdict. */
 async function checkEverywhere(name: string): Promise<Verdict[]> {
-  const viaJson = await json.request({ op: 'check', client: hex(name), hasSession: true });
+  const viaJson = await json.send({ op: 'check', client: hex(name), hasSession: true });
   const x = xid++;
   const viaCld = (await cld.call(encodeUpcall({ version: 2, cmd: 'Check', xid: x, name: Buffer.from(name) }), x)).decoded[0]!.status;
   const viaCltrack = await cltrack(['check', hex(name)], { NFSDCLTRACK_CLIENT_HAS_SESSION: 'Y' });
@@ -57,7 +57,7 @@ const cltrack = (args: string[], env: Record<string, string> = {}) =>
   runCltrack(['/usr/sbin/gk-cltrack', ...args], { GK_AGENT_SOCKET: agent.jsonPath, ...env }, { connect: jsonLinesConnector(10_000), stdout: () => undefined, stderr: () => undefined });
 
 async function createVia(iface: 'json' | 'cld' | 'cltrack', name: string): Promise<boolean> {
-  if (iface === 'json') return (await json.request({ op: 'create', client: hex(name) })).status === 'OK';
+  if (iface === 'json') return (await json.send({ op: 'create', client: hex(name) })).status === 'OK';
   if (iface === 'cltrack') return (await cltrack(['create', hex(name)], { NFSDCLTRACK_CLIENT_HAS_SESSION: 'Y' })) === 0;
   const x = xid++;
   return (await cld.call(encodeUpcall({ version: 2, cmd: 'Create', xid: x, name: Buffer.from(name) }), x)).decoded[0]!.status === 0;
@@ -76,7 +76,7 @@ describe('JSON socket, cld and gk-cltrack give the same answers', () => {
     expect(await createVia('cld', 'by-cld')).toBe(true);
     expect(await createVia('cltrack', 'by-cltrack')).toBe(true);
     expect(await createVia('json', 'removed')).toBe(true);
-    expect((await json.request({ op: 'remove', client: hex('removed') })).status).toBe('OK');
+    expect((await json.send({ op: 'remove', client: hex('removed') })).status).toBe('OK');
     await expectSameEverywhere({ 'by-json': 'valid', 'by-cld': 'valid', 'by-cltrack': 'valid', removed: 'invalid', unknown: 'invalid' });
 
     // The server restarts (through cld): the cld stream lists what JSON counts as reclaimable.
@@ -84,10 +84,10 @@ describe('JSON socket, cld and gk-cltrack give the same answers', () => {
     const started = await cld.call(encodeUpcall({ version: 2, cmd: 'GraceStart', xid: x }), x);
     const streamed = started.decoded.filter((d) => d.status === CldStatus.EINPROGRESS).map((d) => d.name!.toString()).sort();
     expect(streamed).toEqual(['by-cld', 'by-cltrack', 'by-json']);
-    expect(await json.request({ op: 'status' })).toMatchObject({ records: { reclaimable: 3 } });
+    expect(await json.send({ op: 'status' })).toMatchObject({ records: { reclaimable: 3 } });
 
     // During grace: one reclaimed, one created anew, the others still hold records of R.
-    expect((await json.request({ op: 'reclaim', client: hex('by-cld') })).status).toBe('OK');
+    expect((await json.send({ op: 'reclaim', client: hex('by-cld') })).status).toBe('OK');
     expect(await createVia('cltrack', 'new-in-grace')).toBe(true);
     await expectSameEverywhere({ 'by-json': 'valid', 'by-cld': 'valid', 'by-cltrack': 'valid', 'new-in-grace': 'valid', removed: 'invalid' });
 

@@ -13,9 +13,10 @@ import { type GraceConfig, subjects } from '#contracts';
 import { executeOnce, LiveClusterView, openGraceStore, type OpenedStore } from '#cluster-store';
 import type { Command } from '#domain';
 import { freePort } from '#infra';
-import { JsonClient, type Reply } from '../apps/node-agent/test/json-client';
+import { AgentClient } from '#agent-client';
+import type { AgentReply } from '#contracts';
 import { startTestAgent, type TestAgent } from '../apps/node-agent/test/in-process';
-import { cleanupStream, testNatsUrl, testStreamNames } from './support/env';
+import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames, waitUntil } from '#testing';
 
 jest.setTimeout(180_000);
 const names = testStreamNames('agentrace');
@@ -47,7 +48,7 @@ interface ReclaimAnswered {
 interface Cluster {
   name: string;
   agents: Map<string, TestAgent>;
-  conns: Map<string, JsonClient[]>;
+  conns: Map<string, AgentClient[]>;
   stop(): Promise<void>;
 }
 
@@ -55,17 +56,17 @@ interface Cluster {
 async function restartedCluster(name: string, config: Partial<GraceConfig>, natsUrls: Record<string, string> = {}): Promise<Cluster> {
   await executeOnce(opened.store, names, name, { type: 'add', nodes: NODES, config }, { actor: 'test' });
   const agents = new Map<string, TestAgent>();
-  const conns = new Map<string, JsonClient[]>();
+  const conns = new Map<string, AgentClient[]>();
   for (const node of NODES) {
     const agent = await startTestAgent({ natsUrl: natsUrls[node] ?? testNatsUrl(), names, cluster: name, node, requestTimeoutMs: 2000 });
     agents.set(node, agent);
-    conns.set(node, await Promise.all(Array.from({ length: CONNECTIONS_PER_AGENT }, () => JsonClient.open(agent.jsonPath))));
+    conns.set(node, await Promise.all(Array.from({ length: CONNECTIONS_PER_AGENT }, () => AgentClient.connect(agent.jsonPath, AGENT_CLIENT_OPTIONS))));
   }
   await Promise.all(NODES.map(async (node) => {
     const c = conns.get(node)!;
-    await Promise.all(Array.from({ length: CLIENTS_PER_NODE }, (_, i) => c[i % c.length]!.request({ op: 'create', client: clientOf(node, i) })));
+    await Promise.all(Array.from({ length: CLIENTS_PER_NODE }, (_, i) => c[i % c.length]!.send({ op: 'create', client: clientOf(node, i) })));
   }));
-  for (const node of NODES) expect(await conns.get(node)![0]!.request({ op: 'grace_start' })).toMatchObject({ status: 'OK', recoveryEpoch: 1 });
+  for (const node of NODES) expect(await conns.get(node)![0]!.send({ op: 'grace_start' })).toMatchObject({ status: 'OK', recoveryEpoch: 1 });
   return {
     name,
     agents,
@@ -95,7 +96,7 @@ async function reclaimFlood(cluster: Cluster, nodes: string[], end: () => Promis
     while (after < 20) {
       const client = clientOf(node, Math.floor(Math.random() * CLIENTS_PER_NODE));
       const wasEnded = endDone;
-      const reply: Reply = await conn.request({ op: 'reclaim', client });
+      const reply: AgentReply = await conn.send({ op: 'reclaim', client });
       answers.push({ node, client, status: reply.status });
       if (wasEnded) after++;
       if (!ended && answers.length >= 50) void trigger();
@@ -146,7 +147,7 @@ async function asCoordinator(cluster: string, command: () => Command): Promise<b
 
 /** Once the end is in the log, every agent refuses every reclaim, stale view or not. */
 async function lateReclaims(cluster: Cluster): Promise<void> {
-  const late = await Promise.all(NODES.flatMap((node) => Array.from({ length: 10 }, (_, i) => cluster.conns.get(node)![i % CONNECTIONS_PER_AGENT]!.request({ op: 'reclaim', client: clientOf(node, i) }))));
+  const late = await Promise.all(NODES.flatMap((node) => Array.from({ length: 10 }, (_, i) => cluster.conns.get(node)![i % CONNECTIONS_PER_AGENT]!.send({ op: 'reclaim', client: clientOf(node, i) }))));
   expect(late.filter((r) => r.status === 'OK')).toEqual([]);
 }
 
@@ -155,7 +156,7 @@ describe('reclaims racing the end of grace', () => {
     const c = await restartedCluster('race-lift', {});
     try {
       const answers = await reclaimFlood(c, NODES, async () => {
-        await Promise.all(NODES.map((n) => c.conns.get(n)![0]!.request({ op: 'grace_done', wait: false })));
+        await Promise.all(NODES.map((n) => c.conns.get(n)![0]!.send({ op: 'grace_done', wait: false })));
       });
       await lateReclaims(c);
       const { reason } = await checkAgainstLog(c.name, 1, answers, 'GraceEnded');
@@ -182,7 +183,7 @@ describe('reclaims racing the end of grace', () => {
   it('ends when the last nodes that need grace are removed', async () => {
     const c = await restartedCluster('race-remove', {});
     try {
-      expect(await c.conns.get('a')![0]!.request({ op: 'grace_done', wait: false })).toMatchObject({ ended: false });
+      expect(await c.conns.get('a')![0]!.send({ op: 'grace_done', wait: false })).toMatchObject({ ended: false });
       const answers = await reclaimFlood(c, NODES, async () => {
         expect(await asCoordinator(c.name, () => ({ type: 'remove', nodes: ['b', 'c', 'd'] }))).toBe(true);
       });
@@ -198,10 +199,10 @@ describe('reclaims racing the end of grace', () => {
     const c = await restartedCluster('race-firstexit', { exitPolicy: 'first-exit', graceTimeMs: 200, deadlinePolicy: 'wait' });
     try {
       // a has nothing left to do; once its own grace time has passed it may grant, which ends recovery for all.
-      expect(await c.conns.get('a')![0]!.request({ op: 'grace_done', wait: false })).toMatchObject({ ended: false });
+      expect(await c.conns.get('a')![0]!.send({ op: 'grace_done', wait: false })).toMatchObject({ ended: false });
       const answers = await reclaimFlood(c, ['b', 'c', 'd'], async () => {
         for (;;) {
-          const r = await c.conns.get('a')![0]!.request({ op: 'may_grant' });
+          const r = await c.conns.get('a')![0]!.send({ op: 'may_grant' });
           if (r.status === 'OK') return;
           await new Promise((res) => setTimeout(res, 10));
         }
@@ -264,7 +265,7 @@ describe('a partitioned agent', () => {
     const c = await restartedCluster('race-partition', {}, { a: partition.url });
     try {
       const a = c.conns.get('a')![0]!;
-      expect(await a.request({ op: 'reclaim', client: clientOf('a', 0) })).toMatchObject({ status: 'OK' });
+      expect(await a.send({ op: 'reclaim', client: clientOf('a', 0) })).toMatchObject({ status: 'OK' });
       partition.blackhole();
       // Grace ends elsewhere while a cannot hear it.
       for (const node of NODES) {
@@ -272,12 +273,12 @@ describe('a partitioned agent', () => {
         expect(r.ok).toBe(true);
       }
       expect(c.agents.get('a')!.core.view.state.recoveryEpoch).toBe(1);
-      const during = await Promise.all(Array.from({ length: 5 }, (_, i) => a.request({ op: 'reclaim', client: clientOf('a', i + 1) })));
+      const during = await Promise.all(Array.from({ length: 5 }, (_, i) => a.send({ op: 'reclaim', client: clientOf('a', i + 1) })));
       expect(during.map((r) => r.status)).toEqual(Array(5).fill('NFS4ERR_GRACE'));
-      expect(await a.request({ op: 'may_grant' })).toMatchObject({ status: 'NFS4ERR_GRACE' });
+      expect(await a.send({ op: 'may_grant' })).toMatchObject({ status: 'NFS4ERR_GRACE' });
       partition.heal();
-      await waitUntil(async () => (await a.request({ op: 'hello' })).inGrace === false, 30_000);
-      expect(await a.request({ op: 'reclaim', client: clientOf('a', 1) })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
+      await waitUntil(async () => (await a.send({ op: 'hello' })).inGrace === false, 'the end of grace', 30_000);
+      expect(await a.send({ op: 'reclaim', client: clientOf('a', 1) })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
       const { messages } = await opened.store.readStream(subjects.cluster(names, c.name));
       const events = messages.flatMap((m) => m.message.events.map((e) => ({ seq: m.sequence, e })));
       const endSeq = events.find(({ e }) => e.type === 'GraceEnded')!.seq;
@@ -288,11 +289,3 @@ describe('a partitioned agent', () => {
     }
   });
 });
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -11,8 +11,8 @@ import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-
 import { subjects } from '#contracts';
 import { openGraceStore, type OpenedStore } from '#cluster-store';
 import { spawnAgent, type AgentProcess } from '../apps/node-agent/test/agent-process';
-import { JsonClient } from '../apps/node-agent/test/json-client';
-import { cleanupStream, testNatsUrl, testStreamNames } from './support/env';
+import { AgentClient, AgentUnavailable } from '#agent-client';
+import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 
 jest.setTimeout(180_000);
 const names = testStreamNames('agentrestart');
@@ -50,7 +50,7 @@ const client = (i: number) => Buffer.from(`restart-client-${i}`).toString('hex')
  * answers are in, and returns the clients whose request was answered OK.
  */
 async function stormAndKill(agent: AgentProcess, op: 'create' | 'reclaim', count: number, killAfter: number): Promise<Set<string>> {
-  const conns = await Promise.all(Array.from({ length: 4 }, () => JsonClient.open(socket())));
+  const conns = await Promise.all(Array.from({ length: 4 }, () => AgentClient.connect(socket(), AGENT_CLIENT_OPTIONS)));
   const acked = new Set<string>();
   let answered = 0;
   let killing: Promise<void> | undefined;
@@ -58,14 +58,17 @@ async function stormAndKill(agent: AgentProcess, op: 'create' | 'reclaim', count
     let settled = 0;
     for (let i = 0; i < count; i++) {
       const c = client(i);
-      void conns[i % conns.length]!.request({ op, client: c }).then((r) => {
+      void conns[i % conns.length]!.send({ op, client: c }).then((r) => {
         answered++;
         if (r.status === 'OK') acked.add(c);
         if (answered >= killAfter && !killing) killing = agent.kill('SIGKILL');
+      }, (err: unknown) => {
+        // Requests cut off by the kill fail with AgentUnavailable: they were not acknowledged.
+        if (!(err instanceof AgentUnavailable)) throw err;
       });
-      // Requests cut off by the kill are never answered: count the connections' ends instead.
     }
-    for (const conn of conns) conn.socket.once('close', () => ++settled === conns.length && done());
+    // Done once every connection has ended (the kill ends them all).
+    for (const conn of conns) conn.onceDisconnected(() => ++settled === conns.length && done());
   });
   await killing;
   expect(answered).toBeLessThan(count); // the kill did cut requests off
@@ -91,16 +94,16 @@ describe('node-agent killed with SIGKILL and restarted', () => {
   it('keeps every acknowledged create; retried creates leave one record each', async () => {
     let agent = await startAgent();
     try {
-      expect(await (await JsonClient.open(socket())).request({ op: 'grace_start' })).toMatchObject({ status: 'OK' });
+      expect(await (await AgentClient.connect(socket(), AGENT_CLIENT_OPTIONS)).send({ op: 'grace_start' })).toMatchObject({ status: 'OK' });
       const acked = await stormAndKill(agent, 'create', COUNT, 800);
       expect(acked.size).toBeGreaterThan(0);
       agent = await startAgent();
-      const c = await JsonClient.open(socket());
+      const c = await AgentClient.connect(socket(), AGENT_CLIENT_OPTIONS);
       const lost = [];
-      for (const x of acked) if ((await c.request({ op: 'check', client: x })).status !== 'OK') lost.push(x);
+      for (const x of acked) if ((await c.send({ op: 'check', client: x })).status !== 'OK') lost.push(x);
       expect(lost).toEqual([]);
       // nfsd retries whatever got no answer; a create already stored appends nothing.
-      const retried = await Promise.all(Array.from({ length: COUNT }, (_, i) => c.request({ op: 'create', client: client(i) })));
+      const retried = await Promise.all(Array.from({ length: COUNT }, (_, i) => c.send({ op: 'create', client: client(i) })));
       expect(retried.filter((r) => r.status !== 'OK')).toEqual([]);
       const { recorded } = await recordedCounts();
       expect([...recorded.values()].filter((n) => n !== 1)).toEqual([]);
@@ -114,22 +117,22 @@ describe('node-agent killed with SIGKILL and restarted', () => {
   it('keeps every acknowledged reclaim across a kill during a reclaim storm', async () => {
     let agent = await startAgent();
     try {
-      const c0 = await JsonClient.open(socket());
+      const c0 = await AgentClient.connect(socket(), AGENT_CLIENT_OPTIONS);
       // A new grace period: the clients created above must reclaim.
-      expect(await c0.request({ op: 'grace_done', wait: false })).toMatchObject({ status: 'OK' });
-      expect(await c0.request({ op: 'grace_start' })).toMatchObject({ status: 'OK', reclaimable: COUNT });
+      expect(await c0.send({ op: 'grace_done', wait: false })).toMatchObject({ status: 'OK' });
+      expect(await c0.send({ op: 'grace_start' })).toMatchObject({ status: 'OK', reclaimable: COUNT });
       c0.close();
       const acked = await stormAndKill(agent, 'reclaim', COUNT, 800);
       expect(acked.size).toBeGreaterThan(0);
       const { reclaimed } = await recordedCounts();
       expect([...acked].filter((x) => !reclaimed.has(x))).toEqual([]);
       agent = await startAgent();
-      const c = await JsonClient.open(socket());
-      const status = await c.request({ op: 'status' });
+      const c = await AgentClient.connect(socket(), AGENT_CLIENT_OPTIONS);
+      const status = await c.send({ op: 'status' });
       expect((status as unknown as { records: { current: number } }).records.current).toBeGreaterThanOrEqual(acked.size);
-      const retried = await Promise.all(Array.from({ length: COUNT }, (_, i) => c.request({ op: 'reclaim', client: client(i) })));
+      const retried = await Promise.all(Array.from({ length: COUNT }, (_, i) => c.send({ op: 'reclaim', client: client(i) })));
       expect(retried.filter((r) => r.status !== 'OK')).toEqual([]);
-      const after = await c.request({ op: 'status' });
+      const after = await c.send({ op: 'status' });
       expect(after).toMatchObject({ records: { current: COUNT, reclaimable: 0 } });
       c.close();
     } finally {

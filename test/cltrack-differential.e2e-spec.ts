@@ -17,8 +17,7 @@ import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-
 import { jsonLinesConnector } from '../apps/gk-cltrack/src/agent-transport';
 import { runCltrack } from '../apps/gk-cltrack/src/cltrack';
 import { startTestAgent, type TestAgent } from '../apps/node-agent/test/in-process';
-import { cleanupStream, testNatsUrl, testStreamNames } from './support/env';
-import { findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack } from './support/nfsdcltrack';
+import { cleanupStream, testNatsUrl, testStreamNames, findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack, mulberry32 } from '#testing';
 
 jest.setTimeout(600_000);
 
@@ -26,17 +25,7 @@ const SEED = Number(process.env.GK_DIFF_SEED ?? Math.floor(Math.random() * 2 ** 
 const STEPS = Number(process.env.GK_DIFF_STEPS ?? 600);
 const names = testStreamNames('cltdiff');
 
-/** mulberry32: small, seedable, good enough to pick commands. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 type Step = { reboot: true } | { args: string[]; env: Record<string, string> };
 

@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { GkEvent, subjects } from '#contracts';
 import { loadCluster, openGraceStore, OpenedStore } from '#cluster-store';
 import { freePort } from '#infra';
-import { distMain, ensureBuilt, ROOT } from './support/build';
-import { cleanupStream, testNatsUrl, testStreamNames } from './support/env';
+import { distMain, ensureBuilt, ROOT, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 
 /**
  * The grace-coordinator as deployed: separate processes (node dist/apps/grace-coordinator/...)

@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import { AdminCommand, ClusterState, decide, dumpText, evolve, initialClusterState, seal } from '#domain';
 import { GkEvent } from '#contracts';
-import { ensureBuilt, distMain, ROOT } from './support/build';
-import { cleanupStream, testNatsUrl, testStreamNames } from './support/env';
+import { ensureBuilt, distMain, ROOT, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 
 /**
  * gracectl as an operator runs it: a separate process (through bin/gracectl.js) against the real

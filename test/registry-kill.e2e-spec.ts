@@ -1,11 +1,10 @@
 import { Client } from 'pg';
 import { subjects } from '#contracts';
 import { openGraceStore, type OpenedStore } from '#cluster-store';
-import { diffDumps, dumpReadModel, lastEventSequence, mulberry32, readModelName, readPointer, rebuildReadModel, sqlOf } from '#projection';
+import { diffDumps, dumpReadModel, lastEventSequence, readModelName, readPointer, rebuildReadModel, sqlOf } from '#projection';
 import { publishWorkload, workload } from '../libs/projection/test/support';
 import { startRegistry, until, type RegistryProcess } from '../apps/client-registry/test/process';
-import { distMain, ensureBuilt } from './support/build';
-import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from './support/env';
+import { distMain, ensureBuilt, cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames, mulberry32 } from '#testing';
 
 /**
  * Two client-registry processes; the active one is killed (SIGKILL) at random points, and its

@@ -5,8 +5,7 @@ import type { Command } from '#domain';
 import { Client } from 'pg';
 import { diffDumps, dumpReadModel, lastEventSequence, rebuildReadModel, sqlOf } from '#projection';
 import { gracectl, startRegistry, until, type RegistryProcess } from '../apps/client-registry/test/process';
-import { distMain, ensureBuilt } from './support/build';
-import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from './support/env';
+import { distMain, ensureBuilt, cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '#testing';
 
 /**
  * The client-registry as deployed (node dist/apps/client-registry/src/main.js) against the real

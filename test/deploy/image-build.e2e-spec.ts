@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openGraceStore, OpenedStore } from '#cluster-store';
 import { freePort } from '#infra';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../support/env';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { emulateDockerfile, type EmulatedImage } from './dockerfile-emulator';
 import { repoFile, run } from './support';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openGraceStore, OpenedStore } from '#cluster-store';
 import { freePort } from '#infra';
-import { distMain, ensureBuilt, ROOT } from '../support/build';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../support/env';
+import { distMain, ensureBuilt, ROOT } from '#testing';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { run } from './support';
 
 /**

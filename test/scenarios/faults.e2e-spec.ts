@@ -4,8 +4,7 @@
  * a partition. Plus a few random fault schedules on real agent processes.
  */
 import { connect } from '@nats-io/transport-node';
-import { distMain, ensureBuilt } from '../support/build';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../support/env';
+import { distMain, ensureBuilt, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { sleep } from '../sim/clock';
 import { describeFailure, runRandomSchedule } from '../sim/random-schedule';
 import { clientWithLock, clientWithOpen, coldStart, expectStatus, scenario, until } from '../sim/scenario-kit';

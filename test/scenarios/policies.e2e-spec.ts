@@ -4,7 +4,7 @@
  * `first-exit` ending recovery for everyone at the first non-reclaim grant.
  */
 import { graceDeadline } from '#domain';
-import { distMain, ensureBuilt } from '../support/build';
+import { distMain, ensureBuilt } from '#testing';
 import { sleep } from '../sim/clock';
 import { clientWithLock, clientWithOpen, coldStart, expectStatus, releaseGraceDone, scenario, until } from '../sim/scenario-kit';
 

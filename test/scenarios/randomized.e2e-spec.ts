@@ -7,7 +7,7 @@
  * GK_SIM_SEED=<n> re-runs one schedule; GK_SIM_SCHEDULES and GK_SIM_BASE_SEED choose how many and from where.
  */
 import { connect, NatsConnection } from '@nats-io/transport-node';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../support/env';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { describeFailure, RandomRunResult, runRandomSchedule } from '../sim/random-schedule';
 
 const names = testStreamNames('random');

@@ -3,7 +3,7 @@
  * them, on real gk-node-agent processes: both edge conditions, reclaims after RECLAIM_COMPLETE,
  * non-reclaim state during grace, a second RECLAIM_COMPLETE.
  */
-import { distMain, ensureBuilt } from '../support/build';
+import { distMain, ensureBuilt } from '#testing';
 import { clientWithLock, clientWithOpen, coldStart, expectStatus, scenario } from '../sim/scenario-kit';
 
 beforeAll(() => ensureBuilt([distMain('node-agent'), distMain('grace-coordinator')]), 180_000);

@@ -6,8 +6,7 @@
 import { subjects } from '#contracts';
 import { lastEventSequence } from '#projection';
 import { startRegistry, type RegistryProcess } from '../../apps/client-registry/test/process';
-import { distMain, ensureBuilt } from '../support/build';
-import { testDatabaseUrl } from '../support/env';
+import { distMain, ensureBuilt, testDatabaseUrl } from '#testing';
 import { clientWithLock, coldStart, scenario } from '../sim/scenario-kit';
 import { SimCluster } from '../sim/cluster';
 

@@ -3,7 +3,7 @@
  * a grace-coordinator process on real NATS, each scenario on its own stream. Every scenario ends
  * with the simulator's full check (beliefs, I1-I7 over the log, refusal statuses).
  */
-import { distMain, ensureBuilt } from '../support/build';
+import { distMain, ensureBuilt } from '#testing';
 import { clientWithLock, coldStart, expectStatus, reclaimedOn, releaseGraceDone, scenario } from '../sim/scenario-kit';
 
 beforeAll(() => ensureBuilt([distMain('node-agent'), distMain('grace-coordinator')]), 180_000);

@@ -7,7 +7,8 @@ import { Child, spawnChild } from '../../libs/infra/src/child';
 import { AgentCore } from '../../apps/node-agent/src/core/agent-core';
 import { silentLog } from '../../apps/node-agent/src/core/log';
 import { answer } from '../../apps/node-agent/src/transports/json-socket';
-import { AgentApi, AgentClient, AgentReply, AgentUnavailable } from './agent-client';
+import { AgentApi, AgentClient, AgentUnavailable } from '#agent-client';
+import type { AgentReply } from '#contracts';
 import { NatsProxy } from './nats-proxy';
 
 /** One node's agent as the simulator drives it: its API, and the faults it can suffer. */
@@ -173,7 +174,7 @@ export class InProcessAgent implements AgentHandle {
         this.inFlight.add(abort);
         try {
           const line = JSON.stringify({ ...fields, id: this.nextId++, op });
-          const reply = (await Promise.race([answer(line, core.service), timeout])) as AgentReply;
+          const reply = (await Promise.race([answer(line, core.service, silentLog), timeout])) as AgentReply;
           if (this.core !== core) throw new AgentUnavailable(`agent ${this.node} was killed before it answered`);
           return reply;
         } finally {

@@ -8,8 +8,8 @@
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import { subjects, type DecisionMessage, type EventBody } from '#contracts';
 import { decide, evolve, initialClusterState, seal, type Command } from '#domain';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../support/env';
-import type { AgentApi } from './agent-client';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
+import type { AgentApi } from '#agent-client';
 import { checkLogInvariants, checkRefusalStatuses, checkRun } from './checker';
 import { Ticker } from './clock';
 import { SimCluster } from './cluster';

@@ -6,8 +6,8 @@
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import type { DecisionMessage } from '#contracts';
 import { InMemoryCluster } from '../../libs/cluster-store/test/in-memory-cluster';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../support/env';
-import type { AgentApi } from './agent-client';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
+import type { AgentApi } from '#agent-client';
 import {
   checkAcknowledgedInLog,
   checkAgentReplyStatuses,

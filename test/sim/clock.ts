@@ -3,6 +3,7 @@
  * client receives a reply or sends a request totally orders everything the clients saw. Checks
  * compare ticks, never wall-clock times (no timed assertions).
  */
+import { mulberry32 } from '#testing';
 export class Ticker {
   private tick = 0;
   next(): number {
@@ -15,17 +16,13 @@ export class Ticker {
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same schedule. */
 export class Rng {
-  private state: number;
+  private readonly draw: () => number;
   constructor(readonly seed: number) {
-    this.state = seed >>> 0;
+    this.draw = mulberry32(seed);
   }
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.draw();
   }
   int(lo: number, hiInclusive: number): number {
     return lo + Math.floor(this.next() * (hiInclusive - lo + 1));
@@ -43,4 +40,4 @@ export class Rng {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { sleep } from '#infra';

@@ -2,7 +2,7 @@ import { jetstreamManager, type MsgRequest } from '@nats-io/jetstream';
 import { DecisionMessage, GraceConfig, StreamNames, subjects } from '#contracts';
 import { executeOnce, loadCluster, openGraceStore, OpenedStore } from '#cluster-store';
 import { AdminCommand, ClusterState, dumpText } from '#domain';
-import type { AgentApi } from './agent-client';
+import type { AgentApi } from '#agent-client';
 import { AgentHandle, AgentSpec, InProcessAgent, ProcessAgent } from './agents';
 import { CoordinatorHandle, CoordinatorProcess, InProcessCoordinator } from './coordinator';
 import { checkRun, formatViolations, Violation } from './checker';

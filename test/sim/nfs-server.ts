@@ -1,4 +1,8 @@
-import { AgentApi, AgentReply, AgentUnavailable } from './agent-client';
+import { AgentApi, AgentUnavailable } from '#agent-client';
+import type { AgentReply, AgentStatus } from '#contracts';
+
+/** An agent's reply as the simulated server sees it: ERR_AGENT when the agent could not be asked at all. */
+type ServerSideReply = Omit<AgentReply, 'status'> & { status: AgentStatus | 'ERR_AGENT' };
 import { sleep } from './clock';
 import { ByteRange, Dlm, LockType } from './dlm';
 import { Observations } from './observations';
@@ -132,7 +136,7 @@ export class SimNfsServer {
   async expireClient(client: string): Promise<void> {
     const incarnation = this.incarnation;
     if (this.state !== 'up') throw new Error(`${this.name} is ${this.state}: cannot expire ${client}`);
-    let reply: AgentReply;
+    let reply: ServerSideReply;
     try {
       reply = await this.ask('remove', { client }, { incarnation, retry: true });
     } catch (err) {
@@ -280,11 +284,11 @@ export class SimNfsServer {
    * incarnation ends. A reply reaching a crashed incarnation is dropped: the caller gets
    * `Unreachable`, as its client would.
    */
-  private async ask(op: string, fields: Record<string, unknown>, how: { incarnation: number; retry?: boolean; timeoutMs?: number }): Promise<AgentReply> {
+  private async ask(op: string, fields: Record<string, unknown>, how: { incarnation: number; retry?: boolean; timeoutMs?: number }): Promise<ServerSideReply> {
     for (;;) {
       if (!this.current(how.incarnation)) throw new Unreachable(`${this.name} restarted`);
       const sentTick = this.obs.ticker.next();
-      let reply: AgentReply;
+      let reply: ServerSideReply;
       try {
         reply = await this.agent().request(op, fields, { timeoutMs: how.timeoutMs });
       } catch (err) {

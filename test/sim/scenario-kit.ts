@@ -1,6 +1,6 @@
 import { connect } from '@nats-io/transport-node';
 import { GraceConfig } from '#contracts';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../support/env';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { AgentKind, SimCluster, SimClusterOptions } from './cluster';
 import { ByteRange, LockType } from './dlm';
 import { ClientStatus, SimNfsClient } from './nfs-client';

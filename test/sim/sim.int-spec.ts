@@ -1,6 +1,5 @@
 import { connect, NatsConnection } from '@nats-io/transport-node';
-import { distMain, ensureBuilt } from '../support/build';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../support/env';
+import { distMain, ensureBuilt, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { AgentKind, SimCluster } from './cluster';
 
 const names = testStreamNames('sim');

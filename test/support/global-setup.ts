@@ -1,5 +1,5 @@
-// Loaded by jest outside its module registry, so no '#infra' mapping here: relative imports only.
-import { createTestDatabase, ensureNats, ensurePostgres, redactUrl } from '../../libs/infra/src';
+import './lib-imports';
+import { createTestDatabase, ensureNats, ensurePostgres, redactUrl } from '#infra';
 import { rememberRunInfra } from './run-infra';
 
 const log = (message: string) => process.stderr.write(`[gk test infra] ${message}\n`);

@@ -1,4 +1,5 @@
-import { dropDatabase } from '../../libs/infra/src';
+import './lib-imports';
+import { dropDatabase } from '#infra';
 import { takeRunInfra } from './run-infra';
 
 /** Drops this run's database and stops only what global-setup started; shared servers stay up. */

@@ -1,4 +1,4 @@
-import type { ServiceHandle, TestDatabase } from '../../libs/infra/src';
+import type { ServiceHandle, TestDatabase } from '#infra';
 
 /**
  * What global-setup started for this jest run, kept on globalThis because jest runs global-setup

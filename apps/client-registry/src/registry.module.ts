@@ -1,20 +1,11 @@
-import { BeforeApplicationShutdown, DynamicModule, Global, Inject, Injectable, Logger, Module } from '@nestjs/common';
+import { DynamicModule, Global, Logger, Module } from '@nestjs/common';
 import { streamNames } from '#contracts';
 import type { OpenedStore } from '#cluster-store';
-import { ADMIN_TOKEN, GRACE_STORE, GraceStoreModule, HEALTH_CHECKS, HealthModule, MetricsModule, MetricsRegistry, type ReadinessCheck } from '#service-kit';
+import { closeBeforeShutdown, GRACE_STORE, HEALTH_CHECKS, MetricsModule, MetricsRegistry, type ReadinessCheck, serviceModule } from '#service-kit';
 import type { RegistryConfig } from './config';
 import { ClientRegistry } from './registry';
 import { RegistryController } from './registry.controller';
 import { registryMetrics } from './registry-metrics';
-
-/** Stops the projector and the NATS endpoint before the store's connection is drained. */
-@Injectable()
-class RegistryLifecycle implements BeforeApplicationShutdown {
-  constructor(@Inject(ClientRegistry) private readonly registry: ClientRegistry) {}
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.registry.close();
-  }
-}
 
 @Global()
 @Module({})
@@ -45,7 +36,7 @@ class RegistryCoreModule {
             return registry;
           },
         },
-        RegistryLifecycle,
+        closeBeforeShutdown(ClientRegistry),
       ],
       exports: [ClientRegistry],
     };
@@ -78,16 +69,13 @@ const registryReady = {
 @Module({})
 export class RegistryAppModule {
   static forRoot(config: RegistryConfig): DynamicModule {
-    return {
+    return serviceModule({
       module: RegistryAppModule,
-      imports: [
-        GraceStoreModule.forRoot({ natsUrl: config.natsUrl, names: streamNames(config.prefix), name: `client-registry:${config.replica}` }),
-        MetricsModule,
-        RegistryCoreModule.forRoot(config),
-        HealthModule.forRoot({ checks: [registryReady] }),
-      ],
+      name: 'client-registry',
+      config,
+      core: RegistryCoreModule.forRoot(config),
+      readiness: registryReady,
       controllers: [RegistryController],
-      providers: [{ provide: ADMIN_TOKEN, useValue: config.adminToken }],
-    };
+    });
   }
 }

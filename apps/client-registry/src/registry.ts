@@ -2,6 +2,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import { isValidToken, subjects, type StreamNames } from '#contracts';
 import type { GraceEventStore } from '#cluster-store';
+import { serveJsonRequests } from '#service-kit';
 import {
   auditRowsFromDatabase, buildTimeline, connectClient, isDatabaseUnavailable, lastEventSequence, migrateRegistry, NoReadModel, Projector, readModelName,
   ReadModelQueries, rebuildReadModel, registryDataSource, sqlOf, type AuditFocus, type ProjectorOptions, type RebuildProgress,
@@ -187,23 +188,12 @@ export class ClientRegistry {
   }
 
   private serveRpc(): void {
-    const decoder = new TextDecoder('utf-8', { fatal: true });
     // Every cluster's request subject: the last token of the registry's request subject is the cluster.
-    const pattern = subjects.registryRequests(this.options.names, 'x').replace(/\.x$/, '.*');
-    this.rpc.push(this.options.nc.subscribe(pattern, {
+    this.rpc.push(serveJsonRequests(this.options.nc, {
+      subject: subjects.registryRequests(this.options.names, 'x').replace(/\.x$/, '.*'),
       queue: RPC_QUEUE,
-      callback: (err, msg) => {
-        if (err || this.closed || !msg.reply) return;
-        const cluster = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
-        let raw: unknown;
-        try {
-          raw = JSON.parse(decoder.decode(msg.data));
-        } catch (e) {
-          msg.respond(JSON.stringify({ ok: false, code: 'BAD_REQUEST', error: `not UTF-8 JSON: ${(e as Error).message}` } satisfies RegistryReply));
-          return;
-        }
-        void this.handle(cluster, raw).then((reply) => msg.respond(JSON.stringify(reply)));
-      },
+      handle: (subject, raw) => this.handle(subject.slice(subject.lastIndexOf('.') + 1), raw),
+      closed: () => this.closed,
     }));
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRpcRequest } from '#service-kit';
 import { ClientIdSchema, NodeIdSchema } from '#contracts';
 
 const atLeast = {
@@ -40,8 +41,5 @@ export type RegistryReply =
 
 /** Parses an untrusted request; never throws. */
 export function parseRegistryRequest(raw: unknown): { ok: true; request: RegistryRequest } | { ok: false; reply: RegistryReply } {
-  const parsed = RegistryRequestSchema.safeParse(raw);
-  if (parsed.success) return { ok: true, request: parsed.data };
-  const error = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
-  return { ok: false, reply: { ok: false, code: 'BAD_REQUEST', error } };
+  return parseRpcRequest(RegistryRequestSchema, raw);
 }

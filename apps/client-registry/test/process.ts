@@ -2,7 +2,7 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { StreamNames } from '#contracts';
 import { freePort } from '#infra';
-import { distMain, ROOT } from '../../../test/support/build';
+import { distMain, ROOT } from '#testing';
 
 /** A client-registry process started from dist/, as deployed. */
 export interface RegistryProcess {

@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonLinesConnector } from './agent-transport';
+import { FakeAgent } from '#testing';
 import { type CltrackEnv, runCltrack } from './cltrack';
-import { FakeAgent } from './fake-agent.test';
 
 let agent: FakeAgent;
 beforeEach(async () => {

@@ -7,7 +7,8 @@
  */
 import { rmdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { AgentConnection, AgentConnector, AgentReply } from './agent-transport';
+import type { AgentReply } from '#contracts';
+import type { AgentConnection, AgentConnector } from './agent-transport';
 import { EINVAL, hexToClientId, LONG_MAX, strtol0 } from './c-parse';
 import { getoptLong, type LongOption } from './getopt';
 

@@ -7,10 +7,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack } from '../../../test/support/nfsdcltrack';
+import { findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack, FakeAgent } from '#testing';
 import { jsonLinesConnector } from './agent-transport';
 import { runCltrack } from './cltrack';
-import { FakeAgent } from './fake-agent.test';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 jest.setTimeout(120_000);
@@ -115,6 +114,9 @@ describe('bin/gk-cltrack.js', () => {
     install = join(scratch, 'install');
     mkdirSync(join(install, 'bin'), { recursive: true });
     copyFileSync(join(REPO, 'bin', 'gk-cltrack.js'), join(install, 'bin', 'gk-cltrack.js'));
+    // Its `#agent-client` import resolves through package.json, as in a checkout; there is no
+    // node_modules here, so this also proves gk-cltrack loads no package (its start-up stays cheap).
+    copyFileSync(join(REPO, 'package.json'), join(install, 'package.json'));
     const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
     const flags = ['--ignoreConfig', '--rootDir', REPO, '--outDir', join(install, 'dist'), '--module', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node'];
     execFileSync(process.execPath, [tsc, ...flags, join(REPO, 'apps', 'gk-cltrack', 'src', 'main.ts')], { stdio: 'pipe' });

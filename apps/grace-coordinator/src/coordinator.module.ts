@@ -1,22 +1,13 @@
-import { BeforeApplicationShutdown, DynamicModule, Global, Inject, Injectable, Logger, Module } from '@nestjs/common';
+import { DynamicModule, Global, Logger, Module } from '@nestjs/common';
 import { streamNames } from '#contracts';
 import type { OpenedStore } from '#cluster-store';
-import { ADMIN_TOKEN, GRACE_STORE, GraceStoreModule, HEALTH_CHECKS, HealthModule, MetricsModule, MetricsRegistry, ReadinessCheck } from '#service-kit';
+import { closeBeforeShutdown, GRACE_STORE, HEALTH_CHECKS, MetricsModule, MetricsRegistry, ReadinessCheck, serviceModule } from '#service-kit';
 import { ClustersController } from './clusters.controller';
 import type { CoordinatorConfig } from './config';
 import { CoordinatorMetrics } from './coordinator-metrics';
 import { GraceCoordinator } from './coordinator';
 
 export const COORDINATOR_CONFIG = Symbol('COORDINATOR_CONFIG');
-
-/** Stops the views and the NATS endpoint before the store's connection is drained. */
-@Injectable()
-class CoordinatorLifecycle implements BeforeApplicationShutdown {
-  constructor(private readonly coordinator: GraceCoordinator) {}
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.coordinator.close();
-  }
-}
 
 /** The coordinator core as a Nest provider (global, so health checks and controllers can use it). */
 @Global()
@@ -64,7 +55,7 @@ class CoordinatorCoreModule {
             return coordinator;
           },
         },
-        CoordinatorLifecycle,
+        closeBeforeShutdown(GraceCoordinator),
       ],
       exports: [GraceCoordinator, COORDINATOR_CONFIG],
     };
@@ -91,16 +82,13 @@ const clustersReady = {
 @Module({})
 export class CoordinatorAppModule {
   static forRoot(config: CoordinatorConfig): DynamicModule {
-    return {
+    return serviceModule({
       module: CoordinatorAppModule,
-      imports: [
-        GraceStoreModule.forRoot({ natsUrl: config.natsUrl, names: streamNames(config.prefix), name: `grace-coordinator:${config.replica}` }),
-        MetricsModule,
-        CoordinatorCoreModule.forRoot(config),
-        HealthModule.forRoot({ checks: [clustersReady] }),
-      ],
+      name: 'grace-coordinator',
+      config,
+      core: CoordinatorCoreModule.forRoot(config),
+      readiness: clustersReady,
       controllers: [ClustersController],
-      providers: [{ provide: ADMIN_TOKEN, useValue: config.adminToken }],
-    };
+    });
   }
 }

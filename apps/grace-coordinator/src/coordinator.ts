@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { StreamNames, subjects } from '#contracts';
+import { serveJsonRequests } from '#service-kit';
 import type { GraceEventStore } from '#cluster-store';
 import { ClusterCoordinator, ClusterCoordinatorOptions, ViewUnavailable } from './cluster-coordinator';
 import { CoordinatorReply, CoordinatorRequest, parseRequest, perform } from './operations';
@@ -83,23 +84,12 @@ export class GraceCoordinator {
   }
 
   private serveRpc(): void {
-    const decoder = new TextDecoder('utf-8', { fatal: true });
     for (const cluster of this.clusters.keys()) {
-      this.rpc.push(this.nc.subscribe(subjects.coordinatorRequests(this.names, cluster), {
+      this.rpc.push(serveJsonRequests(this.nc, {
+        subject: subjects.coordinatorRequests(this.names, cluster),
         queue: RPC_QUEUE,
-        callback: (err, msg) => {
-          if (err || this.closed) return;
-          let raw: unknown;
-          try {
-            raw = JSON.parse(decoder.decode(msg.data));
-          } catch (e) {
-            msg.respond(JSON.stringify({ ok: false, code: 'BAD_REQUEST', error: `not UTF-8 JSON: ${(e as Error).message}` } satisfies CoordinatorReply));
-            return;
-          }
-          void this.handle(cluster, raw, 'nats').then((reply) => {
-            if (msg.reply) msg.respond(JSON.stringify(reply));
-          });
-        },
+        handle: (_subject, raw) => this.handle(cluster, raw, 'nats'),
+        closed: () => this.closed,
       }));
     }
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRpcRequest } from '#service-kit';
 import { GraceConfigSchema, NodeIdSchema } from '#contracts';
 import { AdminCommand, dumpText, GraceSummary, RejectionCode, summarize } from '#domain';
 import type { ClusterCoordinator } from './cluster-coordinator';
@@ -36,10 +37,7 @@ export type CoordinatorReply =
 
 /** Parses an untrusted request; never throws. */
 export function parseRequest(raw: unknown): { ok: true; request: CoordinatorRequest } | { ok: false; reply: CoordinatorReply } {
-  const parsed = CoordinatorRequestSchema.safeParse(raw);
-  if (parsed.success) return { ok: true, request: parsed.data };
-  const error = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
-  return { ok: false, reply: { ok: false, code: 'BAD_REQUEST', error } };
+  return parseRpcRequest(CoordinatorRequestSchema, raw);
 }
 
 function commandOf(request: CoordinatorRequest): AdminCommand | undefined {

@@ -3,7 +3,7 @@ import { connect, NatsConnection } from '@nats-io/transport-node';
 import { GkEvent, subjects } from '#contracts';
 import { executeOnce, loadCluster, openGraceStore, OpenedStore } from '#cluster-store';
 import { eventStreamConfig } from '#event-store';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { ClusterCoordinator } from './cluster-coordinator';
 import { GraceCoordinator } from './coordinator';
 import { ExpireOutcome } from './deadline-timer';

@@ -2,7 +2,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { bootstrapService, listeningPort } from '#service-kit';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { startTestAgent, type TestAgent } from '../test/in-process';
 import { AgentAdminModule } from './admin/admin.module';
 

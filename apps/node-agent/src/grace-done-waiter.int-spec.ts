@@ -6,8 +6,8 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { executeOnce, loadCluster, openGraceStore, type OpenedStore } from '#cluster-store';
 import type { AdminCommand } from '#domain';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../../../test/support/env';
-import { JsonClient } from '../test/json-client';
+import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
+import { AgentClient } from '#agent-client';
 import { startTestAgent, type TestAgent } from '../test/in-process';
 
 jest.setTimeout(60_000);
@@ -15,14 +15,14 @@ const names = testStreamNames('agentlift');
 let nc: NatsConnection;
 let opened: OpenedStore;
 let agent: TestAgent | undefined;
-let client: JsonClient | undefined;
+let client: AgentClient | undefined;
 
 beforeAll(async () => {
   nc = await connect({ servers: testNatsUrl() });
   opened = await openGraceStore({ natsUrl: testNatsUrl(), names, name: 'agent-lift-test' });
 });
 afterAll(async () => {
-  client?.close();
+  await client?.close();
   await agent?.stop();
   await opened.close();
   await cleanupStream(nc, names);
@@ -39,11 +39,11 @@ it('grace_done waits while a member does not enforce, and lifts as soon as every
   await admin(cluster, { type: 'add', nodes: ['a', 'b'] });
   await admin(cluster, { type: 'noenforce', nodes: ['b'] });
   agent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster, node: 'a', store: opened });
-  client = await JsonClient.open(agent.jsonPath);
-  expect(await client.request({ op: 'grace_start' })).toMatchObject({ status: 'OK', recoveryEpoch: 1, inGrace: true });
+  client = await AgentClient.connect(agent.jsonPath, AGENT_CLIENT_OPTIONS);
+  expect(await client.send({ op: 'grace_start' })).toMatchObject({ status: 'OK', recoveryEpoch: 1, inGrace: true });
 
   let answered = false;
-  const done = client.request({ op: 'grace_done' }).finally(() => { answered = true; });
+  const done = client.send({ op: 'grace_done' }).finally(() => { answered = true; });
   await new Promise((r) => setTimeout(r, 500));
   const blocked = (await loadCluster(opened.store, names, cluster)).state;
   expect(blocked.recoveryEpoch).toBe(1);

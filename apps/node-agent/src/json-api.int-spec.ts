@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { loadCluster, openGraceStore, type OpenedStore } from '#cluster-store';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../../../test/support/env';
-import { JsonClient } from '../test/json-client';
+import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames, waitUntil } from '#testing';
+import { AgentClient } from '#agent-client';
 import { startTestAgent, type TestAgent } from '../test/in-process';
 
 jest.setTimeout(60_000);
@@ -14,7 +14,7 @@ const names = testStreamNames('agentjson');
 let admin: NatsConnection;
 let opened: OpenedStore;
 const started: TestAgent[] = [];
-const clients: JsonClient[] = [];
+const clients: AgentClient[] = [];
 
 beforeAll(async () => {
   admin = await connect({ servers: testNatsUrl() });
@@ -28,10 +28,10 @@ afterAll(async () => {
   await admin.close();
 });
 
-async function agent(cluster: string, node: string): Promise<{ a: TestAgent; c: JsonClient }> {
+async function agent(cluster: string, node: string): Promise<{ a: TestAgent; c: AgentClient }> {
   const a = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster, node, store: opened });
   started.push(a);
-  const c = await JsonClient.open(a.jsonPath);
+  const c = await AgentClient.connect(a.jsonPath, AGENT_CLIENT_OPTIONS);
   clients.push(c);
   return { a, c };
 }
@@ -43,33 +43,33 @@ const Z = '0a03';
 describe('JSON API ops', () => {
   it('answers every op with the statuses of SPEC §4.1 through a restart and its grace period', async () => {
     const { a, c } = await agent('ops', 'n1');
-    expect(await c.request({ op: 'hello' })).toMatchObject({ status: 'OK', cluster: 'ops', node: 'n1', epoch: 1, recoveryEpoch: 0, inGrace: false });
-    expect(await c.request({ op: 'create', client: X, hasSession: true })).toEqual({ id: expect.any(Number), status: 'OK' });
-    expect(await c.request({ op: 'create', client: Y, principalHash: 'abcd' })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'check', client: X })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'check', client: Z })).toMatchObject({ status: 'NFS4ERR_RECLAIM_BAD' });
-    expect(await c.request({ op: 'remove', client: Z })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'reclaim', client: X })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
-    expect(await c.request({ op: 'may_grant' })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'hello' })).toMatchObject({ status: 'OK', cluster: 'ops', node: 'n1', epoch: 1, recoveryEpoch: 0, inGrace: false });
+    expect(await c.send({ op: 'create', client: X, hasSession: true })).toEqual({ id: expect.any(Number), status: 'OK' });
+    expect(await c.send({ op: 'create', client: Y, principalHash: 'abcd' })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'check', client: X })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'check', client: Z })).toMatchObject({ status: 'NFS4ERR_RECLAIM_BAD' });
+    expect(await c.send({ op: 'remove', client: Z })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'reclaim', client: X })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
+    expect(await c.send({ op: 'may_grant' })).toMatchObject({ status: 'OK' });
 
-    expect(await c.request({ op: 'grace_start' })).toMatchObject({ status: 'OK', epoch: 2, recoveryEpoch: 1, inGrace: true, reclaimable: 2 });
-    expect(await c.request({ op: 'may_grant' })).toMatchObject({ status: 'NFS4ERR_GRACE' });
-    expect(await c.request({ op: 'check', client: Y })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'reclaim', client: X })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'reclaim', client: Z })).toMatchObject({ status: 'NFS4ERR_RECLAIM_BAD' });
-    expect(await c.request({ op: 'reclaim_complete', client: X })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'reclaim_complete', client: X })).toMatchObject({ status: 'NFS4ERR_COMPLETE_ALREADY' });
-    expect(await c.request({ op: 'reclaim', client: X })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
-    const status = await c.request({ op: 'status' });
+    expect(await c.send({ op: 'grace_start' })).toMatchObject({ status: 'OK', epoch: 2, recoveryEpoch: 1, inGrace: true, reclaimable: 2 });
+    expect(await c.send({ op: 'may_grant' })).toMatchObject({ status: 'NFS4ERR_GRACE' });
+    expect(await c.send({ op: 'check', client: Y })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'reclaim', client: X })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'reclaim', client: Z })).toMatchObject({ status: 'NFS4ERR_RECLAIM_BAD' });
+    expect(await c.send({ op: 'reclaim_complete', client: X })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'reclaim_complete', client: X })).toMatchObject({ status: 'NFS4ERR_COMPLETE_ALREADY' });
+    expect(await c.send({ op: 'reclaim', client: X })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
+    const status = await c.send({ op: 'status' });
     expect(status).toMatchObject({ status: 'OK', node: 'n1', records: { current: 1, recovery: 2, reclaimable: 1 }, grace: { recoveryEpoch: 1, needing: ['n1'] } });
 
-    expect(await c.request({ op: 'grace_done', wait: false })).toMatchObject({ status: 'OK', ended: true, epoch: 2, recoveryEpoch: 0 });
+    expect(await c.send({ op: 'grace_done', wait: false })).toMatchObject({ status: 'OK', ended: true, epoch: 2, recoveryEpoch: 0 });
     await waitUntil(() => readFileSync(a.endGraceFile, 'utf8') === 'Y');
-    expect(await c.request({ op: 'check', client: X })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'check', client: Y })).toMatchObject({ status: 'NFS4ERR_RECLAIM_BAD' });
-    expect(await c.request({ op: 'reclaim', client: Y })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
-    expect(await c.request({ op: 'grace_done' })).toMatchObject({ status: 'OK', ended: true });
-    expect(await c.request({ op: 'may_grant' })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'check', client: X })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'check', client: Y })).toMatchObject({ status: 'NFS4ERR_RECLAIM_BAD' });
+    expect(await c.send({ op: 'reclaim', client: Y })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
+    expect(await c.send({ op: 'grace_done' })).toMatchObject({ status: 'OK', ended: true });
+    expect(await c.send({ op: 'may_grant' })).toMatchObject({ status: 'OK' });
 
     const { state } = await loadCluster(opened.store, names, 'ops');
     expect(state.nonReclaimGranted).toBe(true);
@@ -78,55 +78,55 @@ describe('JSON API ops', () => {
 
   it('grace_start with the same boot time twice is one boot; a newer one restarts during grace', async () => {
     const { c } = await agent('boots', 'n1');
-    await c.request({ op: 'create', client: X });
-    await c.request({ op: 'create', client: Y });
-    expect(await c.request({ op: 'grace_start', graceStart: 1000 })).toMatchObject({ epoch: 2, recoveryEpoch: 1, reclaimable: 2 });
-    expect(await c.request({ op: 'check', client: X, reclaim: true })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'grace_start', graceStart: 1000 })).toMatchObject({ epoch: 2, recoveryEpoch: 1, reclaimable: 1 });
-    expect(await c.request({ op: 'grace_start', graceStart: 1001 })).toMatchObject({ epoch: 2, recoveryEpoch: 1, reclaimable: 2 });
+    await c.send({ op: 'create', client: X });
+    await c.send({ op: 'create', client: Y });
+    expect(await c.send({ op: 'grace_start', graceStart: 1000 })).toMatchObject({ epoch: 2, recoveryEpoch: 1, reclaimable: 2 });
+    expect(await c.send({ op: 'check', client: X, reclaim: true })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'grace_start', graceStart: 1000 })).toMatchObject({ epoch: 2, recoveryEpoch: 1, reclaimable: 1 });
+    expect(await c.send({ op: 'grace_start', graceStart: 1001 })).toMatchObject({ epoch: 2, recoveryEpoch: 1, reclaimable: 2 });
   });
 
   it('grace_start with liftIfDone ends grace at once when nothing is left to reclaim', async () => {
     const { c } = await agent('lift', 'n1');
-    await c.request({ op: 'create', client: X, hasSession: true });
-    expect(await c.request({ op: 'grace_start', graceStart: 5, liftIfDone: true })).toMatchObject({ recoveryEpoch: 1, inGrace: true });
-    expect(await c.request({ op: 'create', client: X, hasSession: true, liftIfDone: true })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'hello' })).toMatchObject({ recoveryEpoch: 0, inGrace: false });
-    expect(await c.request({ op: 'grace_start', graceStart: 6, liftIfDone: true })).toMatchObject({ epoch: 3, recoveryEpoch: 2, inGrace: true });
-    expect(await c.request({ op: 'create', client: Y, hasSession: false })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'create', client: X, hasSession: true, liftIfDone: true })).toMatchObject({ status: 'OK' });
+    await c.send({ op: 'create', client: X, hasSession: true });
+    expect(await c.send({ op: 'grace_start', graceStart: 5, liftIfDone: true })).toMatchObject({ recoveryEpoch: 1, inGrace: true });
+    expect(await c.send({ op: 'create', client: X, hasSession: true, liftIfDone: true })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'hello' })).toMatchObject({ recoveryEpoch: 0, inGrace: false });
+    expect(await c.send({ op: 'grace_start', graceStart: 6, liftIfDone: true })).toMatchObject({ epoch: 3, recoveryEpoch: 2, inGrace: true });
+    expect(await c.send({ op: 'create', client: Y, hasSession: false })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'create', client: X, hasSession: true, liftIfDone: true })).toMatchObject({ status: 'OK' });
     // A v4.0 client never says it is done: grace stays until gracedone.
-    expect(await c.request({ op: 'hello' })).toMatchObject({ recoveryEpoch: 2, inGrace: true });
+    expect(await c.send({ op: 'hello' })).toMatchObject({ recoveryEpoch: 2, inGrace: true });
   });
 
   it('grace_done waits for the cluster: it answers only once the last node lifted', async () => {
     const { c: ca } = await agent('wait', 'a');
     const { c: cb } = await agent('wait', 'b');
-    await ca.request({ op: 'grace_start' });
-    expect(await cb.request({ op: 'grace_start' })).toMatchObject({ recoveryEpoch: 1 });
+    await ca.send({ op: 'grace_start' });
+    expect(await cb.send({ op: 'grace_start' })).toMatchObject({ recoveryEpoch: 1 });
     let answered = false;
-    const waiting = ca.request({ op: 'grace_done' }).then((r) => ((answered = true), r));
+    const waiting = ca.send({ op: 'grace_done' }).then((r) => ((answered = true), r));
     // Requests on one connection run concurrently, so the log tells when a's lift is stored:
     // from then on, a must still be waiting while b needs grace.
     await waitUntil(async () => (await loadCluster(opened.store, names, 'wait')).state.members.get('a')?.need === false);
-    expect(await ca.request({ op: 'hello' })).toMatchObject({ inGrace: true });
+    expect(await ca.send({ op: 'hello' })).toMatchObject({ inGrace: true });
     expect(answered).toBe(false);
-    expect(await cb.request({ op: 'grace_done', wait: false })).toMatchObject({ status: 'OK', ended: true });
+    expect(await cb.send({ op: 'grace_done', wait: false })).toMatchObject({ status: 'OK', ended: true });
     expect(await waiting).toMatchObject({ status: 'OK', ended: true, recoveryEpoch: 0 });
   });
 
   it('a restarted agent resumes from the log', async () => {
     const first = await agent('resume', 'n1');
-    for (const client of [X, Y]) await first.c.request({ op: 'create', client });
-    await first.c.request({ op: 'grace_start' });
-    await first.c.request({ op: 'reclaim', client: X });
+    for (const client of [X, Y]) await first.c.send({ op: 'create', client });
+    await first.c.send({ op: 'grace_start' });
+    await first.c.send({ op: 'reclaim', client: X });
     first.c.close();
     await first.a.stop();
     started.splice(started.indexOf(first.a), 1);
     const { c } = await agent('resume', 'n1');
-    expect(await c.request({ op: 'status' })).toMatchObject({ records: { current: 1, recovery: 2, reclaimable: 1 }, grace: { recoveryEpoch: 1 } });
-    expect(await c.request({ op: 'reclaim', client: X })).toMatchObject({ status: 'OK' });
-    expect(await c.request({ op: 'reclaim', client: Y })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'status' })).toMatchObject({ records: { current: 1, recovery: 2, reclaimable: 1 }, grace: { recoveryEpoch: 1 } });
+    expect(await c.send({ op: 'reclaim', client: X })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'reclaim', client: Y })).toMatchObject({ status: 'OK' });
   });
 });
 
@@ -152,15 +152,25 @@ describe('JSON API input handling', () => {
       [{ id: 'r', op: 'reclaim' }, /client/],
     ];
     for (const [body, error] of cases) {
-      const reply = await c.request(body);
+      const reply = await c.send(body);
       expect(reply).toMatchObject({ id: body.id, status: 'ERR_BAD_REQUEST' });
       expect(reply.error).toMatch(error);
     }
-    expect(await c.request({ op: 'create', client: 'ab'.repeat(1024) })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'create', client: 'ab'.repeat(1024) })).toMatchObject({ status: 'OK' });
     // A huge line is cut off (bounded buffering), answered once, and the next line is read normally.
     const [huge] = await c.raw(`{"id":"big","op":"create","client":"${'ab'.repeat(100_000)}"}\n`);
     expect(huge).toMatchObject({ id: null, status: 'ERR_BAD_REQUEST', error: expect.stringContaining('longer than') });
-    expect(await c.request({ op: 'hello' })).toMatchObject({ status: 'OK' });
+    expect(await c.send({ op: 'hello' })).toMatchObject({ status: 'OK' });
+  });
+
+  it('refuses an id it could not echo (a 5,000-deep array) with id null, and goes on answering', async () => {
+    const { c } = await agent('deepid', 'n1');
+    const deep = `${'['.repeat(5000)}5${']'.repeat(5000)}`;
+    const [reply] = await c.raw(`{"id": ${deep}, "op": "hello"}\n`);
+    expect(reply).toMatchObject({ id: null, status: 'ERR_BAD_REQUEST', error: expect.stringContaining('"id" must be') });
+    const [objectId] = await c.raw('{"id": {"a": 1}, "op": "hello"}\n');
+    expect(objectId).toMatchObject({ id: null, status: 'ERR_BAD_REQUEST' });
+    expect(await c.send({ op: 'hello' })).toMatchObject({ status: 'OK' });
   });
 
   it('answers pipelined requests, each once with its own id, possibly out of order', async () => {
@@ -177,11 +187,3 @@ describe('JSON API input handling', () => {
     expect(a.core.committer.batchedRequests).toBeGreaterThan(a.core.committer.batches);
   });
 });
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

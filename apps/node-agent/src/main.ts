@@ -10,8 +10,8 @@ import { AgentCore } from './core/agent-core';
 import { type AgentLog, errorText, stderrLog } from './core/log';
 import { CldDispatcher } from './transports/cld-dispatch';
 import { CldPipe } from './transports/cld-pipe';
-import { CldSocketServer } from './transports/cld-socket';
-import { JsonSocketServer } from './transports/json-socket';
+import { listenCldSocket } from './transports/cld-socket';
+import { listenJsonSocket } from './transports/json-socket';
 
 async function main(): Promise<void> {
   let config: AgentConfig;
@@ -32,11 +32,11 @@ async function main(): Promise<void> {
   const stops: Array<() => Promise<unknown>> = [];
   try {
     if (config.jsonSocket) {
-      const json = await JsonSocketServer.listen(config.jsonSocket, core.service, log);
+      const json = await listenJsonSocket(config.jsonSocket, core.service, log);
       stops.push(() => json.close());
     }
     if (config.cldSocket) {
-      const cld = await CldSocketServer.listen(config.cldSocket, dispatcher, log);
+      const cld = await listenCldSocket(config.cldSocket, dispatcher, log);
       stops.push(() => cld.close());
     }
     if (config.cldPipe) {

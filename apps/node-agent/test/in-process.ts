@@ -10,8 +10,8 @@ import type { OpenedStore } from '#cluster-store';
 import { AgentCore } from '../src/core/agent-core';
 import { type AgentLog, silentLog } from '../src/core/log';
 import { CldDispatcher } from '../src/transports/cld-dispatch';
-import { CldSocketServer } from '../src/transports/cld-socket';
-import { JsonSocketServer } from '../src/transports/json-socket';
+import { listenCldSocket } from '../src/transports/cld-socket';
+import { listenJsonSocket } from '../src/transports/json-socket';
 
 export interface TestAgent {
   core: AgentCore;
@@ -47,8 +47,8 @@ export async function startTestAgent(o: {
   });
   const jsonPath = join(dir, 'agent.sock');
   const cldPath = join(dir, 'cld.sock');
-  const json = await JsonSocketServer.listen(jsonPath, core.service, log);
-  const cld = await CldSocketServer.listen(cldPath, new CldDispatcher(core.service, log), log);
+  const json = await listenJsonSocket(jsonPath, core.service, log);
+  const cld = await listenCldSocket(cldPath, new CldDispatcher(core.service, log), log);
   return {
     core,
     dir,

@@ -5,10 +5,10 @@
  * sizeof(cld_msg_v2) per message, which a pty (unlike rpc_pipefs) does not cut at 1034 bytes.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { findNfsdcld } from '../../../test/support/nfsdcltrack';
+import { findNfsdcld } from '#testing';
 import {
   CldFrameSplitter,
   type CldCommandName,
@@ -23,7 +23,7 @@ import {
 } from './index';
 
 jest.setTimeout(60_000);
-const RELAY = resolve(__dirname, '..', 'test', 'nfsdcld-pty-relay.py');
+const RELAY = resolve(__dirname, '..', '..', 'testing', 'pty-relay.py');
 
 /** nfsdcld behind the relay; downcalls come out of a CldFrameSplitter. */
 class NfsdcldPeer {
@@ -45,7 +45,9 @@ class NfsdcldPeer {
 
   static start(nfsdcld: string): NfsdcldPeer {
     const work = mkdtempSync(join(tmpdir(), 'gk-nfsdcld-'));
-    return new NfsdcldPeer(spawn('python3', [RELAY, nfsdcld, work]), work);
+    mkdirSync(join(work, 'store'));
+    const command = [nfsdcld, '-F', '-p', join(work, 'pipefs'), '-s', join(work, 'store')];
+    return new NfsdcldPeer(spawn('python3', [RELAY, join(work, 'pipefs', 'nfsd', 'cld'), '--log', join(work, 'nfsdcld.log'), '--', ...command]), work);
   }
 
   async call(upcall: Buffer): Promise<Buffer[]> {

@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import { subjects } from '#contracts';
 import { checkClient, reclaimableClients } from '#domain';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { executeOnce, GroupCommitter, LiveClusterView, loadCluster, openGraceStore, OpenedStore } from './index';
 
 const names = testStreamNames('cstore');

@@ -1,5 +1,5 @@
 import { connect, NatsConnection } from '@nats-io/transport-node';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { executeOnce, LiveClusterView, openGraceStore, OpenedStore, ViewSupervisor, type GraceEventStore } from './index';
 
 const names = testStreamNames('vsup');

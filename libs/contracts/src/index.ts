@@ -1,3 +1,4 @@
+export * from './agent-protocol';
 export * from './config';
 export * from './decision';
 export * from './events';
@@ -6,3 +7,4 @@ export * from './nats-url';
 export * from './result';
 export * from './statuses';
 export * from './subjects';
+export * from './zod-text';

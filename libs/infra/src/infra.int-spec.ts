@@ -16,7 +16,7 @@ import {
   startNatsServer,
   uniquePrefix,
 } from '#infra';
-import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '#testing';
 
 /** Runs `work` with env vars removed, so ensure*() falls through to its local/started paths. */
 async function withoutEnv<T>(names: string[], work: () => Promise<T>): Promise<T> {

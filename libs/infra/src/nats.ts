@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-// Relative, not '#contracts': jest's global setup loads infra outside its module mapping.
-import { natsServers } from '../../contracts/src/nats-url';
+import { natsServers } from '#contracts';
 import { Child, spawnChild } from './child';
 import { errorMessage, Log, redactUrl, silent } from './log';
 import { randomToken } from './names';

@@ -2,7 +2,7 @@ import { Client, Pool } from 'pg';
 import { subjects } from '#contracts';
 import { executeOnce, openGraceStore, type OpenedStore } from '#cluster-store';
 import type { Command } from '#domain';
-import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '#testing';
 import { pgClient, waitUntil } from '../test/support';
 import {
   auditRowsFromDatabase, auditRowsFromEvents, buildTimeline, lastEventSequence, migrateRegistry, poolReadTransaction, Projector,

@@ -2,11 +2,11 @@ import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { subjects } from '#contracts';
 import { openGraceStore, type OpenedStore } from '#cluster-store';
-import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames, mulberry32 } from '#testing';
 import { pgClient, publishWorkload, waitUntil, workload } from '../test/support';
 import {
   applyMessage, ChangeSet, CheckpointMoved, diffDumps, dumpReadModel, lastEventSequence, loadModel, materializeChanges, migrateRegistry,
-  mulberry32, Projector, readModelName, readPointer, rebuildReadModel, sqlOf, writeChanges,
+  Projector, readModelName, readPointer, rebuildReadModel, sqlOf, writeChanges,
 } from './index';
 
 jest.setTimeout(180_000);

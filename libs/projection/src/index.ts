@@ -14,4 +14,3 @@ export * from './rebuild';
 export * from './rows';
 export * from './stream';
 export * from './writer';
-export * from './workload';

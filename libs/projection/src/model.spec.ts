@@ -3,7 +3,7 @@ import { evolve, holdsValidRecord, initialClusterState, type ClusterState } from
 import type { StoredMessage } from '#event-store';
 import { applyMalformed, applyMessage, ChangeSet, emptyModel, type ProjectionModel } from './model';
 import { clientLine, clusterLine, materializeChanges, nodeLines, periodLine } from './rows';
-import { mulberry32, Workload } from './workload';
+import { mulberry32, Workload } from '#testing';
 
 const names = streamNames('unit');
 

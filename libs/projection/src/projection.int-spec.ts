@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { openGraceStore, loadCluster, type OpenedStore } from '#cluster-store';
-import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '#testing';
 import { pgClient, publishWorkload, validRecords, waitUntil, workload } from '../test/support';
 import { dumpReadModel, diffDumps, lastEventSequence, migrateRegistry, Projector, readModelName, readPointer, rebuildReadModel, sqlOf } from './index';
 

@@ -1,6 +1,6 @@
 import { Client, Pool } from 'pg';
 import { openGraceStore, type OpenedStore } from '#cluster-store';
-import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testDatabaseUrl, testNatsUrl, testStreamNames } from '#testing';
 import { pgClient, publishWorkload, waitUntil, workload } from '../test/support';
 import {
   diffDumps, dumpReadModel, lastEventSequence, migrateRegistry, poolReadTransaction, Projector, ReadModelQueries, readModelName, readPointer,

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { encodeDecision, subjects, type DecisionMessage, type StreamNames } from '#contracts';
 import { type ClusterState } from '#domain';
-import { Workload, type WorkloadOptions } from '../src/workload';
+import { Workload, type WorkloadOptions } from '#testing';
 
 /** Publishes `count` decisions of a workload, pipelined (the test stream has no other writer). */
 export async function publishWorkload(nc: NatsConnection, names: StreamNames, workload: Workload, count: { events?: number; decisions?: number }, onMessage?: (m: DecisionMessage) => void): Promise<void> {
@@ -44,10 +44,4 @@ export function validRecords(s: ClusterState): string[] {
   return out.sort();
 }
 
-export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { waitUntil } from '#testing';

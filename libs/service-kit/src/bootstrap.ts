@@ -1,6 +1,7 @@
 import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { ConfigError } from './config';
 
 export interface BootstrapOptions {
   port: number;
@@ -30,4 +31,50 @@ export async function bootstrapService(module: Type<unknown> | ReturnType<typeof
 export function listeningPort(app: INestApplication): number {
   const address = app.getHttpServer().address();
   return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** What a service's `main` needs from its configuration. */
+export interface ServiceConfig {
+  port: number;
+  host?: string;
+  replica: string;
+  quiet?: boolean;
+}
+
+export interface ServiceMain<C extends ServiceConfig> {
+  /** The program's name, first word of every line it writes. */
+  name: string;
+  description: string;
+  /** Reads the configuration; a `ConfigError` ends the process with exit code 2 and every problem listed. */
+  config(env: NodeJS.ProcessEnv): C;
+  module(config: C): Type<unknown> | ReturnType<typeof Object>;
+}
+
+/**
+ * A service's whole `main`: configuration (exit 2 when invalid), the Nest app on its port, one
+ * "<name> <replica> listening on port N" line on stdout (scripts wait for it), exit 1 on failure.
+ */
+export function runService<C extends ServiceConfig>(service: ServiceMain<C>): void {
+  const start = async () => {
+    let config: C;
+    try {
+      config = service.config(process.env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(`${service.name}: ${err.message}\n`);
+      process.exit(2);
+    }
+    const app = await bootstrapService(service.module(config), {
+      port: config.port,
+      host: config.host,
+      title: service.name,
+      description: service.description,
+      quiet: config.quiet,
+    });
+    process.stdout.write(`${service.name} ${config.replica} listening on port ${listeningPort(app)}\n`);
+  };
+  start().catch((err: unknown) => {
+    process.stderr.write(`${service.name}: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidToken } from '#contracts';
+import { isValidToken, zodProblems } from '#contracts';
 
 /** Raised once at start-up with every problem found, so an operator fixes them in one go. */
 export class ConfigError extends Error {
@@ -16,7 +16,7 @@ export class ConfigError extends Error {
 export function loadConfig<S extends z.ZodType>(schema: S, source: Record<string, string | undefined> = process.env): z.infer<S> {
   const parsed = schema.safeParse(source);
   if (parsed.success) return parsed.data;
-  throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  throw new ConfigError(zodProblems(parsed.error, '(root)'));
 }
 
 /** Reusable variable schemas, each with its default and a clear message. */

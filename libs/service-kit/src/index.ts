@@ -6,3 +6,6 @@ export * from './health';
 export * from './metrics';
 export * from './tokens';
 export * from './zod-pipe';
+export * from './json-rpc';
+export * from './unix-socket-server';
+export * from './service-module';

@@ -1,7 +1,7 @@
 import { Body, Controller, INestApplication, Module, Post, UseGuards } from '@nestjs/common';
 import { connect } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { cleanupStream, testNatsUrl, testStreamNames } from '../../../test/support/env';
+import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { ADMIN_TOKEN, AdminTokenGuard, bootstrapService, ConfigError, env, GraceStoreModule, HealthModule, listeningPort, loadConfig, MetricsModule, ZodBodyPipe } from './index';
 
 const names = testStreamNames('svckit');

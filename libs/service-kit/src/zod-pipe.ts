@@ -1,5 +1,6 @@
 import { BadRequestException, PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
+import { zodProblems } from '#contracts';
 
 /** Validates a REST body or query against a zod schema; a bad one gets 400 with every problem listed. */
 export class ZodBodyPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
@@ -11,7 +12,7 @@ export class ZodBodyPipe<S extends z.ZodType> implements PipeTransform<unknown, 
     throw new BadRequestException({
       statusCode: 400,
       error: 'Bad Request',
-      message: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`),
+      message: zodProblems(parsed.error, 'body'),
     });
   }
 }

@@ -5,7 +5,7 @@ import { BootTracker, bootCausation } from './boots';
 import { withDeadline } from './deadline';
 import { GraceDoneWaiter } from './grace-done-waiter';
 import { AgentLog, errorText } from './log';
-import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from './requests';
+import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from '#contracts';
 
 export interface AgentServiceOptions {
   cluster: string;

@@ -8,7 +8,7 @@ import {
 } from '#cld';
 import type { AgentService } from '../core/agent-service';
 import { AgentLog } from '../core/log';
-import type { AgentReply } from '../core/requests';
+import type { AgentReply } from '#contracts';
 
 /** Writes one downcall; resolves when the transport can take the next (backpressure). */
 export type SendFrame = (frame: Buffer) => Promise<void> | void;

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { CldFrameSplitter } from '#cld';
+import { UnixSocketServer } from '#service-kit';
 import { AgentLog, errorText } from '../core/log';
 import type { CldDispatcher } from './cld-dispatch';
-import { closeServer, listenUnix } from './unix-listen';
 
 /**
  * cld messages on a Unix stream socket, back to back with the sizes they have on the pipe (for
@@ -11,59 +11,41 @@ import { closeServer, listenUnix } from './unix-listen';
  * kernel has many in flight; each reply is written whole. A frame whose cm_vers has no known
  * size leaves no way to find the next frame: that connection is closed, the others go on.
  */
-export class CldSocketServer {
-  private readonly sockets = new Set<Socket>();
+export async function listenCldSocket(path: string, dispatcher: CldDispatcher, log: AgentLog): Promise<UnixSocketServer> {
+  const server = await UnixSocketServer.listen(path, (socket) => serveCldFrames(socket, dispatcher, log));
+  log.info(`cld socket on ${path}`);
+  return server;
+}
 
-  private constructor(
-    private readonly server: Server,
-    readonly path: string,
-  ) {}
-
-  static async listen(path: string, dispatcher: CldDispatcher, log: AgentLog): Promise<CldSocketServer> {
-    let self!: CldSocketServer;
-    const server = createServer((socket) => self.serve(socket, dispatcher, log));
-    self = new CldSocketServer(server, path);
-    await listenUnix(server, path);
-    log.info(`cld socket on ${path}`);
-    return self;
-  }
-
-  close(): Promise<void> {
-    return closeServer(this.server, this.sockets);
-  }
-
-  private serve(socket: Socket, dispatcher: CldDispatcher, log: AgentLog): void {
-    this.sockets.add(socket);
-    const splitter = new CldFrameSplitter();
-    let inFlight = 0;
-    let broken = false;
-    const send = async (frame: Buffer) => {
-      if (socket.destroyed || socket.writableEnded) return;
-      if (!socket.write(frame)) await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
-    };
-    socket.on('error', (err) => log.debug(`cld client: ${errorText(err)}`));
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('end', () => {
-      const leftover = splitter.end();
-      if (leftover) log.warn(`cld socket: ${leftover.message}`);
-    });
-    socket.on('data', (chunk: Buffer) => {
-      const { frames, error } = splitter.push(chunk);
-      for (const frame of frames) {
-        inFlight++;
-        dispatcher.handle(frame, send)
-          .catch((err: unknown) => log.error(`cld: ${errorText(err)}`))
-          .finally(() => {
-            // Upcalls before the unreadable frame are still answered, then the connection ends.
-            if (--inFlight === 0 && broken) socket.end();
-          });
-      }
-      if (error && !broken) {
-        broken = true;
-        log.warn(`cld socket: ${error.message}; closing this connection`);
-        socket.pause();
-        if (inFlight === 0) socket.end();
-      }
-    });
-  }
+function serveCldFrames(socket: Socket, dispatcher: CldDispatcher, log: AgentLog): void {
+  const splitter = new CldFrameSplitter();
+  let inFlight = 0;
+  let broken = false;
+  const send = async (frame: Buffer) => {
+    if (socket.destroyed || socket.writableEnded) return;
+    if (!socket.write(frame)) await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
+  };
+  socket.on('error', (err) => log.debug(`cld client: ${errorText(err)}`));
+  socket.on('end', () => {
+    const leftover = splitter.end();
+    if (leftover) log.warn(`cld socket: ${leftover.message}`);
+  });
+  socket.on('data', (chunk: Buffer) => {
+    const { frames, error } = splitter.push(chunk);
+    for (const frame of frames) {
+      inFlight++;
+      dispatcher.handle(frame, send)
+        .catch((err: unknown) => log.error(`cld: ${errorText(err)}`))
+        .finally(() => {
+          // Upcalls before the unreadable frame are still answered, then the connection ends.
+          if (--inFlight === 0 && broken) socket.end();
+        });
+    }
+    if (error && !broken) {
+      broken = true;
+      log.warn(`cld socket: ${error.message}; closing this connection`);
+      socket.pause();
+      if (inFlight === 0) socket.end();
+    }
+  });
 }

@@ -1,13 +1,13 @@
 /**
- * Test helper, not a test: a real JSON-lines Unix socket server standing in for the
- * node-agent. (The .test.ts suffix keeps it out of the build and out of jest's test match.)
- * By default it keeps an in-memory record set with the JSON API's statuses; `respond`
- * overrides the answer to a request, to simulate failures.
+ * A real JSON-lines Unix socket server standing in for the node-agent (for gk-cltrack and the
+ * agent client's tests). By default it keeps an in-memory record set with the JSON API's
+ * statuses; `respond` overrides the answer to a request, to simulate failures, or answers later
+ * (a promise), to reorder replies.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export type FakeRequest = { id: unknown; op: string; [field: string]: unknown };
 /** A reply object, or what to do instead of answering. */
@@ -16,30 +16,33 @@ export type FakeResponse = Record<string, unknown> | 'close' | 'silence' | 'garb
 export class FakeAgent {
   readonly requests: FakeRequest[] = [];
   readonly clients = new Map<string, { hasSession: boolean }>();
-  /** Return undefined to fall back to the default behaviour. */
-  respond: (req: FakeRequest) => FakeResponse = () => undefined;
+  /** Return undefined to fall back to the default behaviour; a promise answers when it settles. */
+  respond: (req: FakeRequest) => FakeResponse | Promise<FakeResponse> = () => undefined;
   private readonly sockets = new Set<Socket>();
 
   private constructor(
+    /** The socket's directory; removed by `stop` when it made it. */
     readonly dir: string,
     readonly socketPath: string,
     private readonly server: Server,
+    private readonly ownsDir: boolean,
   ) {}
 
-  static async start(): Promise<FakeAgent> {
-    const dir = mkdtempSync(join(tmpdir(), 'gk-fake-agent-'));
-    const socketPath = join(dir, 'agent.sock');
+  /** Listens at `socketPath`, or in a temporary directory of its own. */
+  static async start(socketPath?: string): Promise<FakeAgent> {
+    const dir = socketPath ? dirname(socketPath) : mkdtempSync(join(tmpdir(), 'gk-fake-agent-'));
+    const path = socketPath ?? join(dir, 'agent.sock');
     let agent!: FakeAgent;
     const server = createServer((socket) => agent.serve(socket));
-    agent = new FakeAgent(dir, socketPath, server);
-    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    agent = new FakeAgent(dir, path, server, !socketPath);
+    await new Promise<void>((resolve) => server.listen(path, resolve));
     return agent;
   }
 
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }
 
   private serve(socket: Socket): void {
@@ -55,12 +58,18 @@ export class FakeAgent {
         const req = JSON.parse(buffered.slice(0, nl)) as FakeRequest;
         buffered = buffered.slice(nl + 1);
         this.requests.push(req);
-        const answer = this.respond(req) ?? this.defaultAnswer(req);
-        if (answer === 'close') socket.destroy();
-        else if (answer === 'garbage') socket.write('this is not json\n');
-        else if (answer !== 'silence') socket.write(`${JSON.stringify({ id: req.id, ...answer })}\n`);
+        const answer = this.respond(req);
+        if (answer instanceof Promise) void answer.then((later) => this.reply(socket, req, later));
+        else this.reply(socket, req, answer);
       }
     });
+  }
+
+  private reply(socket: Socket, req: FakeRequest, response: FakeResponse): void {
+    const answer = response ?? this.defaultAnswer(req);
+    if (answer === 'close') socket.destroy();
+    else if (answer === 'garbage') socket.write('this is not json\n');
+    else if (answer !== 'silence') socket.write(`${JSON.stringify({ id: req.id, ...answer })}\n`);
   }
 
   private defaultAnswer(req: FakeRequest): Record<string, unknown> {

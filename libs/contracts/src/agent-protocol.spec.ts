@@ -1,6 +1,6 @@
-import { parseRequest } from './requests';
+import { MAX_REQUEST_ID_CHARS, parseAgentRequest, readRequestId } from './agent-protocol';
 
-describe('parseRequest', () => {
+describe('parseAgentRequest', () => {
   it.each([
     [{ op: 'hello' }, { op: 'hello' }],
     [{ id: 7, op: 'create', client: '0a0b', hasSession: true, principalHash: 'ff' }, { op: 'create', client: '0a0b', hasSession: true, principalHash: 'ff' }],
@@ -9,7 +9,7 @@ describe('parseRequest', () => {
     [{ op: 'grace_done' }, { op: 'grace_done' }],
     [{ op: 'remove', client: '00', extra: 'ignored' }, { op: 'remove', client: '00' }],
   ])('accepts %j', (body, request) => {
-    expect(parseRequest(body)).toEqual({ ok: true, request });
+    expect(parseAgentRequest(body)).toEqual({ ok: true, request });
   });
 
   it.each([
@@ -28,8 +28,34 @@ describe('parseRequest', () => {
     [{ op: 'grace_done', wait: 'no' }, /wait/],
     [{ op: 'grace_start', graceStart: 1.5 }, /graceStart/],
   ])('refuses %j', (body, error) => {
-    const r = parseRequest(body);
+    const r = parseAgentRequest(body);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toMatch(error);
+  });
+});
+
+describe('readRequestId', () => {
+  let deep: unknown = 5;
+  for (let i = 0; i < 5000; i++) deep = [deep];
+
+  it.each([
+    [{ op: 'hello' }, null],
+    [{ id: null }, null],
+    [{ id: 7 }, 7],
+    [{ id: -0.5 }, -0.5],
+    [{ id: 'a'.repeat(MAX_REQUEST_ID_CHARS) }, 'a'.repeat(MAX_REQUEST_ID_CHARS)],
+    [[1], null],
+    ['text', null],
+  ])('echoes the id of %j', (body, id) => {
+    expect(readRequestId(body)).toEqual({ ok: true, id });
+  });
+
+  it.each([
+    ['an array nested 5,000 deep', { id: deep }],
+    ['an object', { id: { a: 1 } }],
+    ['a boolean', { id: true }],
+    ['an overlong string', { id: 'a'.repeat(MAX_REQUEST_ID_CHARS + 1) }],
+  ])('refuses %s', (_what, body) => {
+    expect(readRequestId(body)).toEqual({ ok: false, error: expect.stringMatching(/"id" must be a string/) });
   });
 });

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 
 export type NfsdcltrackLocation = { path: string } | { skipReason: string };
 
-const REPO_ROOT = resolve(__dirname, '..', '..');
+const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 export const DEFAULT_NFSDCLTRACK_CACHE = join(REPO_ROOT, '.tmp', 'nfsdcltrack');
 /** nfsdcltrack writes "Y" here when it thinks grace may end; on a host running nfsd that is real. */
 const NFSD_END_GRACE = '/proc/fs/nfsd/v4_end_grace';

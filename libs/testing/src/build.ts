@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
  * the build; the others wait and then find it fresh).
  */
 
-export const ROOT = resolve(__dirname, '..', '..');
+export const ROOT = resolve(__dirname, '..', '..', '..');
 const STAMP = join(ROOT, 'dist', '.gk-build-stamp');
 const LOCK = join(ROOT, 'dist', '.gk-build-lock');
 const SOURCE_DIRS = ['apps', 'libs'];

@@ -1,5 +1,5 @@
 import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { connect, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 
 /**
@@ -43,4 +43,36 @@ export async function closeServer(server: Server, sockets: Iterable<{ destroy():
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   for (const s of sockets) s.destroy();
   await closed;
+}
+
+/**
+ * A Unix stream socket server that knows its connections, so that closing it ends them too. What
+ * a connection carries (JSON lines, cld frames) is the `serve` callback's business.
+ */
+export class UnixSocketServer {
+  private readonly sockets = new Set<Socket>();
+  /** Connections accepted since start. */
+  connections = 0;
+
+  private constructor(
+    private readonly server: Server,
+    readonly path: string,
+  ) {}
+
+  static async listen(path: string, serve: (socket: Socket) => void): Promise<UnixSocketServer> {
+    let self!: UnixSocketServer;
+    const server = createServer((socket) => {
+      self.sockets.add(socket);
+      self.connections++;
+      socket.on('close', () => self.sockets.delete(socket));
+      serve(socket);
+    });
+    self = new UnixSocketServer(server, path);
+    await listenUnix(server, path);
+    return self;
+  }
+
+  close(): Promise<void> {
+    return closeServer(this.server, this.sockets);
+  }
 }

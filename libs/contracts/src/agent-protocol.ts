@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { ClientIdSchema, PrincipalHashSchema } from '#contracts';
+import { ClientIdSchema, PrincipalHashSchema } from './ids';
+import { zodProblemText } from './zod-text';
 
 /**
- * The agent's operations (SPEC §4.1) as the JSON socket carries them. The same shapes are what
- * the cld and REST adapters hand to `AgentService`, so the three interfaces cannot drift apart.
+ * The node-agent's protocol (SPEC §4.1): its operations as the JSON socket carries them, and its
+ * replies. The same shapes are what the cld and REST adapters hand to the agent's service, and
+ * what every client (gk-cltrack, scripts, bench, simulator, tests) reads, so none can drift.
  */
 const clientFields = {
   /** nfs_client_id4 owner as lowercase hex, at most 1024 bytes. */
@@ -54,24 +56,43 @@ export type AgentStatus =
   | 'NFS4ERR_DELAY'
   | 'ERR_BAD_REQUEST';
 
+/** One reply; on the JSON socket it also carries the request's `id` (null when it had none usable). */
 export interface AgentReply {
+  id?: AgentRequestId | null;
   status: AgentStatus;
   error?: string;
   [field: string]: unknown;
 }
 
+/**
+ * A request's `id` is echoed in its reply, so it must be small and cheap to write back: a string
+ * of at most this many characters or a finite number. Anything else (objects, arrays nested
+ * thousands deep) is refused with ERR_BAD_REQUEST and `id: null`.
+ */
+export const MAX_REQUEST_ID_CHARS = 256;
+export type AgentRequestId = string | number;
+
+export type RequestIdRead = { ok: true; id: AgentRequestId | null } | { ok: false; error: string };
+
+/** The `id` of one decoded request line: absent is null; a usable one is echoed as it came. */
+export function readRequestId(body: unknown): RequestIdRead {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: true, id: null };
+  const id = (body as { id?: unknown }).id;
+  if (id === undefined || id === null) return { ok: true, id: null };
+  if (typeof id === 'number' && Number.isFinite(id)) return { ok: true, id };
+  if (typeof id === 'string' && id.length <= MAX_REQUEST_ID_CHARS) return { ok: true, id };
+  return { ok: false, error: `"id" must be a string of at most ${MAX_REQUEST_ID_CHARS} characters or a finite number` };
+}
+
 export type ParsedRequest = { ok: true; request: AnyRequest } | { ok: false; error: string };
 
-/** Validates one decoded request object (its `id` is the caller's business). */
-export function parseRequest(body: unknown): ParsedRequest {
+/** Validates one decoded request object (its `id` is read by `readRequestId`). */
+export function parseAgentRequest(body: unknown): ParsedRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, error: 'a request must be a JSON object' };
   const { op, id: _id, ...fields } = body as Record<string, unknown>;
   if (typeof op !== 'string') return { ok: false, error: '"op" must be a string' };
   if (!Object.hasOwn(OpSchemas, op)) return { ok: false, error: `unknown op ${JSON.stringify(op).slice(0, 80)}; known: ${OP_NAMES.join(', ')}` };
   const parsed = OpSchemas[op as OpName].safeParse(fields);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || op}: ${i.message}`);
-    return { ok: false, error: `${op}: ${problems.join('; ')}` };
-  }
+  if (!parsed.success) return { ok: false, error: `${op}: ${zodProblemText(parsed.error, op)}` };
   return { ok: true, request: { op, ...parsed.data } as AnyRequest };
 }

@@ -1,0 +1,8 @@
+// Test helpers: imported by tests, the simulator and the benchmarks, never by production code.
+export * from './agent';
+export * from './build';
+export * from './env';
+export * from './fake-agent';
+export * from './nfsdcltrack';
+export * from './workload';
+export * from './wait';
