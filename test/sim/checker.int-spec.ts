@@ -5,8 +5,7 @@
  */
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import type { DecisionMessage } from '#contracts';
-import { InMemoryCluster } from '../../libs/cluster-store/test/in-memory-cluster';
-import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
+import { cleanupStream, InMemoryCluster, testNatsUrl, testStreamNames } from '#testing';
 import type { AgentApi } from '#agent-client';
 import {
   checkAcknowledgedInLog,

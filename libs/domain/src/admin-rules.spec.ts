@@ -1,4 +1,4 @@
-import { InMemoryCluster } from '../../cluster-store/test/in-memory-cluster';
+import { InMemoryCluster } from '#testing';
 import { dumpText } from './index';
 import { AdminCommand } from './commands';
 

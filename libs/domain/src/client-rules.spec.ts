@@ -1,4 +1,4 @@
-import { InMemoryCluster } from '../../cluster-store/test/in-memory-cluster';
+import { InMemoryCluster } from '#testing';
 import { checkClient, Command, graceDeadline, reclaimableClients } from './index';
 
 const X = 'aa01', Y = 'bb02', Z = 'cc03';

@@ -6,3 +6,4 @@ export * from './fake-agent';
 export * from './nfsdcltrack';
 export * from './workload';
 export * from './wait';
+export * from './in-memory-cluster';

@@ -1,8 +1,7 @@
 import { decodeDecision, DecisionMessage, GkEvent, streamNames, subjects } from '#contracts';
 import { InMemoryEventStore } from '#event-store';
 import type { Command } from '#domain';
-import { executeOnce, loadCluster } from '../src/one-shot';
-import type { CommandResult, Decider } from '../src/execute';
+import { executeOnce, loadCluster, type CommandResult, type Decider } from '#cluster-store';
 
 /**
  * One cluster aggregate over the in-memory event store, executed by the same command handler the
