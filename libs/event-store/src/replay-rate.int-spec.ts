@@ -22,13 +22,16 @@ describe(`replaying ${COUNT} small messages`, () => {
     // Pipelined publishes: fast to set up, and the same bytes as appends would store.
     const js = jetstream(t.nc);
     const noise = subjects.cluster(t.names, 'noise');
+    // Set-up, not the measurement: a generous ack timeout, so that a busy shared server (CI runs
+    // suites in parallel) slows the set-up down instead of failing it.
+    const timeout = 120_000;
     let inflight: Promise<unknown>[] = [];
     for (let n = 0; n < COUNT; n++) {
       const m = increment(n, 'replay', n);
-      inflight.push(js.publish(subject, incrementCodec.encode(m), { msgID: m.id }));
+      inflight.push(js.publish(subject, incrementCodec.encode(m), { msgID: m.id, timeout }));
       // Another aggregate interleaved, so that the filter has something to skip.
-      if (n % 10 === 0) inflight.push(js.publish(noise, incrementCodec.encode(increment(0)), {}));
-      if (inflight.length >= 2000) {
+      if (n % 10 === 0) inflight.push(js.publish(noise, incrementCodec.encode(increment(0)), { timeout }));
+      if (inflight.length >= 1000) {
         await Promise.all(inflight);
         inflight = [];
       }
