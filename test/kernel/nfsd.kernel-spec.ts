@@ -7,7 +7,7 @@ import { bootGuest, findKernel, type GuestRun, scenarioResults } from './vm';
 
 const ALL = ['cld-every-start', 'reclaim', 'cltrack', 'edge-2', 'two-nodes'];
 const chosen = process.env.GK_KERNEL_SCENARIOS?.split(',').filter(Boolean) ?? ALL;
-const BOOT_TIMEOUT_MS = Number(process.env.GK_KERNEL_TIMEOUT_MS ?? 600_000);
+const BOOT_TIMEOUT_MS = Number(process.env.GK_KERNEL_TIMEOUT_MS ?? 900_000);
 jest.setTimeout(BOOT_TIMEOUT_MS + 30_000);
 
 let run: GuestRun;

@@ -1,10 +1,11 @@
-// Prints every event of one deployment's stream (prefix = argv[2]) as one JSON line each:
+// Prints every event (one line each, in order) of one deployment's stream (prefix = argv[2]) as one JSON line each:
 // what the scenarios assert "the log recorded". Plain JS: runs in the guest without a compiler.
 'use strict';
 const path = require('node:path');
 const repo = path.resolve(__dirname, '..', '..', '..');
-const { connect } = require(path.join(repo, 'node_modules', '@nats-io', 'transport-node'));
-const { jetstreamManager } = require(path.join(repo, 'node_modules', '@nats-io', 'jetstream'));
+const fromRepo = require('node:module').createRequire(path.join(repo, 'package.json'));
+const { connect } = fromRepo('@nats-io/transport-node');
+const { jetstreamManager } = fromRepo('@nats-io/jetstream');
 
 async function main() {
   const prefix = process.argv[2];
@@ -22,7 +23,10 @@ async function main() {
       } catch {
         body = { undecodable: true };
       }
-      process.stdout.write(`${JSON.stringify({ seq, subject: m.subject, ...body })}\n`);
+      // One decision message carries one or more events: one line per event.
+      for (const event of Array.isArray(body.events) ? body.events : [body]) {
+        process.stdout.write(`${JSON.stringify({ seq, subject: m.subject, ...event })}\n`);
+      }
     }
   } finally {
     await nc.close();

@@ -19,12 +19,15 @@ check() {
   local what=$1; shift
   if "$@"; then echo "GK-CHECK $SCENARIO ok: $what"; else echo "GK-CHECK $SCENARIO FAILED: $what"; FAILED=1; fi
 }
-# wait_until <ms> <command...>: true once the command is, false after ms.
+# wait_until <ms> <command...>: true once the command is, false after ms. The arguments are
+# expanded once, by the caller: a condition that must be looked at again each time is a function.
 wait_until() {
   local end=$(( $(now_ms) + $1 )); shift
   until "$@"; do [ "$(now_ms)" -ge "$end" ] && return 1; sleep 0.1; done
 }
 count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
+# grew <pattern> <file> <before>: the file has more lines matching than before.
+grew() { test "$(count "$1" "$2")" -gt "$3"; }
 
 guest_setup() {
   mount -t proc proc /proc
@@ -53,11 +56,12 @@ start_agent() {
   local prefix=$1 node=$2; shift 2
   local log=$LOGS/agent-$prefix-$node.log
   touch "$log"
-  local before; before=$(count 'ready:' "$log")
+  local before t0; before=$(count 'ready:' "$log"); t0=$(now_ms)
   GK_NODE=$node GK_CLUSTER=c GK_PREFIX=$prefix NATS_URL=nats://127.0.0.1:4222 \
     node "$gk_repo/bin/gk-node-agent.js" --json-socket "/run/gk-$prefix-$node.sock" --admin-port off "$@" >> "$log" 2>&1 &
   echo $! > "$LOGS/agent-$prefix-$node.pid"
-  wait_until 90000 test "$(count 'ready:' "$log")" -gt "$before"
+  wait_until 300000 grew 'ready:' "$log" "$before" || return 1
+  note "agent $prefix/$node ready in $(( $(now_ms) - t0 )) ms"
 }
 stop_agent() {
   local pid; pid=$(cat "$LOGS/agent-$1-$2.pid" 2>/dev/null) || return 0
@@ -69,6 +73,7 @@ agent_log() { cat "$LOGS/agent-$1-$2.log"; }
 
 # --- nfsd -------------------------------------------------------------------------------------
 tracking_lines() { dmesg | grep -c 'client tracking operations'; }
+tracking_grew() { test "$(tracking_lines)" -gt "$1"; }
 # start_nfsd: sets TRACKING to what nfsd chose ("nfsdcld", "UMH upcall", "legacy") and
 # NFSD_START_MS to how long rpc.nfsd took.
 start_nfsd() {
@@ -77,7 +82,7 @@ start_nfsd() {
   local before t0; before=$(tracking_lines); t0=$(now_ms)
   rpc.nfsd -N 3 -V 4.1 4 || { TRACKING="rpc.nfsd failed"; return 1; }
   NFSD_START_MS=$(( $(now_ms) - t0 ))
-  wait_until 20000 test "$(tracking_lines)" -gt "$before" || { TRACKING="none logged"; return 1; }
+  wait_until 20000 tracking_grew "$before" || { TRACKING="none logged"; return 1; }
   TRACKING=$(dmesg | grep 'client tracking operations' | tail -1 | sed 's/.*Using \(.*\) client tracking.*/\1/')
   note "nfsd started in ${NFSD_START_MS} ms, client tracking: $TRACKING"
 }
@@ -101,17 +106,18 @@ still_holds() {
   local report=$LOGS/lock-$1 before
   before=$(count 'WRITE-' "$report")
   kill -USR1 "$(cat "$LOGS/lock-$1.pid")" || return 1
-  wait_until 60000 test "$(count 'WRITE-' "$report")" -gt "$before" || return 1
+  wait_until 60000 grew 'WRITE-' "$report" "$before" || return 1
   tail -1 "$report" | grep -q WRITE-OK
 }
 # lock_refused <file>: another lock owner is refused the lock right now.
+lock_granted() { ! lock_refused "$1"; }
 lock_refused() {
   python3 -c 'import fcntl,sys
 f=open(sys.argv[1],"a+")
 try:
     fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-except OSError:
-    sys.exit(0)
+except OSError as e:
+    sys.exit(0 if e.errno in (11, 13) else 2)
 sys.exit(1)' "$1"
 }
 release_locks() {
@@ -124,15 +130,17 @@ events() { node "$gk_repo/test/kernel/guest/events.js" "$1" 2>&1; }
 has_event() { events "$1" | grep "\"type\":\"$2\"" | grep -Eq -- "${3:-.}"; }
 
 run_scenario() {
-  SCENARIO=$1 FAILED=0
+  SCENARIO=$1 FAILED=0 P=
   local t0; t0=$(now_ms)
   echo "GK-BEGIN $SCENARIO"
   local dmesg_before; dmesg_before=$(dmesg | wc -l)
   ( . "$gk_repo/test/kernel/guest/scenarios/$SCENARIO.sh"; exit "$FAILED" )
   local status=$?
+  P=$(sed -n 's/^P=\([a-z0-9-]*\).*/\1/p' "$gk_repo/test/kernel/guest/scenarios/$SCENARIO.sh" | head -1)
   if [ "$status" -ne 0 ]; then
     echo "--- dmesg during $SCENARIO"; dmesg | tail -n +$((dmesg_before + 1)) | tail -40
     for f in "$LOGS"/agent-*.log; do [ -e "$f" ] && { echo "--- $f"; tail -40 "$f"; }; done
+    [ -n "$P" ] && { echo "--- events of $P"; events "$P" | cut -c1-300 | tail -30; }
   fi
   # Leave nothing behind for the next scenario.
   release_locks

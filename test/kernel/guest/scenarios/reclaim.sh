@@ -1,0 +1,32 @@
+# Scenario b: a v4.1 client holds a lock (ClientRecorded); nfsd restarts; the agent's GraceStart
+# reply lists the client, whose reclaim is accepted (ReclaimAccepted) and completed; grace ends
+# all-reclaimed long before nfsd's own grace time, and the agent writes Y to v4_end_grace.
+P=gkb
+check "agent starts" start_agent $P a --cld-pipe "$PIPE"
+start_nfsd
+check "nfsd uses nfsdcld" uses_cld
+check "a v4.1 client mounts" mount_client
+check "it takes a lock" take_lock "$MNT/b-file" b1
+check "the client is recorded (ClientRecorded)" wait_until 60000 has_event $P ClientRecorded '"node":"a"'
+wrote_before=$(count "wrote Y to /proc/fs/nfsd/v4_end_grace" "$LOGS/agent-$P-a.log")
+
+stop_nfsd
+t0=$(now_ms)
+start_nfsd
+check "restarted nfsd uses nfsdcld" uses_cld
+check "nfsd is in grace after the restart (a client to reclaim)" bash -c "dmesg | tail -5 | grep -q 'starting $NFSD_GRACE-second grace period'"
+check "a new lock owner is refused during grace" lock_refused "$MNT/b-other"
+# Any use of the mount makes the client find the new server instance and reclaim.
+( ls "$MNT" > /dev/null 2>&1 & )
+check "the client still holds its lock after nfsd's restart (write through it)" still_holds b1
+check "the reclaim was accepted (ReclaimAccepted)" wait_until 60000 has_event $P ReclaimAccepted '"node":"a"'
+check "the client's reclaim completed (ReclaimCompleted)" wait_until 60000 has_event $P ReclaimCompleted '"node":"a"'
+check "the cluster's grace ended all-reclaimed" wait_until 90000 has_event $P GraceEnded '"reason":"all-reclaimed"'
+check "nfsd left grace (v4_end_grace reads Y)" wait_until 60000 end_grace_is Y
+grace_ms=$(( $(now_ms) - t0 ))
+note "nfsd restart to end of grace: $grace_ms ms (nfsd's own grace time: ${NFSD_GRACE} s)"
+check "grace ended well before nfsd's own grace time" test "$grace_ms" -lt $(( NFSD_GRACE * 1000 * 2 / 3 ))
+check "the agent wrote Y to v4_end_grace" wait_until 60000 grew "wrote Y to /proc/fs/nfsd/v4_end_grace" "$LOGS/agent-$P-a.log" "$wrote_before"
+check "another lock owner is still refused the reclaimed lock" lock_refused "$MNT/b-file"
+check "and granted a lock elsewhere (grace is over)" lock_granted "$MNT/b-free"
+note "$(grep -E 'v4_end_grace|retrying' "$LOGS/agent-$P-a.log" | tail -3 | tr '\n' '|')"
