@@ -1,5 +1,6 @@
 import type { StreamNames } from '#contracts';
 import { openGraceStore, type OpenedStore } from '#cluster-store';
+import { type ClusterState, inGrace } from '#domain';
 import { AgentService } from './agent-service';
 import { EndGraceWriter } from './end-grace';
 import { AgentLog, errorText } from './log';
@@ -36,6 +37,9 @@ export class AgentCore {
     const opened = o.store ?? (await openGraceStore({ natsUrl: o.natsUrl, names: o.names, name: `node-agent:${o.cluster}:${o.node}` }));
     const endGrace = new EndGraceWriter(o.endGraceFile, o.log);
     let service: AgentService | undefined;
+    let latest: ClusterState | undefined;
+    // A late retry of Y must not end the grace period of a restarted nfsd (a new grace started).
+    const stillOver = () => latest === undefined || !inGrace(latest);
     try {
       const views = await ViewHolder.open({
         store: opened.store,
@@ -46,10 +50,11 @@ export class AgentCore {
         log: o.log,
         onApplied: (events, state, previous) => {
           service?.applied(events, state);
+          latest = state;
           const ended = events.some((e) => e.type === 'GraceEnded')
             // A reloaded view may have skipped the end: compare the grace periods instead.
             || (previous !== undefined && previous.recoveryEpoch !== 0 && state.recoveryEpoch !== previous.recoveryEpoch);
-          if (ended) void endGrace.signal();
+          if (ended) void endGrace.signal(stillOver);
         },
       });
       service = new AgentService({ cluster: o.cluster, node: o.node, views, requestTimeoutMs: o.requestTimeoutMs, log: o.log });

@@ -1,11 +1,12 @@
 import { constants } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { AgentLog, errorText } from './log';
 
 /**
- * How long to keep retrying while nfsd answers EBUSY (it refuses `v4_end_grace` while it is
- * starting or stopping, which is exactly when a cluster-wide grace tends to end): waits double
- * from the first to the cap, and the writer gives up after `attempts` tries.
+ * How long to keep retrying while nfsd answers EBUSY and is still in grace (it refuses
+ * `v4_end_grace` until its client tracking is up, i.e. while it starts — which is exactly when a
+ * cluster-wide grace tends to end): waits double from the first to the cap, and the writer gives
+ * up after `attempts` tries.
  */
 export interface EndGraceRetry {
   attempts: number;
@@ -13,15 +14,22 @@ export interface EndGraceRetry {
   maxDelayMs: number;
 }
 
-/** About 30 s in all: longer than any nfsd start seen under emulation (a few seconds). */
 export const DEFAULT_END_GRACE_RETRY: EndGraceRetry = { attempts: 40, firstDelayMs: 50, maxDelayMs: 1000 };
 
 /** O_WRONLY without O_CREAT, as nfsdcld opens it: a missing file means no nfsd, not "create one". */
 const writeYToFile = (path: string) => writeFile(path, 'Y', { flag: constants.O_WRONLY });
+/** Reading the file says whether this nfsd is out of grace ("Y") or not ("N"). */
+const readEndGrace = (path: string) => readFile(path, 'utf8');
 
 /**
  * Tells the local nfsd that the cluster's grace period is over by writing `Y` to its
  * `v4_end_grace` file, as nfsdcld does. Without nfsd that file does not exist: not an error.
+ *
+ * EBUSY (Linux 6.1 as Debian ships it) means either that nfsd already left grace (nothing to do;
+ * e.g. it skipped grace for want of clients) or that it is still starting: the file then reads
+ * `N`, and the write is retried. A retry must never reach the *next* nfsd instance (seen in the
+ * VM: an old grace end's late `Y` ended a restarted nfsd's grace before its client reclaimed), so
+ * each attempt first asks `stillOver()` whether the cluster is still out of grace.
  */
 export class EndGraceWriter {
   writes = 0;
@@ -35,13 +43,18 @@ export class EndGraceWriter {
     private readonly retry: EndGraceRetry = DEFAULT_END_GRACE_RETRY,
     /** The one system call, replaceable so that unit tests can play a busy nfsd. */
     private readonly writeY: (path: string) => Promise<void> = writeYToFile,
+    private readonly readState: (path: string) => Promise<string> = readEndGrace,
   ) {}
 
-  async signal(): Promise<void> {
+  async signal(stillOver: () => boolean = () => true): Promise<void> {
     if (!this.path) return;
     const generation = ++this.generation;
     let delayMs = this.retry.firstDelayMs;
     for (let attempt = 1; ; attempt++) {
+      if (!stillOver()) {
+        this.log.info(`not writing Y to ${this.path}: a new grace period started (nfsd restarted)`);
+        return;
+      }
       try {
         await this.writeY(this.path);
         this.writes++;
@@ -51,6 +64,10 @@ export class EndGraceWriter {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') {
           this.log.debug(`cluster grace ended; ${this.path} does not exist (nfsd not running)`);
+          return;
+        }
+        if (code === 'EBUSY' && (await this.alreadyOutOfGrace(this.path))) {
+          this.log.info(`cluster grace ended; nfsd is already out of grace (${this.path} reads Y)`);
           return;
         }
         if (code === 'EBUSY' && attempt < this.retry.attempts) {
@@ -64,6 +81,14 @@ export class EndGraceWriter {
         this.log.error(`cluster grace ended but writing Y to ${this.path} failed after ${attempt} attempt(s): ${errorText(err)}`);
         return;
       }
+    }
+  }
+
+  private async alreadyOutOfGrace(path: string): Promise<boolean> {
+    try {
+      return (await this.readState(path)).trim() === 'Y';
+    } catch {
+      return false;
     }
   }
 }
