@@ -5,7 +5,8 @@
  */
 import { bootGuest, findKernel, type GuestRun, scenarioResults } from './vm';
 
-const ALL = ['cld-every-start', 'reclaim', 'cltrack', 'edge-2', 'two-nodes'];
+// Not yet here (issue 12): the gk-cltrack path, RFC 7530 edge condition 2, two nfsd in two netns.
+const ALL = ['cld-every-start', 'reclaim'];
 const chosen = process.env.GK_KERNEL_SCENARIOS?.split(',').filter(Boolean) ?? ALL;
 const BOOT_TIMEOUT_MS = Number(process.env.GK_KERNEL_TIMEOUT_MS ?? 900_000);
 jest.setTimeout(BOOT_TIMEOUT_MS + 30_000);
