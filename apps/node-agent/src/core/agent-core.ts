@@ -1,5 +1,5 @@
 import type { GkEvent, StreamNames } from '#contracts';
-import type { ClusterState } from '#domain';
+import { type ClusterState, inGrace } from '#domain';
 import { openGraceStore, ViewSupervisor, type OpenedStore } from '#cluster-store';
 import { AgentService } from './agent-service';
 import { EndGraceWriter } from './end-grace';
@@ -36,13 +36,17 @@ export class AgentCore {
     const opened = o.store ?? (await openGraceStore({ natsUrl: o.natsUrl, names: o.names, name: `node-agent:${o.cluster}:${o.node}` }));
     const endGrace = new EndGraceWriter(o.endGraceFile, o.log);
     let service: AgentService | undefined;
+    let latest: ClusterState | undefined;
+    // A late retry of Y must not end the grace period of a restarted nfsd (a new grace started).
+    const stillOver = () => latest === undefined || !inGrace(latest);
     try {
       const applied = (events: readonly GkEvent[], state: ClusterState, previous?: ClusterState) => {
         service?.applied(events, state);
+        latest = state;
         const ended = events.some((e) => e.type === 'GraceEnded')
           // A reloaded view may have skipped the end: compare the grace periods instead.
           || (previous !== undefined && previous.recoveryEpoch !== 0 && state.recoveryEpoch !== previous.recoveryEpoch);
-        if (ended) void endGrace.signal();
+        if (ended) void endGrace.signal(stillOver);
       };
       const views = await ViewSupervisor.open({
         store: opened.store,

@@ -47,7 +47,12 @@ export class CldDispatcher {
       case 'GraceStart':
         return this.graceStart(req, send, causation);
       case 'Create': {
-        const reply = await this.service.handle({ op: 'create', client: req.name.toString('hex'), ...principal(req.principalHash) }, causation);
+        const client = req.name.toString('hex');
+        // nfsd (cld v2) checks reclaims itself, against GraceStart's list, and upcalls only Create,
+        // at the client's RECLAIM_COMPLETE (seen in test/kernel): for a client this node may
+        // reclaim now, that Create is its reclaim, and is recorded as one (ReclaimAccepted).
+        if (this.service.reclaimable().some((c) => c.client === client)) await this.service.handle({ op: 'reclaim', client }, causation);
+        const reply = await this.service.handle({ op: 'create', client, ...principal(req.principalHash) }, causation);
         return send(status(reply));
       }
       case 'Remove':

@@ -1,10 +1,11 @@
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, type Stats, statSync } from 'node:fs';
 import { type FileHandle, open, statfs } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { isatty, ReadStream } from 'node:tty';
 import { CldFrameSplitter } from '#cld';
 import { AgentLog, errorText } from '../core/log';
 import type { CldDispatcher } from './cld-dispatch';
+import { PipeDirWatch } from './pipe-dir-watch';
 
 /** statfs f_type of rpc_pipefs (RPCAUTH_GSSMAGIC): there, one read() is exactly one upcall. */
 const RPC_PIPEFS_MAGIC = 0x67596969;
@@ -20,7 +21,9 @@ type Send = (frame: Buffer) => Promise<void>;
  * non-blocking, polled by the event loop (as nfsdcld polls it with libevent); each read() is one
  * upcall and each downcall is one write(). A blocking read would sit in libuv's thread pool,
  * which the process then cannot exit past. When nfsd is not running the pipe does not exist;
- * when nfsd stops, the pipe ends: the agent waits and opens it again, without spinning.
+ * nfsd creates it at each start and waits only ~500 ms for a reader before falling back to the
+ * usermode helper, and unlinks it when it stops: so the directory is watched (PipeDirWatch) and
+ * the pipe opened the moment it appears, and reopened whenever the one being served is replaced.
  *
  * Off rpc_pipefs (tests, simulators) the path is read as a byte stream and cut into frames by
  * cm_vers: a pty is bidirectional like the real pipe; a FIFO or a regular file is one-way, so
@@ -30,6 +33,7 @@ type Send = (frame: Buffer) => Promise<void>;
 export class CldPipe {
   private stopped = false;
   private closeCurrent?: () => void;
+  private watch?: PipeDirWatch;
   readonly done: Promise<void>;
   upcalls = 0;
 
@@ -49,34 +53,69 @@ export class CldPipe {
   async stop(): Promise<void> {
     this.stopped = true;
     this.closeCurrent?.();
+    this.watch?.close();
     await this.done;
   }
 
   private async run(): Promise<void> {
-    let waitMs = 250;
+    const watch = new PipeDirWatch(this.path);
+    this.watch = watch;
     let announcedMissing = false;
-    while (!this.stopped) {
-      let fd: number;
-      try {
-        // O_NOCTTY: a pty standing in for the pipe must not become our controlling terminal.
-        fd = openSync(this.path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn(`cld pipe ${this.path}: ${errorText(err)}`);
-        else if (!announcedMissing) this.log.info(`cld pipe ${this.path} does not exist yet (nfsd not started?): waiting for it`);
-        announcedMissing = true;
-        await sleep(waitMs);
-        waitMs = Math.min(waitMs * 2, 5000);
-        continue;
+    try {
+      while (!this.stopped) {
+        const seq = watch.seq;
+        let fd: number;
+        try {
+          // O_NOCTTY: a pty standing in for the pipe must not become our controlling terminal.
+          fd = openSync(this.path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn(`cld pipe ${this.path}: ${errorText(err)}`);
+          else if (!announcedMissing) this.log.info(`cld pipe ${this.path} does not exist yet (nfsd not started?): watching for it`);
+          announcedMissing = true;
+          await watch.changedSince(seq);
+          continue;
+        }
+        announcedMissing = false;
+        const served = fstatSync(fd);
+        const replaced = this.closeWhenReplaced(served, watch);
+        try {
+          await this.serve(fd);
+        } catch (err) {
+          if (!this.stopped) this.log.warn(`cld pipe ${this.path}: ${errorText(err)}; reopening`);
+        } finally {
+          replaced.cancel();
+        }
+        // The same pipe ended on its own (e.g. a pty's other side closed): wait for a change
+        // rather than spin; a pipe that was replaced (nfsd restarted) is opened at once.
+        const afterSeq = watch.seq;
+        if (!this.stopped && sameFile(served, statOrUndefined(this.path))) await watch.changedSince(afterSeq);
       }
-      announcedMissing = false;
-      waitMs = 250;
-      try {
-        await this.serve(fd);
-      } catch (err) {
-        if (!this.stopped) this.log.warn(`cld pipe ${this.path}: ${errorText(err)}; reopening`);
-      }
-      if (!this.stopped) await sleep(250);
+    } finally {
+      watch.close();
     }
+  }
+
+  /**
+   * nfsd unlinks its pipe when it stops and creates a new one when it starts again; the fd we
+   * hold then leads nowhere and may never report an error. On every change in the directory,
+   * look whether the path still names the file being served; if not, close it to reopen.
+   */
+  private closeWhenReplaced(served: Stats, watch: PipeDirWatch): { cancel(): void } {
+    let cancelled = false;
+    void (async () => {
+      while (!cancelled && !this.stopped) {
+        const seq = watch.seq;
+        const now = statOrUndefined(this.path);
+        // Until serve() has the stream (closeCurrent), look again at the next change or tick.
+        if (!sameFile(served, now) && this.closeCurrent) {
+          this.log.info(`cld pipe ${this.path} ${now ? 'was replaced' : 'was removed'} (nfsd stopped or restarted): ${now ? 'reopening' : 'waiting for the next one'}`);
+          this.closeCurrent?.();
+          return;
+        }
+        await watch.changedSince(seq);
+      }
+    })();
+    return { cancel: () => { cancelled = true; } };
   }
 
   private async serve(fd: number): Promise<void> {
@@ -185,5 +224,15 @@ function serialFileWriter(fh: FileHandle | undefined, path: string, log: AgentLo
     return tail;
   };
 }
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+const sameFile = (a: Stats, b: Stats | undefined) => b !== undefined && a.ino === b.ino && a.dev === b.dev;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

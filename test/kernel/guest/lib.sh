@@ -1,0 +1,152 @@
+# Helpers for the guest's scenarios (sourced by run.sh; bash). Console markers read by vm.ts:
+#   GK-BEGIN <scenario>            a scenario starts
+#   GK-CHECK <scenario> ok|FAILED: <what>
+#   GK-NOTE <scenario>: <text>     timings and facts worth keeping
+#   GK-END <scenario> PASS|FAIL <ms>
+# The checkout is $gk_repo (read-only here: the host's root over 9p, writes go to a tmpfs overlay).
+
+PIPE_DIR=/var/lib/nfs/rpc_pipefs/nfsd
+PIPE=$PIPE_DIR/cld
+EXPORT=/srv/export
+MNT=/mnt/nfs
+LOGS=/tmp/gk
+NFSD_GRACE=${NFSD_GRACE:-90}
+NFSD_LEASE=${NFSD_LEASE:-10}
+
+now_ms() { date +%s%3N; }
+note() { echo "GK-NOTE $SCENARIO: $*"; }
+check() {
+  local what=$1; shift
+  if "$@"; then echo "GK-CHECK $SCENARIO ok: $what"; else echo "GK-CHECK $SCENARIO FAILED: $what"; FAILED=1; fi
+}
+# wait_until <ms> <command...>: true once the command is, false after ms. The arguments are
+# expanded once, by the caller: a condition that must be looked at again each time is a function.
+wait_until() {
+  local end=$(( $(now_ms) + $1 )); shift
+  until "$@"; do [ "$(now_ms)" -ge "$end" ] && return 1; sleep 0.1; done
+}
+count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
+# grew <pattern> <file> <before>: the file has more lines matching than before.
+grew() { test "$(count "$1" "$2")" -gt "$3"; }
+
+guest_setup() {
+  mount -t proc proc /proc
+  mount -t sysfs sys /sys
+  mount -t devtmpfs dev /dev
+  mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
+  for d in /tmp /run /var/lib/nfs /srv /mnt /var/tmp; do mount -t tmpfs tmpfs "$d"; done
+  mkdir -p "$LOGS" "$EXPORT" "$MNT" /var/lib/nfs/rpc_pipefs /var/lib/nfs/v4recovery /run/rpcbind
+  ip link set lo up
+  modprobe nfsd && modprobe nfsv4 || echo "GK-BOOT-FAILED modprobe"
+  mount -t nfsd nfsd /proc/fs/nfsd
+  mount -t rpc_pipefs sunrpc /var/lib/nfs/rpc_pipefs
+  rpcbind -w
+  echo "$EXPORT 127.0.0.1(rw,fsid=0,no_subtree_check,no_root_squash,insecure,sync)" > /etc/exports
+  exportfs -ra
+  rpc.mountd -N 2 -N 3
+  nats-server -js -sd /tmp/nats -a 127.0.0.1 -p 4222 > "$LOGS/nats.log" 2>&1 &
+  wait_until 30000 bash -c 'echo > /dev/tcp/127.0.0.1/4222' 2>/dev/null || echo "GK-BOOT-FAILED nats-server"
+  echo "GK-KERNEL $(uname -r)"
+}
+
+# --- node-agent -------------------------------------------------------------------------------
+# start_agent <prefix> <node> [agent flags...]: one agent of cluster "c" in deployment <prefix>;
+# returns once it logged "ready". Its stderr is $LOGS/agent-<prefix>-<node>.log.
+start_agent() {
+  local prefix=$1 node=$2; shift 2
+  local log=$LOGS/agent-$prefix-$node.log
+  touch "$log"
+  local before t0; before=$(count 'ready:' "$log"); t0=$(now_ms)
+  GK_NODE=$node GK_CLUSTER=c GK_PREFIX=$prefix NATS_URL=nats://127.0.0.1:4222 \
+    node "$gk_repo/bin/gk-node-agent.js" --json-socket "/run/gk-$prefix-$node.sock" --admin-port off "$@" >> "$log" 2>&1 &
+  echo $! > "$LOGS/agent-$prefix-$node.pid"
+  wait_until 300000 grew 'ready:' "$log" "$before" || return 1
+  note "agent $prefix/$node ready in $(( $(now_ms) - t0 )) ms"
+}
+stop_agent() {
+  local pid; pid=$(cat "$LOGS/agent-$1-$2.pid" 2>/dev/null) || return 0
+  kill -TERM "$pid" 2>/dev/null
+  wait_until 15000 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
+  rm -f "$LOGS/agent-$1-$2.pid"
+}
+agent_log() { cat "$LOGS/agent-$1-$2.log"; }
+
+# --- nfsd -------------------------------------------------------------------------------------
+tracking_lines() { dmesg | grep -c 'client tracking operations'; }
+tracking_grew() { test "$(tracking_lines)" -gt "$1"; }
+# start_nfsd: sets TRACKING to what nfsd chose ("nfsdcld", "UMH upcall", "legacy") and
+# NFSD_START_MS to how long rpc.nfsd took.
+start_nfsd() {
+  echo "$NFSD_GRACE" > /proc/fs/nfsd/nfsv4gracetime
+  echo "$NFSD_LEASE" > /proc/fs/nfsd/nfsv4leasetime
+  local before t0; before=$(tracking_lines); t0=$(now_ms)
+  rpc.nfsd -N 3 -V 4.1 4 || { TRACKING="rpc.nfsd failed"; return 1; }
+  NFSD_START_MS=$(( $(now_ms) - t0 ))
+  wait_until 20000 tracking_grew "$before" || { TRACKING="none logged"; return 1; }
+  TRACKING=$(dmesg | grep 'client tracking operations' | tail -1 | sed 's/.*Using \(.*\) client tracking.*/\1/')
+  note "nfsd started in ${NFSD_START_MS} ms, client tracking: $TRACKING"
+}
+stop_nfsd() { rpc.nfsd 0; }
+uses_cld() { [ "$TRACKING" = nfsdcld ]; }
+end_grace_is() { [ "$(cat /proc/fs/nfsd/v4_end_grace 2>/dev/null)" = "$1" ]; }
+
+# --- NFS client -------------------------------------------------------------------------------
+mount_client() { mount -t nfs4 -o vers=4.1,soft,timeo=50,retrans=3 127.0.0.1:/ "$MNT"; }
+umount_client() { umount -f "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true; }
+# take_lock <file> <name>: a lock holder process; its reports go to $LOGS/lock-<name>.
+take_lock() {
+  local report=$LOGS/lock-$2
+  : > "$report"
+  python3 "$gk_repo/test/kernel/guest/lock-holder.py" "$1" "$report" &
+  echo $! > "$LOGS/lock-$2.pid"
+  wait_until 30000 grep -q 'LOCKED\|LOCK-REFUSED' "$report" && grep -q LOCKED "$report"
+}
+# still_holds <name>: the holder writes through its locked fd (EIO if the lock was lost).
+still_holds() {
+  local report=$LOGS/lock-$1 before
+  before=$(count 'WRITE-' "$report")
+  kill -USR1 "$(cat "$LOGS/lock-$1.pid")" || return 1
+  wait_until 60000 grew 'WRITE-' "$report" "$before" || return 1
+  tail -1 "$report" | grep -q WRITE-OK
+}
+# lock_refused <file>: another lock owner is refused the lock right now.
+lock_granted() { ! lock_refused "$1"; }
+lock_refused() {
+  python3 -c 'import fcntl,sys
+f=open(sys.argv[1],"a+")
+try:
+    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError as e:
+    sys.exit(0 if e.errno in (11, 13) else 2)
+sys.exit(1)' "$1"
+}
+release_locks() {
+  for p in "$LOGS"/lock-*.pid; do [ -e "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null; rm -f "$p"; done
+}
+
+# --- the event log ----------------------------------------------------------------------------
+events() { node "$gk_repo/test/kernel/guest/events.js" "$1" 2>&1; }
+# has_event <prefix> <type> [extended regexp the event's line must also match]
+has_event() { events "$1" | grep "\"type\":\"$2\"" | grep -Eq -- "${3:-.}"; }
+
+run_scenario() {
+  SCENARIO=$1 FAILED=0 P=
+  local t0; t0=$(now_ms)
+  echo "GK-BEGIN $SCENARIO"
+  local dmesg_before; dmesg_before=$(dmesg | wc -l)
+  ( . "$gk_repo/test/kernel/guest/scenarios/$SCENARIO.sh"; exit "$FAILED" )
+  local status=$?
+  P=$(sed -n 's/^P=\([a-z0-9-]*\).*/\1/p' "$gk_repo/test/kernel/guest/scenarios/$SCENARIO.sh" | head -1)
+  if [ "$status" -ne 0 ]; then
+    echo "--- dmesg during $SCENARIO"; dmesg | tail -n +$((dmesg_before + 1)) | tail -40
+    for f in "$LOGS"/agent-*.log; do [ -e "$f" ] && { echo "--- $f"; tail -40 "$f"; }; done
+    [ -n "$P" ] && { echo "--- events of $P"; events "$P" | cut -c1-300 | tail -30; }
+  fi
+  # Leave nothing behind for the next scenario.
+  release_locks
+  umount_client
+  stop_nfsd 2>/dev/null
+  for p in "$LOGS"/agent-*.pid; do [ -e "$p" ] && { kill -KILL "$(cat "$p")" 2>/dev/null; rm -f "$p"; }; done
+  local ms=$(( $(now_ms) - t0 ))
+  if [ "$status" -eq 0 ]; then echo "GK-END $SCENARIO PASS $ms"; else echo "GK-END $SCENARIO FAIL $ms"; fi
+}
