@@ -2,6 +2,7 @@ import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ConfigError } from './config';
+import { EscapingConsoleLogger } from './log-text';
 
 export interface BootstrapOptions {
   port: number;
@@ -14,7 +15,9 @@ export interface BootstrapOptions {
 
 /** Creates the service's Nest app with OpenAPI at /docs and shutdown hooks, and starts listening. */
 export async function bootstrapService(module: Type<unknown> | ReturnType<typeof Object>, options: BootstrapOptions): Promise<INestApplication> {
-  const app = await NestFactory.create(module, { logger: options.quiet ? ['error', 'warn'] : undefined, abortOnError: false });
+  // Log lines carry ids from requests and from the stream: the logger escapes control characters.
+  const logger = new EscapingConsoleLogger({ logLevels: options.quiet ? ['error', 'warn'] : undefined });
+  const app = await NestFactory.create(module, { logger, abortOnError: false });
   app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(app, new DocumentBuilder()
     .setTitle(options.title)
