@@ -10,3 +10,5 @@ export * from './json-rpc';
 export * from './unix-socket-server';
 export * from './service-module';
 export * from './log-text';
+export * from './peer-credentials';
+export * from './socket-access';
