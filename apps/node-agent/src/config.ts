@@ -21,7 +21,9 @@ export const FLAGS: Record<string, { variable: string; help: string }> = {
   '--socket-peer-check': { variable: 'GK_SOCKET_PEER_CHECK', help: 'check each connection\'s peer credentials (SO_PEERCRED): on, or off for development (default: on)' },
   '--end-grace-file': { variable: 'GK_END_GRACE_FILE', help: `written with Y when the cluster's grace ends, or "off" (default: ${DEFAULT_END_GRACE_FILE})` },
   '--admin-port': { variable: 'GK_ADMIN_PORT', help: `REST admin port (status, health, metrics), 0 for any, or "off" (default: ${DEFAULT_ADMIN_PORT})` },
-  '--admin-token': { variable: 'GK_ADMIN_TOKEN', help: 'bearer token for admin changes (default: changes refused)' },
+  '--admin-token-file': { variable: 'GK_ADMIN_TOKEN_FILE', help: 'file holding the bearer token for admin changes (default: changes refused)' },
+  '--admin-token': { variable: 'GK_ADMIN_TOKEN', help: 'the admin token itself (development: visible to other processes; prefer the file)' },
+  '--read-token-file': { variable: 'GK_READ_TOKEN_FILE', help: 'file holding the bearer token /status needs (default: reads open on the admin port)' },
   '--request-timeout-ms': { variable: 'GK_REQUEST_TIMEOUT_MS', help: 'answer "retry later" when the event store is slower than this (default: 5000)' },
 };
 
@@ -43,6 +45,7 @@ const AgentEnvSchema = z.object({
   GK_END_GRACE_FILE: offOr(path('end-grace file')).default(DEFAULT_END_GRACE_FILE),
   GK_ADMIN_PORT: offOr(z.coerce.number().int().min(0).max(65535)).default(DEFAULT_ADMIN_PORT),
   GK_ADMIN_TOKEN: env.optionalToken,
+  GK_READ_TOKEN: env.optionalToken,
   GK_REQUEST_TIMEOUT_MS: env.positiveMs(5000),
   /** Tests and simulators only: how to read the cld pipe when it is not on rpc_pipefs. */
   GK_CLD_PIPE_MODE: z.enum(['auto', 'messages', 'stream']).default('auto'),
@@ -62,6 +65,7 @@ export interface AgentConfig {
   endGraceFile?: string;
   adminPort?: number;
   adminToken?: string;
+  readToken?: string;
   requestTimeoutMs: number;
 }
 
@@ -104,6 +108,7 @@ export function parseAgentArgs(argv: readonly string[], environment: Record<stri
       endGraceFile: off(c.GK_END_GRACE_FILE),
       adminPort: off(c.GK_ADMIN_PORT),
       adminToken: c.GK_ADMIN_TOKEN,
+      readToken: c.GK_READ_TOKEN,
       requestTimeoutMs: c.GK_REQUEST_TIMEOUT_MS,
     },
   };

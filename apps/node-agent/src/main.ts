@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     }
     let adminUrl = 'off';
     if (config.adminPort !== undefined) {
-      const app = await bootstrapService(AgentAdminModule.forAgent(core, config.adminToken), {
+      const app = await bootstrapService(AgentAdminModule.forAgent(core, { admin: config.adminToken, read: config.readToken }), {
         port: config.adminPort,
         title: 'Gracekeeper node-agent',
         description: `Status, health and metrics of the node-agent for node ${config.node} of cluster ${config.cluster}.`,

@@ -12,3 +12,4 @@ export * from './service-module';
 export * from './log-text';
 export * from './peer-credentials';
 export * from './socket-access';
+export * from './secrets';
