@@ -13,3 +13,4 @@ export * from './log-text';
 export * from './peer-credentials';
 export * from './socket-access';
 export * from './secrets';
+export * from './start-up';
