@@ -122,10 +122,12 @@ describe('deploy/kubernetes manifests', () => {
     expect(env.get('GK_NODE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(agent!.startupProbe?.httpGet?.path).toBe('/health');
     expect(agent!.livenessProbe?.httpGet?.path).toBe('/health/live');
-    const socketDir = posix.dirname(env.get('GK_JSON_SOCKET')!.value!);
-    const shared = agent!.volumeMounts!.find((m) => m.mountPath === socketDir)!.name;
+    // The socket is in a directory the agent creates (0750) inside the shared volume, whose own
+    // directory (an emptyDir with fsGroup) is group-writable: the agent refuses those.
+    const socket = env.get('GK_JSON_SOCKET')!.value!;
+    const mount = agent!.volumeMounts!.find((m) => posix.dirname(posix.dirname(socket)) === m.mountPath)!;
     const server = nfs.spec.template.spec.containers.find((c) => c.name === 'nfs-server')!;
-    expect(server.volumeMounts).toContainEqual({ name: shared, mountPath: socketDir });
+    expect(server.volumeMounts).toContainEqual({ name: mount.name, mountPath: mount.mountPath });
     const pdb = byKind<K8sObject & { spec: { maxUnavailable?: number; selector: { matchLabels: Record<string, string> } } }>('PodDisruptionBudget')
       .find((p) => matches(p.spec.selector.matchLabels, nfs.spec.template.metadata.labels));
     expect(pdb?.spec.maxUnavailable).toBe(1);
