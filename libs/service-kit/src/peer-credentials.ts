@@ -23,18 +23,20 @@ let loaded: { addon: Addon } | { error: string } | undefined;
 
 function load(): { addon: Addon } | { error: string } {
   if (loaded) return loaded;
-  // From source (libs/service-kit/src) and from dist (dist/libs/service-kit/src): the repository root is above.
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++, dir = dirname(dir)) {
+  // From source (libs/service-kit/src), from dist (dist/libs/service-kit/src) and from a test's
+  // build below the repository (.tmp/…/dist/…): the nearest directory above that holds it.
+  for (let dir = __dirname; ; dir = dirname(dir)) {
     const file = join(dir, ADDON);
-    if (!existsSync(file)) continue;
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      loaded = { addon: require(file) as Addon };
-    } catch (err) {
-      loaded = { error: `the peer-credential addon ${file} does not load: ${(err as Error).message} (rebuild it: npm run build:native)` };
+    if (existsSync(file)) {
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        loaded = { addon: require(file) as Addon };
+      } catch (err) {
+        loaded = { error: `the peer-credential addon ${file} does not load: ${(err as Error).message} (rebuild it: npm run build:native)` };
+      }
+      return loaded;
     }
-    return loaded;
+    if (dirname(dir) === dir) break;
   }
   loaded = { error: `the peer-credential addon (${ADDON}) was not built: run npm run build:native (needs python3, make, a C compiler and the Node headers), or set GK_SOCKET_PEER_CHECK=off (development only)` };
   return loaded;
