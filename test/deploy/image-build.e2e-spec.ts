@@ -52,6 +52,8 @@ describe('deploy/Dockerfile, emulated', () => {
     const dev = Object.keys(pkg.devDependencies).filter((d) => existsSync(join(modules, d)));
     expect(dev).toEqual([]);
     expect(readdirSync(join(image.path('/opt/gracekeeper'), 'dist'))).toEqual(['apps', 'libs']);
+    // The node-agent's peer-credential check: the compiled addon, and nothing else of native/.
+    expect(readdirSync(join(image.path('/opt/gracekeeper'), 'native', 'peercred', 'build', 'Release'))).toEqual(['peercred.node']);
     expect(image.skipped.join('\n')).toMatch(/useradd/);
   });
 

@@ -10,8 +10,6 @@ import { repoFile, ROOT } from './support';
 const entry = require('../../deploy/runtime/gracekeeper.js') as {
   PROGRAMS: Record<string, string>;
   ALIASES: Record<string, string>;
-  SECRET_VARIABLES: string[];
-  readSecretFiles(env: Record<string, string | undefined>, readFile?: (file: string) => string): { env: Record<string, string | undefined>; problems: string[] };
   programMain(program: string): string | undefined;
 };
 
@@ -104,26 +102,5 @@ describe('deploy/runtime/gracekeeper.js (entry point)', () => {
     }
     expect(entry.programMain('nonsense')).toBeUndefined();
     expect(entry.programMain('__proto__')).toBeUndefined();
-  });
-
-  it('reads secrets from <NAME>_FILE, dropping one trailing newline', () => {
-    const files: Record<string, string> = { '/s/token': 'a-long-admin-token\n', '/s/url': 'postgres://gk:pw@db/gk' };
-    const { env, problems } = entry.readSecretFiles({ GK_ADMIN_TOKEN_FILE: '/s/token', DATABASE_URL_FILE: '/s/url', GK_END_GRACE_FILE: '/proc/fs/nfsd/v4_end_grace' }, (f) => {
-      if (!(f in files)) throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
-      return files[f]!;
-    });
-    expect(problems).toEqual([]);
-    expect(env).toEqual({ GK_ADMIN_TOKEN: 'a-long-admin-token', DATABASE_URL: 'postgres://gk:pw@db/gk', GK_END_GRACE_FILE: '/proc/fs/nfsd/v4_end_grace' });
-  });
-
-  it('reports every unreadable, empty or doubly given secret at once', () => {
-    const { problems } = entry.readSecretFiles({ GK_ADMIN_TOKEN: 'x', GK_ADMIN_TOKEN_FILE: '/s/token', DATABASE_URL_FILE: '/s/missing' }, () => {
-      throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
-    });
-    expect(problems).toEqual([
-      'GK_ADMIN_TOKEN and GK_ADMIN_TOKEN_FILE are both set: keep one',
-      'DATABASE_URL_FILE: cannot read /s/missing: ENOENT',
-    ]);
-    expect(entry.readSecretFiles({ GK_ADMIN_TOKEN_FILE: '/s/empty' }, () => '\n').problems).toEqual(['GK_ADMIN_TOKEN_FILE: /s/empty is empty']);
   });
 });

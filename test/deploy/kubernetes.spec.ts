@@ -1,3 +1,4 @@
+import { SECRET_VARIABLES } from '../../libs/service-kit/src/secrets';
 import { readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { type K8sObject, schemaProblems, unknownFieldProblems } from './kubernetes-schema';
@@ -8,7 +9,7 @@ import { knownVariables, repoFile, ROOT, yamlDocuments, yamlFile } from './suppo
 // Gracekeeper needs: probes on the paths the services serve, disruption budgets, secrets as
 // files, the node-agent as a sidecar of the NFS server.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const entry = require('../../deploy/runtime/gracekeeper.js') as { PROGRAMS: Record<string, string>; SECRET_VARIABLES: string[] };
+const entry = require('../../deploy/runtime/gracekeeper.js') as { PROGRAMS: Record<string, string> };
 
 interface Probe { httpGet?: { path: string; port: string | number } }
 interface Container {
@@ -100,8 +101,8 @@ describe('deploy/kubernetes manifests', () => {
       const volumes = w.spec.template.spec.volumes ?? [];
       for (const c of gracekeeperContainers(w)) {
         for (const e of c.env ?? []) {
-          expect({ name: e.name, secretInline: entry.SECRET_VARIABLES.includes(e.name) }).toEqual({ name: e.name, secretInline: false });
-          if (!e.name.endsWith('_FILE') || !entry.SECRET_VARIABLES.includes(e.name.replace(/_FILE$/, ''))) continue;
+          expect({ name: e.name, secretInline: (SECRET_VARIABLES as readonly string[]).includes(e.name) }).toEqual({ name: e.name, secretInline: false });
+          if (!e.name.endsWith('_FILE') || !(SECRET_VARIABLES as readonly string[]).includes(e.name.replace(/_FILE$/, ''))) continue;
           const mount = c.volumeMounts?.find((m) => posix.dirname(e.value!) === m.mountPath);
           const secret = volumes.find((v) => v.name === mount?.name)?.secret;
           expect({ variable: e.name, fileInSecret: secret?.items?.some((i) => i.path === posix.basename(e.value!)) }).toEqual({ variable: e.name, fileInSecret: true });
@@ -121,10 +122,12 @@ describe('deploy/kubernetes manifests', () => {
     expect(env.get('GK_NODE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(agent!.startupProbe?.httpGet?.path).toBe('/health');
     expect(agent!.livenessProbe?.httpGet?.path).toBe('/health/live');
-    const socketDir = posix.dirname(env.get('GK_JSON_SOCKET')!.value!);
-    const shared = agent!.volumeMounts!.find((m) => m.mountPath === socketDir)!.name;
+    // The socket is in a directory the agent creates (0750) inside the shared volume, whose own
+    // directory (an emptyDir with fsGroup) is group-writable: the agent refuses those.
+    const socket = env.get('GK_JSON_SOCKET')!.value!;
+    const mount = agent!.volumeMounts!.find((m) => posix.dirname(posix.dirname(socket)) === m.mountPath)!;
     const server = nfs.spec.template.spec.containers.find((c) => c.name === 'nfs-server')!;
-    expect(server.volumeMounts).toContainEqual({ name: shared, mountPath: socketDir });
+    expect(server.volumeMounts).toContainEqual({ name: mount.name, mountPath: mount.mountPath });
     const pdb = byKind<K8sObject & { spec: { maxUnavailable?: number; selector: { matchLabels: Record<string, string> } } }>('PodDisruptionBudget')
       .find((p) => matches(p.spec.selector.matchLabels, nfs.spec.template.metadata.labels));
     expect(pdb?.spec.maxUnavailable).toBe(1);

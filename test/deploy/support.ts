@@ -1,3 +1,4 @@
+import { SECRET_VARIABLES } from '../../libs/service-kit/src/secrets';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -78,7 +79,6 @@ export function knownVariables(): Set<string> {
     }
   };
   for (const dir of ['apps', 'libs', 'deploy/runtime']) visit(dir);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  for (const secret of (require('../../deploy/runtime/gracekeeper.js') as { SECRET_VARIABLES: string[] }).SECRET_VARIABLES) names.add(`${secret}_FILE`);
+  for (const secret of SECRET_VARIABLES) names.add(`${secret}_FILE`);
   return names;
 }

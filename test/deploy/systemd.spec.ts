@@ -1,3 +1,4 @@
+import { SECRET_VARIABLES } from '../../libs/service-kit/src/secrets';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { knownVariables, repoFile, requireTool, ROOT, run } from './support';
 // complaint, `systemd-analyze security --offline` must rate them well hardened, and the node-agent
 // must take nfsdcld's place before nfs-server.service with only the capability it needs.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const entry = require('../../deploy/runtime/gracekeeper.js') as { PROGRAMS: Record<string, string>; SECRET_VARIABLES: string[] };
+const entry = require('../../deploy/runtime/gracekeeper.js') as { PROGRAMS: Record<string, string> };
 
 const UNIT_DIR = join(ROOT, 'deploy', 'systemd');
 const units = readdirSync(UNIT_DIR).filter((f) => f.endsWith('.service')).sort();
@@ -68,7 +69,7 @@ describe('deploy/systemd units', () => {
     const credentials = new Map((d.get('LoadCredential') ?? []).map((c) => c.split(':') as [string, string]));
     for (const variable of (d.get('Environment') ?? []).filter((e) => /_FILE=%d\//.test(e))) {
       const [name, value] = variable.split('=') as [string, string];
-      expect(entry.SECRET_VARIABLES).toContain(name.replace(/_FILE$/, ''));
+      expect(SECRET_VARIABLES).toContain(name.replace(/_FILE$/, ''));
       expect(credentials.get(value.slice('%d/'.length))).toMatch(/^\/etc\/gracekeeper\//);
     }
     expect(credentials.has('admin-token')).toBe(true);

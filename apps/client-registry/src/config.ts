@@ -9,7 +9,10 @@ export const RegistryEnvSchema = z.object({
   DATABASE_URL: env.databaseUrl,
   GK_ADMIN_PORT: env.port(8082),
   GK_ADMIN_HOST: z.string().optional(),
+  /** Changes (and reads); or GK_ADMIN_TOKEN_FILE. */
   GK_ADMIN_TOKEN: env.optionalToken,
+  /** When set, reads need it (or the admin token); or GK_READ_TOKEN_FILE. */
+  GK_READ_TOKEN: env.optionalToken,
   /** This replica's name in logs, connection names and the projector lock's holder. */
   GK_REPLICA: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1-64 of letters, digits and _ . : -').optional(),
   /** Events per projection transaction at most. */
@@ -26,6 +29,7 @@ export interface RegistryConfig {
   port: number;
   host?: string;
   adminToken?: string;
+  readToken?: string;
   replica: string;
   batchEvents: number;
   lockPollMs: number;
@@ -41,6 +45,7 @@ export function registryConfig(source: Record<string, string | undefined> = proc
     port: e.GK_ADMIN_PORT,
     host: e.GK_ADMIN_HOST,
     adminToken: e.GK_ADMIN_TOKEN,
+    readToken: e.GK_READ_TOKEN,
     replica: e.GK_REPLICA ?? `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '_').slice(0, 40)}-${process.pid}`,
     batchEvents: e.GK_REGISTRY_BATCH_EVENTS,
     lockPollMs: e.GK_REGISTRY_LOCK_POLL_MS,

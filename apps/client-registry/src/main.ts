@@ -4,7 +4,8 @@
  * queries over NATS and REST, and rebuilds its read model on demand.
  */
 import 'reflect-metadata';
-import { runService } from '#service-kit';
+import { connectClient } from '#projection';
+import { natsDependency, runService } from '#service-kit';
 import { registryConfig } from './config';
 import { RegistryAppModule } from './registry.module';
 
@@ -13,4 +14,11 @@ runService({
   description: 'The stable client store of Gracekeeper (a PostgreSQL projection of the events): client records per epoch, grace periods, audits, replay. Every answer says which stream sequence it reflects. Replays need "Authorization: Bearer <GK_ADMIN_TOKEN>".',
   config: registryConfig,
   module: (config) => RegistryAppModule.forRoot(config),
+  dependencies: (config) => [natsDependency(config.natsUrl), {
+    name: 'postgres',
+    async check() {
+      const client = await connectClient(config.databaseUrl, `gk-client-registry:${config.replica}:start`.slice(0, 63));
+      await client.end();
+    },
+  }],
 });

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, HttpException, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { AdminTokenGuard } from '#service-kit';
+import { AdminTokenGuard, ReadTokenGuard } from '#service-kit';
 import { ClientRegistry } from './registry';
 import type { RegistryErrorCode, RegistryReply } from './requests';
 
@@ -18,10 +18,13 @@ const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entrie
 
 /**
  * REST admin of the client-registry (SPEC §4.3): the same queries as the NATS endpoint, with the
- * same answers. Reads are open; a replay needs the bearer token. Every answer carries `sequence`,
+ * same answers. Reads (client identities) need the read token when one is set; a replay needs the
+ * admin token. Every answer carries `sequence`,
  * the stream sequence it reflects, and `generation`, the read model generation it was read from.
  */
 @ApiTags('client-registry')
+@ApiBearerAuth()
+@UseGuards(ReadTokenGuard)
 @Controller()
 export class RegistryController {
   constructor(@Inject(ClientRegistry) private readonly registry: ClientRegistry) {}

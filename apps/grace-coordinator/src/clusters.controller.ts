@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Header, HttpCode, HttpException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { AdminTokenGuard } from '#service-kit';
+import { AdminTokenGuard, ReadTokenGuard } from '#service-kit';
 import { GraceCoordinator } from './coordinator';
 import { CoordinatorReply, CoordinatorRequestSchema, ErrorCode } from './operations';
 
@@ -30,9 +30,11 @@ function answer(reply: CoordinatorReply): CoordinatorReply {
 
 /**
  * REST admin of the grace-coordinator (SPEC §4.3). The same operations as gracectl and the NATS
- * endpoint, with the same answers: reads are open, changes need the bearer token.
+ * endpoint, with the same answers: reads need the read token when one is set, changes the admin token.
  */
 @ApiTags('clusters')
+@ApiBearerAuth()
+@UseGuards(ReadTokenGuard)
 @Controller('clusters')
 export class ClustersController {
   constructor(private readonly coordinator: GraceCoordinator) {}

@@ -12,7 +12,10 @@ export const CoordinatorEnvSchema = z.object({
   GK_CLUSTERS: z.string().optional().refine((v) => v === undefined || v.split(',').map((s) => s.trim()).filter(Boolean).every(isValidToken), 'comma-separated cluster ids: letters, digits, _ and -'),
   GK_ADMIN_PORT: env.port(8081),
   GK_ADMIN_HOST: z.string().optional(),
+  /** Changes (and reads); or GK_ADMIN_TOKEN_FILE. */
   GK_ADMIN_TOKEN: env.optionalToken,
+  /** When set, reads need it (or the admin token); or GK_READ_TOKEN_FILE. */
+  GK_READ_TOKEN: env.optionalToken,
   /** This replica's name in event actors and NATS connection names. */
   GK_REPLICA: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1-64 of letters, digits and _ . : -').optional(),
   GK_QUIET: z.enum(['0', '1']).optional(),
@@ -25,6 +28,7 @@ export interface CoordinatorConfig {
   port: number;
   host?: string;
   adminToken?: string;
+  readToken?: string;
   replica: string;
   quiet: boolean;
 }
@@ -39,6 +43,7 @@ export function coordinatorConfig(source: Record<string, string | undefined> = p
     port: e.GK_ADMIN_PORT,
     host: e.GK_ADMIN_HOST,
     adminToken: e.GK_ADMIN_TOKEN,
+    readToken: e.GK_READ_TOKEN,
     replica: e.GK_REPLICA ?? `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '_').slice(0, 40)}-${process.pid}`,
     quiet: e.GK_QUIET === '1',
   };

@@ -4,7 +4,17 @@ import { graceDeadline, membersNeeding } from '#domain';
 import type { ClusterCoordinator, CoordinatorObserver } from './cluster-coordinator';
 import type { GraceCoordinator, RequestObserver } from './coordinator';
 import type { ExpireOutcome } from './deadline-timer';
-import type { CoordinatorReply } from './operations';
+import { ALL_OPS, type CoordinatorReply } from './operations';
+
+/**
+ * The `op` label of a request: an operation name, or `invalid` for anything else. The name comes
+ * from the caller (a NATS or REST request that failed validation still counts), and each distinct
+ * label value is a new time series kept for the life of the process: unbounded input must not
+ * reach a label.
+ */
+export function opLabel(op: string): string {
+  return (ALL_OPS as readonly string[]).includes(op) ? op : 'invalid';
+}
 
 /**
  * The coordinator's Prometheus metrics. Gauges are read from the live views at scrape time;
@@ -62,7 +72,7 @@ export class CoordinatorMetrics implements CoordinatorObserver, RequestObserver 
   }
 
   request(transport: 'nats' | 'rest', op: string, reply: CoordinatorReply): void {
-    this.requests.inc({ transport, op, result: reply.ok ? 'ok' : reply.code });
+    this.requests.inc({ transport, op: opLabel(op), result: reply.ok ? 'ok' : reply.code });
   }
 }
 

@@ -3,7 +3,7 @@
  * deadline), and serves the gracectl operations over NATS request/reply and REST admin.
  */
 import 'reflect-metadata';
-import { runService } from '#service-kit';
+import { natsDependency, runService } from '#service-kit';
 import { coordinatorConfig } from './config';
 import { CoordinatorAppModule } from './coordinator.module';
 
@@ -12,4 +12,5 @@ runService({
   description: 'Cluster grace state of Gracekeeper: the gracectl operations, deadlines, health and metrics. Changes need "Authorization: Bearer <GK_ADMIN_TOKEN>".',
   config: coordinatorConfig,
   module: (config) => CoordinatorAppModule.forRoot(config),
+  dependencies: (config) => [natsDependency(config.natsUrl)],
 });

@@ -22,7 +22,15 @@ describe('gk-node-agent arguments', () => {
       adminPort: 8091,
       adminToken: undefined,
       requestTimeoutMs: 5000,
+      // The agent's own group; root and the agent's user; peers checked.
+      socketAccess: { gid: process.getegid!(), allowUids: [...new Set([0, process.geteuid!()])], allowGids: [process.getegid!()], peerCheck: true },
     });
+  });
+
+  it('reads the socket group, the allow lists (names or ids) and the peer check', () => {
+    expect(config(['--node', 'a', '--socket-group', 'nogroup', '--socket-allow-uids', 'root,1000'], { GK_SOCKET_ALLOW_GIDS: '0,nogroup', GK_SOCKET_PEER_CHECK: 'off' }).socketAccess)
+      .toEqual({ gid: 65534, allowUids: [0, 1000], allowGids: [0, 65534], peerCheck: false });
+    expect(() => config(['--node', 'a', '--socket-group', 'no-such-group-gk'])).toThrow(/GK_SOCKET_GROUP: no group "no-such-group-gk"/);
   });
 
   it('takes every setting from flags (--flag v and --flag=v) or the environment, flags first', () => {

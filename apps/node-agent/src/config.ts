@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NodeIdSchema, streamNames, type StreamNames } from '#contracts';
-import { ConfigError, env, loadConfig } from '#service-kit';
+import { ConfigError, env, loadConfig, socketAccess, type SocketAccess } from '#service-kit';
 
 export const DEFAULT_JSON_SOCKET = '/run/gracekeeper/agent.sock';
 export const DEFAULT_END_GRACE_FILE = '/proc/fs/nfsd/v4_end_grace';
@@ -15,9 +15,15 @@ export const FLAGS: Record<string, { variable: string; help: string }> = {
   '--json-socket': { variable: 'GK_JSON_SOCKET', help: `JSON API socket, or "off" (default: ${DEFAULT_JSON_SOCKET})` },
   '--cld-socket': { variable: 'GK_CLD_SOCKET', help: 'cld frames on a Unix stream socket (default: none)' },
   '--cld-pipe': { variable: 'GK_CLD_PIPE', help: 'rpc_pipefs cld pipe, e.g. /var/lib/nfs/rpc_pipefs/nfsd/cld (default: none)' },
+  '--socket-group': { variable: 'GK_SOCKET_GROUP', help: 'group of the sockets (mode 0660) and of a directory created for them (0750): the one nfsd or ganesha runs as (default: the agent\'s group)' },
+  '--socket-allow-uids': { variable: 'GK_SOCKET_ALLOW_UIDS', help: 'users (names or uids, comma-separated) whose connections are accepted (default: root and the agent\'s user)' },
+  '--socket-allow-gids': { variable: 'GK_SOCKET_ALLOW_GIDS', help: 'groups (names or gids) whose members\' connections are accepted, by the peer\'s primary group (default: the socket group)' },
+  '--socket-peer-check': { variable: 'GK_SOCKET_PEER_CHECK', help: 'check each connection\'s peer credentials (SO_PEERCRED): on, or off for development (default: on)' },
   '--end-grace-file': { variable: 'GK_END_GRACE_FILE', help: `written with Y when the cluster's grace ends, or "off" (default: ${DEFAULT_END_GRACE_FILE})` },
   '--admin-port': { variable: 'GK_ADMIN_PORT', help: `REST admin port (status, health, metrics), 0 for any, or "off" (default: ${DEFAULT_ADMIN_PORT})` },
-  '--admin-token': { variable: 'GK_ADMIN_TOKEN', help: 'bearer token for admin changes (default: changes refused)' },
+  '--admin-token-file': { variable: 'GK_ADMIN_TOKEN_FILE', help: 'file holding the bearer token for admin changes (default: changes refused)' },
+  '--admin-token': { variable: 'GK_ADMIN_TOKEN', help: 'the admin token itself (development: visible to other processes; prefer the file)' },
+  '--read-token-file': { variable: 'GK_READ_TOKEN_FILE', help: 'file holding the bearer token /status needs (default: reads open on the admin port)' },
   '--request-timeout-ms': { variable: 'GK_REQUEST_TIMEOUT_MS', help: 'answer "retry later" when the event store is slower than this (default: 5000)' },
 };
 
@@ -32,9 +38,14 @@ const AgentEnvSchema = z.object({
   GK_JSON_SOCKET: offOr(path('JSON socket')).default(DEFAULT_JSON_SOCKET),
   GK_CLD_SOCKET: path('cld socket').optional(),
   GK_CLD_PIPE: path('cld pipe').optional(),
+  GK_SOCKET_GROUP: z.string().min(1).optional(),
+  GK_SOCKET_ALLOW_UIDS: z.string().optional(),
+  GK_SOCKET_ALLOW_GIDS: z.string().optional(),
+  GK_SOCKET_PEER_CHECK: z.enum(['on', 'off']).default('on'),
   GK_END_GRACE_FILE: offOr(path('end-grace file')).default(DEFAULT_END_GRACE_FILE),
   GK_ADMIN_PORT: offOr(z.coerce.number().int().min(0).max(65535)).default(DEFAULT_ADMIN_PORT),
   GK_ADMIN_TOKEN: env.optionalToken,
+  GK_READ_TOKEN: env.optionalToken,
   GK_REQUEST_TIMEOUT_MS: env.positiveMs(5000),
   /** Tests and simulators only: how to read the cld pipe when it is not on rpc_pipefs. */
   GK_CLD_PIPE_MODE: z.enum(['auto', 'messages', 'stream']).default('auto'),
@@ -49,9 +60,12 @@ export interface AgentConfig {
   cldSocket?: string;
   cldPipe?: string;
   cldPipeMode: 'auto' | 'messages' | 'stream';
+  /** Group, modes and allowed peers of the JSON and cld sockets. */
+  socketAccess: SocketAccess;
   endGraceFile?: string;
   adminPort?: number;
   adminToken?: string;
+  readToken?: string;
   requestTimeoutMs: number;
 }
 
@@ -90,9 +104,11 @@ export function parseAgentArgs(argv: readonly string[], environment: Record<stri
       cldSocket: c.GK_CLD_SOCKET,
       cldPipe: c.GK_CLD_PIPE,
       cldPipeMode: c.GK_CLD_PIPE_MODE,
+      socketAccess: socketAccess({ group: c.GK_SOCKET_GROUP, allowUids: c.GK_SOCKET_ALLOW_UIDS, allowGids: c.GK_SOCKET_ALLOW_GIDS, peerCheck: c.GK_SOCKET_PEER_CHECK }),
       endGraceFile: off(c.GK_END_GRACE_FILE),
       adminPort: off(c.GK_ADMIN_PORT),
       adminToken: c.GK_ADMIN_TOKEN,
+      readToken: c.GK_READ_TOKEN,
       requestTimeoutMs: c.GK_REQUEST_TIMEOUT_MS,
     },
   };

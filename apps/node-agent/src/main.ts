@@ -27,16 +27,17 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = stderrLog(`node-agent ${config.cluster}/${config.node}`);
+  if (!config.socketAccess.peerCheck) log.warn('DEVELOPMENT MODE: GK_SOCKET_PEER_CHECK=off, the sockets\' peers are not checked (file permissions only)');
   const core = await startCore(config, log);
   const dispatcher = new CldDispatcher(core.service, log);
   const stops: Array<() => Promise<unknown>> = [];
   try {
     if (config.jsonSocket) {
-      const json = await listenJsonSocket(config.jsonSocket, core.service, log);
+      const json = await listenJsonSocket(config.jsonSocket, core.service, log, config.socketAccess);
       stops.push(() => json.close());
     }
     if (config.cldSocket) {
-      const cld = await listenCldSocket(config.cldSocket, dispatcher, log);
+      const cld = await listenCldSocket(config.cldSocket, dispatcher, log, config.socketAccess);
       stops.push(() => cld.close());
     }
     if (config.cldPipe) {
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
     }
     let adminUrl = 'off';
     if (config.adminPort !== undefined) {
-      const app = await bootstrapService(AgentAdminModule.forAgent(core, config.adminToken), {
+      const app = await bootstrapService(AgentAdminModule.forAgent(core, { admin: config.adminToken, read: config.readToken }), {
         port: config.adminPort,
         title: 'Gracekeeper node-agent',
         description: `Status, health and metrics of the node-agent for node ${config.node} of cluster ${config.cluster}.`,

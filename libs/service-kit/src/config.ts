@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isValidToken, zodProblems } from '#contracts';
+import { readSecretFiles } from './secrets';
 
 /** Raised once at start-up with every problem found, so an operator fixes them in one go. */
 export class ConfigError extends Error {
@@ -9,14 +10,25 @@ export class ConfigError extends Error {
   }
 }
 
+export interface LoadConfigOptions {
+  /** Where a warning about the configuration goes (a token given directly); default stderr. */
+  warn?(message: string): void;
+}
+
 /**
  * Validates `source` (usually process.env merged with command-line flags) against `schema`.
- * Keys of the schema are the environment variable names, so errors name what to fix.
+ * Keys of the schema are the environment variable names, so errors name what to fix. Secrets of
+ * the schema may be given as files (`GK_ADMIN_TOKEN_FILE`, see secrets.ts).
  */
-export function loadConfig<S extends z.ZodType>(schema: S, source: Record<string, string | undefined> = process.env): z.infer<S> {
-  const parsed = schema.safeParse(source);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(zodProblems(parsed.error, '(root)'));
+export function loadConfig<S extends z.ZodType>(schema: S, source: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): z.infer<S> {
+  const keys = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+  const secrets = readSecretFiles(source, keys);
+  const warn = options.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  for (const w of secrets.warnings) warn(w);
+  const parsed = schema.safeParse(secrets.env);
+  const problems = [...secrets.problems, ...(parsed.success ? [] : zodProblems(parsed.error, '(root)'))];
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  return parsed.data;
 }
 
 /** Reusable variable schemas, each with its default and a clear message. */

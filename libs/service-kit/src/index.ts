@@ -9,3 +9,8 @@ export * from './zod-pipe';
 export * from './json-rpc';
 export * from './unix-socket-server';
 export * from './service-module';
+export * from './log-text';
+export * from './peer-credentials';
+export * from './socket-access';
+export * from './secrets';
+export * from './start-up';

@@ -1,14 +1,20 @@
-import { Body, Controller, INestApplication, Module, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, INestApplication, Module, Post, UseGuards } from '@nestjs/common';
 import { connect } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
-import { ADMIN_TOKEN, AdminTokenGuard, bootstrapService, ConfigError, env, GraceStoreModule, HealthModule, listeningPort, loadConfig, MetricsModule, ZodBodyPipe } from './index';
+import { ADMIN_TOKEN, AdminTokenGuard, READ_TOKEN, ReadTokenGuard, bootstrapService, ConfigError, env, GraceStoreModule, HealthModule, listeningPort, loadConfig, MetricsModule, ZodBodyPipe } from './index';
 
 const names = testStreamNames('svckit');
 const Body_ = z.object({ nodes: z.array(z.string()).min(1) });
 
 @Controller('things')
 class ThingsController {
+  @Get()
+  @UseGuards(ReadTokenGuard)
+  list() {
+    return { clients: ['0a0b'] };
+  }
+
   @Post()
   @UseGuards(AdminTokenGuard)
   add(@Body(new ZodBodyPipe(Body_)) body: z.infer<typeof Body_>) {
@@ -19,7 +25,7 @@ class ThingsController {
 @Module({
   imports: [GraceStoreModule.forRoot({ natsUrl: testNatsUrl(), names, name: 'svc-kit-test' }), HealthModule.forRoot(), MetricsModule],
   controllers: [ThingsController],
-  providers: [{ provide: ADMIN_TOKEN, useValue: 'secret-token-1' }],
+  providers: [{ provide: ADMIN_TOKEN, useValue: 'secret-token-1' }, { provide: READ_TOKEN, useValue: 'read-token-22' }],
 })
 class TestApp {}
 
@@ -47,6 +53,16 @@ describe('service kit', () => {
     expect(metrics).toMatch(/^gk_nodejs_eventloop_lag_seconds /m);
     expect(metrics).not.toMatch(/gk_process_process_|gk_process_nodejs_/);
     expect(await (await fetch(`${base}/docs-json`)).json()).toMatchObject({ info: { title: 'test' }, paths: { '/things': expect.anything() } });
+  });
+
+  it('enforces the read token on reads (the admin token also reads), and not for changes', async () => {
+    const get = (token?: string) => fetch(`${base}/things`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    expect((await get()).status).toBe(401);
+    expect((await get('read-token-2')).status).toBe(401);
+    expect(await (await get('read-token-22')).json()).toEqual({ clients: ['0a0b'] });
+    expect((await get('secret-token-1')).status).toBe(200);
+    const change = await fetch(`${base}/things`, { method: 'POST', body: '{"nodes":["a"]}', headers: { 'content-type': 'application/json', authorization: 'Bearer read-token-22' } });
+    expect(change.status).toBe(401);
   });
 
   it('guards changes with the bearer token and validates bodies', async () => {

@@ -3,7 +3,7 @@ import { streamNames } from '#contracts';
 import { GraceStoreModule } from './grace-store.module';
 import { HealthModule } from './health';
 import { MetricsModule } from './metrics';
-import { ADMIN_TOKEN } from './tokens';
+import { ADMIN_TOKEN, READ_TOKEN } from './tokens';
 
 /** A service's core that must stop (its projector, views, NATS endpoints) before its store's connection is drained. */
 export interface Closable {
@@ -28,7 +28,7 @@ export interface ServiceModuleOptions {
   module: Type<unknown>;
   /** The service's name, part of its NATS connection name. */
   name: string;
-  config: { natsUrl: string; prefix: string; replica: string; adminToken?: string };
+  config: { natsUrl: string; prefix: string; replica: string; adminToken?: string; readToken?: string };
   /** The service's core as a global module (see `closeBeforeShutdown`). */
   core: DynamicModule;
   /** The HEALTH_CHECKS provider of its readiness. */
@@ -36,7 +36,7 @@ export interface ServiceModuleOptions {
   controllers: Type<unknown>[];
 }
 
-/** A service's app module: its store connection, metrics, its core, health with its readiness, REST and the admin token. */
+/** A service's app module: its store connection, metrics, its core, health with its readiness, REST and its tokens. */
 export function serviceModule(options: ServiceModuleOptions): DynamicModule {
   const { config } = options;
   return {
@@ -48,6 +48,6 @@ export function serviceModule(options: ServiceModuleOptions): DynamicModule {
       HealthModule.forRoot({ checks: [options.readiness] }),
     ],
     controllers: options.controllers,
-    providers: [{ provide: ADMIN_TOKEN, useValue: config.adminToken }],
+    providers: [{ provide: ADMIN_TOKEN, useValue: config.adminToken }, { provide: READ_TOKEN, useValue: config.readToken }],
   };
 }

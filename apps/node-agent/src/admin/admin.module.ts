@@ -2,7 +2,7 @@ import { Body, Controller, DynamicModule, Get, HttpCode, Inject, Injectable, Mod
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Counter, Gauge } from 'prom-client';
 import { z } from 'zod';
-import { ADMIN_TOKEN, AdminTokenGuard, GraceStoreModule, HealthModule, HEALTH_CHECKS, MetricsModule, MetricsRegistry, type ReadinessCheck, ZodBodyPipe } from '#service-kit';
+import { ADMIN_TOKEN, AdminTokenGuard, READ_TOKEN, ReadTokenGuard, GraceStoreModule, HealthModule, HEALTH_CHECKS, MetricsModule, MetricsRegistry, type ReadinessCheck, ZodBodyPipe } from '#service-kit';
 import type { AgentCore } from '../core/agent-core';
 
 const AGENT = Symbol('AGENT');
@@ -10,6 +10,8 @@ const AGENT = Symbol('AGENT');
 const GraceDoneBody = z.object({ wait: z.boolean().optional() }).strict();
 
 @ApiTags('node-agent')
+@ApiBearerAuth()
+@UseGuards(ReadTokenGuard)
 @Controller()
 class AgentAdminController {
   constructor(@Inject(AGENT) private readonly core: AgentCore) {}
@@ -79,7 +81,7 @@ class AgentMetrics implements OnModuleInit {
 
 @Module({})
 export class AgentAdminModule {
-  static forAgent(core: AgentCore, adminToken: string | undefined): DynamicModule {
+  static forAgent(core: AgentCore, tokens: { admin?: string; read?: string } = {}): DynamicModule {
     const agent = { provide: AGENT, useValue: core };
     const liveView: ReadinessCheck = {
       name: 'live-view',
@@ -96,7 +98,7 @@ export class AgentAdminModule {
         MetricsModule,
       ],
       controllers: [AgentAdminController],
-      providers: [agent, AgentMetrics, { provide: ADMIN_TOKEN, useValue: adminToken }],
+      providers: [agent, AgentMetrics, { provide: ADMIN_TOKEN, useValue: tokens.admin }, { provide: READ_TOKEN, useValue: tokens.read }],
     };
   }
 }

@@ -1,3 +1,5 @@
+import { escapeControlChars } from '#service-kit';
+
 /** A minimal leveled logger on stderr: the core must not depend on Nest's. */
 export interface AgentLog {
   info(message: string): void;
@@ -7,7 +9,8 @@ export interface AgentLog {
 }
 
 export function stderrLog(prefix: string, debug = process.env.GK_DEBUG === '1'): AgentLog {
-  const line = (level: string, message: string) => process.stderr.write(`${new Date().toISOString()} ${level} [${prefix}] ${message}\n`);
+  // Messages carry client ids and request text from outside: one message is always one line.
+  const line = (level: string, message: string) => process.stderr.write(`${new Date().toISOString()} ${level} [${prefix}] ${escapeControlChars(message)}\n`);
   return {
     info: (m) => line('INFO', m),
     warn: (m) => line('WARN', m),

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { CldFrameSplitter } from '#cld';
-import { UnixSocketServer } from '#service-kit';
+import { type SocketAccess, UnixSocketServer } from '#service-kit';
 import { AgentLog, errorText } from '../core/log';
 import type { CldDispatcher } from './cld-dispatch';
 
@@ -11,8 +11,8 @@ import type { CldDispatcher } from './cld-dispatch';
  * kernel has many in flight; each reply is written whole. A frame whose cm_vers has no known
  * size leaves no way to find the next frame: that connection is closed, the others go on.
  */
-export async function listenCldSocket(path: string, dispatcher: CldDispatcher, log: AgentLog): Promise<UnixSocketServer> {
-  const server = await UnixSocketServer.listen(path, (socket) => serveCldFrames(socket, dispatcher, log));
+export async function listenCldSocket(path: string, dispatcher: CldDispatcher, log: AgentLog, access?: SocketAccess): Promise<UnixSocketServer> {
+  const server = await UnixSocketServer.listen(path, (socket) => serveCldFrames(socket, dispatcher, log), { access, onRefused: (m) => log.error(m) });
   log.info(`cld socket on ${path}`);
   return server;
 }

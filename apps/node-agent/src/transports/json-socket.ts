@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { type AgentReply, parseAgentRequest, readRequestId } from '#contracts';
-import { UnixSocketServer } from '#service-kit';
+import { type SocketAccess, UnixSocketServer } from '#service-kit';
 import type { AgentService } from '../core/agent-service';
 import { AgentLog, errorText } from '../core/log';
 import { LineSplitter } from './line-splitter';
@@ -16,8 +16,8 @@ const MAX_IN_FLIGHT = 4096;
  * may be answered out of order (and concurrent writes share group commits). Bad input gets
  * ERR_BAD_REQUEST and the connection stays usable.
  */
-export async function listenJsonSocket(path: string, service: AgentService, log: AgentLog): Promise<UnixSocketServer> {
-  const server = await UnixSocketServer.listen(path, (socket) => serveJsonLines(socket, service, log));
+export async function listenJsonSocket(path: string, service: AgentService, log: AgentLog, access?: SocketAccess): Promise<UnixSocketServer> {
+  const server = await UnixSocketServer.listen(path, (socket) => serveJsonLines(socket, service, log), { access, onRefused: (m) => log.error(m) });
   log.info(`JSON API on ${path}`);
   return server;
 }
