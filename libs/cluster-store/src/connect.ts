@@ -2,12 +2,16 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import { decisionCodec, DecisionMessage, natsServers, StreamNames } from '#contracts';
 import { JetStreamEventStore, MalformedHandler, provisionStream } from '#event-store';
+import { KvSnapshotBlobs } from './snapshot-blobs';
+import type { Snapshots } from './snapshots';
 
 export type GraceEventStore = JetStreamEventStore<DecisionMessage>;
 
 export interface OpenedStore {
   nc: NatsConnection;
   store: GraceEventStore;
+  /** The snapshot bucket beside the stream; undefined when it could not be opened (loads then replay the whole log). */
+  snapshots?: Snapshots;
   close(): Promise<void>;
 }
 
@@ -25,6 +29,10 @@ export async function openGraceStore(options: {
   provision?: boolean;
   /** Event stream replicas; default from GK_STREAM_REPLICAS, else the stream's own (1 when created). */
   replicas?: number;
+  /** Use the snapshot bucket (default true). */
+  snapshots?: boolean;
+  /** A snapshot that could not be used or written. Default: a warning on stderr. */
+  onSnapshotProblem?: (message: string) => void;
 }): Promise<OpenedStore> {
   const replicas = options.replicas ?? replicasFromEnvironment();
   const nc = await connect({
@@ -45,7 +53,16 @@ export async function openGraceStore(options: {
     throw err;
   }
   const store = new JetStreamEventStore<DecisionMessage>({ nc, names: options.names, codec: decisionCodec, onMalformed: options.onMalformed });
-  return { nc, store, close: () => nc.drain().catch(() => nc.close()) };
+  const onProblem = options.onSnapshotProblem ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
+  let snapshots: Snapshots | undefined;
+  if (options.snapshots ?? true) {
+    try {
+      snapshots = { blobs: await KvSnapshotBlobs.open(nc, options.names, { create: options.provision ?? true, replicas }), onProblem };
+    } catch (err) {
+      onProblem(`snapshot bucket unavailable, every load replays the whole log: ${(err as Error).message}`);
+    }
+  }
+  return { nc, store, snapshots, close: () => nc.drain().catch(() => nc.close()) };
 }
 
 function replicasFromEnvironment(): number | undefined {
