@@ -3,6 +3,7 @@ import { connect, NatsConnection } from '@nats-io/transport-node';
 import { decisionCodec, DecisionMessage, natsServers, StreamNames } from '#contracts';
 import { JetStreamEventStore, MalformedHandler, provisionStream } from '#event-store';
 import { KvSnapshotBlobs } from './snapshot-blobs';
+import type { SnapshotPolicy } from './snapshot-writer';
 import type { Snapshots } from './snapshots';
 
 export type GraceEventStore = JetStreamEventStore<DecisionMessage>;
@@ -35,6 +36,7 @@ export async function openGraceStore(options: {
   onSnapshotProblem?: (message: string) => void;
 }): Promise<OpenedStore> {
   const replicas = options.replicas ?? replicasFromEnvironment();
+  const policy = snapshotPolicyFromEnvironment();
   const nc = await connect({
     servers: natsServers(options.natsUrl),
     name: options.name,
@@ -55,14 +57,30 @@ export async function openGraceStore(options: {
   const store = new JetStreamEventStore<DecisionMessage>({ nc, names: options.names, codec: decisionCodec, onMalformed: options.onMalformed });
   const onProblem = options.onSnapshotProblem ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   let snapshots: Snapshots | undefined;
-  if (options.snapshots ?? true) {
+  if ((options.snapshots ?? true) && policy !== 'off') {
     try {
-      snapshots = { blobs: await KvSnapshotBlobs.open(nc, options.names, { create: options.provision ?? true, replicas }), onProblem };
+      snapshots = { blobs: await KvSnapshotBlobs.open(nc, options.names, { create: options.provision ?? true, replicas }), onProblem, policy };
     } catch (err) {
       onProblem(`snapshot bucket unavailable, every load replays the whole log: ${(err as Error).message}`);
     }
   }
   return { nc, store, snapshots, close: () => nc.drain().catch(() => nc.close()) };
+}
+
+/**
+ * GK_SNAPSHOTS=off: no snapshots at all (every load replays the whole log). GK_SNAPSHOT_EVERY
+ * (messages, default 10000) and GK_SNAPSHOT_INTERVAL_MS (default 300000): when live views write one.
+ */
+function snapshotPolicyFromEnvironment(): SnapshotPolicy | 'off' {
+  if (process.env.GK_SNAPSHOTS === 'off') return 'off';
+  const positive = (name: string): number | undefined => {
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return { everyMessages: positive('GK_SNAPSHOT_EVERY'), everyMs: positive('GK_SNAPSHOT_INTERVAL_MS') };
 }
 
 function replicasFromEnvironment(): number | undefined {

@@ -51,7 +51,7 @@ export class LiveClusterView {
     view.state = loaded.state;
     view.version = loaded.version;
     view.loadedFromSnapshot = loaded.fromSnapshot;
-    if (options.snapshots) view.snapshotWriter = new SnapshotWriter(options.snapshots, cluster, options.trackedNodes, loaded.fromSnapshot, options.snapshotPolicy);
+    if (options.snapshots) view.snapshotWriter = new SnapshotWriter(options.snapshots, cluster, options.trackedNodes, loaded.fromSnapshot, options.snapshotPolicy ?? options.snapshots.policy);
     view.subscription = await store.subscribe(view.subject, { fromSequence: loaded.version + 1 }, (stored) => view.apply(stored.message.events, stored.sequence), {
       // A malformed message is reported and skipped, but it still moved the subject's version.
       onMalformed: (m) => {

@@ -31,7 +31,10 @@ export class SnapshotWriter {
     loadedVersion: number,
     policy: SnapshotPolicy = {},
   ) {
-    this.policy = { ...DEFAULT_SNAPSHOT_POLICY, ...policy };
+    this.policy = {
+      everyMessages: policy.everyMessages ?? DEFAULT_SNAPSHOT_POLICY.everyMessages,
+      everyMs: policy.everyMs ?? DEFAULT_SNAPSHOT_POLICY.everyMs,
+    };
     this.writtenVersion = loadedVersion;
   }
 

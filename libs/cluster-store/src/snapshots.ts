@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ClusterState, snapshotOf, STATE_SNAPSHOT_SCHEMA, stateFromSnapshot } from '#domain';
 import type { ClusterEventStore } from './execute';
 import type { SnapshotBlobs } from './snapshot-blobs';
+import type { SnapshotPolicy } from './snapshot-writer';
 
 /**
  * Snapshots of a cluster's state (the whole state, or a node-agent's view of its own nodes) at a
@@ -13,6 +14,8 @@ export interface Snapshots {
   blobs: SnapshotBlobs;
   /** A snapshot that could not be used (missing is not reported): the load falls back to a full replay. */
   onProblem?: (message: string) => void;
+  /** When live views write snapshots (default DEFAULT_SNAPSHOT_POLICY). */
+  policy?: SnapshotPolicy;
 }
 
 const FORMAT = 'gk-snapshot/1';
