@@ -47,21 +47,24 @@ async function stateAt(log: InMemoryCluster, version: number, trackedNodes?: str
 }
 
 describe('snapshots: snapshot + tail = full replay', () => {
-  it('for random histories, cut points and views (whole cluster, one node, no node)', async () => {
+  it('for random histories, cut points and views (whole cluster, one node, no node; own or narrowed whole-cluster snapshot)', async () => {
     let fromSnapshot = 0;
     await fc.assert(fc.asyncProperty(
       fc.array(step, { minLength: 1, maxLength: 60 }),
       fc.constantFrom('all-clear' as const, 'first-exit' as const),
       fc.double({ min: 0, max: 1, noNaN: true }),
       fc.constantFrom(undefined, ['a'], ['n:3'], [] as string[]),
-      async (steps, exitPolicy, cut, trackedNodes) => {
+      fc.boolean(),
+      async (steps, exitPolicy, cut, trackedNodes, onlyWholeCluster) => {
         const log = await history(steps, exitPolicy);
         const { messages } = await log.store.readStream(log.subject);
         const at = messages[Math.min(messages.length - 1, Math.floor(cut * messages.length))].sequence;
         const blobs = new MemorySnapshotBlobs();
         const problems: string[] = [];
         const snapshots: Snapshots = { blobs, onProblem: (m) => problems.push(m) };
-        await blobs.write(snapshotKey('c1', trackedNodes), encodeSnapshot('c1', trackedNodes, await stateAt(log, at, trackedNodes), at));
+        // A node's view without a snapshot of its own starts from the whole cluster's, narrowed.
+        const written = onlyWholeCluster ? undefined : trackedNodes;
+        await blobs.write(snapshotKey('c1', written), encodeSnapshot('c1', written, await stateAt(log, at, written), at));
 
         const loaded = await loadCluster(log.store, log.names, 'c1', { trackedNodes, snapshots });
         const full = await loadCluster(log.store, log.names, 'c1', { trackedNodes });
@@ -117,5 +120,28 @@ describe('snapshots: one that cannot be trusted falls back to a full replay, wit
     expect(loaded.fromSnapshot).toBe(s.version);
     expect(loaded.state).toEqual(s.full);
     expect(s.problems).toEqual([]);
+  });
+});
+
+describe('a log cut by retention', () => {
+  it('a full replay refuses it (HistoryIncomplete); a trusted snapshot inside what is kept still loads', async () => {
+    const log = await history([
+      { advanceMs: 0, command: () => ({ type: 'create', node: 'a', clients: [{ client: 'aa01' }] }) },
+      { advanceMs: 0, command: () => ({ type: 'start', nodes: ['a'] }) },
+      { advanceMs: 0, command: () => ({ type: 'reclaim', node: 'a', clients: ['aa01'] }) },
+    ], 'all-clear');
+    const { messages } = await log.store.readStream(log.subject);
+    // The same log without its first decision (what a retention limit leaves), in a fresh store.
+    const dropped = new InMemoryCluster('c1');
+    for (const m of messages.slice(1)) await dropped.store.appendToStream(dropped.subject, m.message, { expectedVersion: 'any' });
+    await expect(loadCluster(dropped.store, dropped.names, 'c1')).rejects.toThrow(/no longer starts at its creation \(first event ClientRecorded\)/);
+
+    const blobs = new MemorySnapshotBlobs();
+    const at = 1; // sequence 1 of `dropped` is the original decision 2
+    const state = await stateAt(log, messages[1].sequence);
+    await blobs.write(snapshotKey('c1'), encodeSnapshot('c1', undefined, state, at));
+    const loaded = await loadCluster(dropped.store, dropped.names, 'c1', { snapshots: { blobs } });
+    expect(loaded.fromSnapshot).toBe(1);
+    expect(loaded.state).toEqual((await log.load()).state);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ClusterState, snapshotOf, STATE_SNAPSHOT_SCHEMA, stateFromSnapshot } from '#domain';
+import { ClusterState, narrowToNodes, snapshotOf, STATE_SNAPSHOT_SCHEMA, stateFromSnapshot } from '#domain';
 import type { ClusterEventStore } from './execute';
 import type { SnapshotBlobs } from './snapshot-blobs';
 import type { SnapshotPolicy } from './snapshot-writer';
@@ -76,9 +76,23 @@ export function decodeSnapshot(text: string, cluster: string, trackedNodes: read
 /**
  * The snapshot to start from, or undefined (none, or one that cannot be trusted: reported through
  * `onProblem`). Trusted only if the subject's log still has a message at exactly the snapshot's
- * version: a snapshot of a stream that was since recreated, or from the future, is refused.
+ * version: a snapshot of a stream that was since recreated, or from the future, is refused. A view
+ * of some nodes with no usable snapshot of its own starts from the whole cluster's, narrowed.
  */
 export async function loadSnapshot(
+  store: ClusterEventStore,
+  subject: string,
+  cluster: string,
+  trackedNodes: readonly string[] | undefined,
+  snapshots: Snapshots,
+): Promise<{ state: ClusterState; version: number } | undefined> {
+  const own = await loadScope(store, subject, cluster, trackedNodes, snapshots);
+  if (own || !trackedNodes) return own;
+  const whole = await loadScope(store, subject, cluster, undefined, snapshots);
+  return whole && { state: narrowToNodes(whole.state, trackedNodes), version: whole.version };
+}
+
+async function loadScope(
   store: ClusterEventStore,
   subject: string,
   cluster: string,

@@ -70,3 +70,15 @@ function checkShape(value: unknown): ClusterState {
   if (problem) throw new SnapshotShapeError(`snapshot state has a bad ${problem === 'not an object' ? 'shape' : `field ${problem}`}`);
   return s as ClusterState;
 }
+
+/**
+ * A whole-cluster state narrowed to the view of an agent that tracks only `nodes`: what folding
+ * the same log with `trackedNodes` gives (only client records depend on tracking). Mutates and
+ * returns `state`. Lets an agent start from the coordinator's snapshot when it has none of its own.
+ */
+export function narrowToNodes(state: ClusterState, nodes: Iterable<string>): ClusterState {
+  const tracked = new Set(nodes);
+  for (const node of [...state.records.keys()]) if (!tracked.has(node)) state.records.delete(node);
+  state.trackedNodes = tracked;
+  return state;
+}

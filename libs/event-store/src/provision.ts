@@ -25,6 +25,13 @@ export interface ProvisionOptions {
 
 const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
+/**
+ * The shortest history retention (stream max_age) an operator may set, with `gracectl retention`
+ * and only once snapshots cover what it drops (docs/operations.md, "History retention"). Provisioning
+ * leaves a max_age this long or longer alone and resets any shorter one to 0 (keep everything).
+ */
+export const MIN_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
 /** The event stream's configuration. Exported so that health checks can compare against it. */
 export function eventStreamConfig(names: StreamNames, opts: ProvisionOptions = {}): StreamConfig {
   return {
@@ -103,6 +110,7 @@ function configDrift(actual: StreamConfig, desired: StreamConfig, replicasGiven:
   ] as const;
   for (const key of keys) {
     if (key === 'num_replicas' && !replicasGiven) continue;
+    if (key === 'max_age' && actual.max_age >= nanos(MIN_RETENTION_MS)) continue; // an operator's deliberate retention
     if (actual[key] !== desired[key]) drift[key] = desired[key];
   }
   const want = [...desired.subjects].sort();
