@@ -7,3 +7,4 @@ export * from './view-supervisor';
 export * from './snapshot-blobs';
 export * from './snapshot-writer';
 export * from './snapshots';
+export * from './retention';

@@ -26,11 +26,13 @@ export interface ProvisionOptions {
 const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
 /**
- * The shortest history retention (stream max_age) an operator may set, with `gracectl retention`
- * and only once snapshots cover what it drops (docs/operations.md, "History retention"). Provisioning
- * leaves a max_age this long or longer alone and resets any shorter one to 0 (keep everything).
+ * The fewest decisions per cluster an operator may keep (stream max_msgs_per_subject), set with
+ * `gracectl retention` once snapshots cover what it drops (docs/operations.md, "History
+ * retention"). A per-subject count, not an age: it never drops a cluster's latest decision, which
+ * the next append's expectation and every snapshot check link to. Provisioning leaves a limit this
+ * large or larger alone and resets any smaller one to -1 (keep everything).
  */
-export const MIN_RETENTION_MS = 7 * 24 * 3600 * 1000;
+export const MIN_RETAINED_DECISIONS = 100_000;
 
 /** The event stream's configuration. Exported so that health checks can compare against it. */
 export function eventStreamConfig(names: StreamNames, opts: ProvisionOptions = {}): StreamConfig {
@@ -110,7 +112,7 @@ function configDrift(actual: StreamConfig, desired: StreamConfig, replicasGiven:
   ] as const;
   for (const key of keys) {
     if (key === 'num_replicas' && !replicasGiven) continue;
-    if (key === 'max_age' && actual.max_age >= nanos(MIN_RETENTION_MS)) continue; // an operator's deliberate retention
+    if (key === 'max_msgs_per_subject' && actual.max_msgs_per_subject >= MIN_RETAINED_DECISIONS) continue; // an operator's deliberate retention
     if (actual[key] !== desired[key]) drift[key] = desired[key];
   }
   const want = [...desired.subjects].sort();
