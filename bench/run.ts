@@ -14,6 +14,7 @@ import { Client } from 'pg';
 import { errorMessage, findNatsServer, natsServers } from '#infra';
 import { ensureInfra, REPO_ROOT } from '../scripts/system';
 import type { BenchContext } from './harness';
+import { runAgentStart } from './agent-start';
 import { runAgentLatency } from './latency';
 import { runAgentMemory } from './memory';
 import { runNotify } from './notify';
@@ -27,6 +28,7 @@ const PIECES: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = {
   notify: runNotify,
   replay: runReplay,
   memory: runAgentMemory,
+  start: runAgentStart,
 };
 
 async function main(): Promise<number> {

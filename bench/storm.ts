@@ -17,6 +17,7 @@ import { LiveClusterView } from '#cluster-store';
 import { BenchResult, failed, result } from './report';
 import { AgentPool, bar, BenchContext, streamLastSequence, benchClient, CLUSTER, forEachConcurrent, Progress, rssMB, withBenchSystem } from './harness';
 import { LagSampler, lagResults } from './projection-lag';
+import { DumpSampler, dumpResults } from './dump-during-storm';
 import { appMain, APPS } from '../scripts/system';
 
 export const STORM_NODES = ['a', 'b', 'c', 'd'];
@@ -24,6 +25,8 @@ const SETUP_BATCH = 2000;
 /** Requests in flight per agent: an NFS server has many nfsd threads and many clients. */
 const IN_FLIGHT_PER_AGENT = 256;
 const CONNECTIONS_PER_AGENT = 8;
+/** The coordinator's snapshots while decisions flow (what gracectl dump loads from); default 5 min. */
+const SNAPSHOT_INTERVAL_MS = 5000;
 
 export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
   const clients = ctx.quick ? 5_000 : 100_000;
@@ -32,7 +35,7 @@ export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
   try {
     // Without a built client-registry the storm still runs; only the projection lag is missing.
     const registry = existsSync(appMain(APPS.registry));
-    return await withBenchSystem(ctx, 'storm', { nodes: STORM_NODES, registry, coordinator: true }, async (b) => {
+    return await withBenchSystem(ctx, 'storm', { nodes: STORM_NODES, registry, coordinator: true, env: { GK_SNAPSHOT_INTERVAL_MS: String(SNAPSHOT_INTERVAL_MS) } }, async (b) => {
       const perNode = new Map(STORM_NODES.map((n) => [n, [] as string[]]));
       for (let i = 0; i < clients; i++) perNode.get(STORM_NODES[i % STORM_NODES.length]!)!.push(benchClient('storm', i));
 
@@ -75,6 +78,8 @@ export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
         for (const e of m.message.events) if (e.type === 'GraceEnded' && !graceEnded) graceEnded = { at: performance.now(), event: e };
       });
       lag?.start();
+      const dumps = new DumpSampler(b, ctx.natsUrl);
+      dumps.start();
 
       const statuses = new Map<string, number>();
       const count = (s: string) => statuses.set(s, (statuses.get(s) ?? 0) + 1);
@@ -106,6 +111,7 @@ export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
           if (done.status !== 'OK') throw new Error(`grace_done on ${node}: ${done.status} ${done.error ?? ''}`);
         }));
         const lastAnswer = performance.now();
+        await dumps.stop();
         const deadline = Date.now() + 60_000;
         while (!graceEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
         const end = Math.max(lastAnswer, graceEnded?.at ?? Infinity);
@@ -129,9 +135,10 @@ export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
         const storm = problems.length
           ? failed(name, 's', '<=', 10, note, { reference: 90, referenceSource: 'documented: knfsd/ganesha default grace' })
           : result(name, seconds, 's', '<=', 10, { reference: 90, referenceSource: 'documented: knfsd/ganesha default grace', note });
-        return [storm, ...lagResults(lag, size, registry ? undefined : 'client-registry is not built')];
+        return [storm, ...lagResults(lag, size, registry ? undefined : 'client-registry is not built'), ...dumpResults(dumps, size)];
       } finally {
         clearInterval(ticker);
+        await dumps.stop();
         lag?.stop();
         await watch.stop();
         for (const p of pools.values()) p.close();
@@ -142,6 +149,7 @@ export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
     return [
       failed(name, 's', '<=', 10, `failed: ${(err as Error).message}`, { reference: 90, referenceSource: 'documented: knfsd/ganesha default grace' }),
       ...lagResults(undefined, size, (err as Error).message),
+      ...dumpResults(undefined, size, (err as Error).message),
     ];
   }
 }

@@ -109,7 +109,8 @@ describe('log checks', () => {
     expect(checkRefusalStatuses((await log.messages()))).toEqual([]);
     expect(checkLogInvariants((await log.messages()), 90_000)).toEqual([]);
     const statuses = (await log.events()).flatMap((e) => (e.type === 'ReclaimRejected' ? e.rejections.map((r) => r.status) : []));
-    expect(statuses).toEqual(['NFS4ERR_RECLAIM_BAD', 'NFS4ERR_COMPLETE_ALREADY', 'NFS4ERR_NO_GRACE', 'NFS4ERR_NO_GRACE']);
+    // The last reclaim (on b, after the lift ended grace) is refused outside grace: not stored.
+    expect(statuses).toEqual(['NFS4ERR_RECLAIM_BAD', 'NFS4ERR_COMPLETE_ALREADY', 'NFS4ERR_NO_GRACE']);
   });
 
   it('reports a refusal with the wrong status', async () => {
@@ -130,15 +131,17 @@ describe('log checks', () => {
     expect(checkLogInvariants(forged, 90_000)).toEqual([expect.objectContaining({ check: 'log-invariant', message: expect.stringContaining('I1') })]);
   });
 
-  it('reports a final refusal that the log does not record', async () => {
+  it('reports a grace-only refusal that the log does not record; outside-grace answers need no record', async () => {
     const log = await recoveringLog();
     await log.execute({ type: 'reclaim', node: 'a', clients: [B] });
     const obs = observe((o) => {
       o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim', client: B, status: 'NFS4ERR_RECLAIM_BAD' });
+      o.record({ kind: 'agent-reply', sentTick: 0, server: 'b', op: 'reclaim', client: B, status: 'NFS4ERR_RECLAIM_BAD' });
       o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim', client: A, status: 'NFS4ERR_NO_GRACE' });
+      o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim_complete', client: A, status: 'NFS4ERR_COMPLETE_ALREADY' });
       o.record({ kind: 'agent-reply', sentTick: 0, server: 'a', op: 'reclaim', client: A, status: 'NFS4ERR_GRACE' });
     });
-    expect(checkRefusalsInLog(obs, (await log.messages())).map((v) => v.message)).toEqual([expect.stringContaining(`reclaim by ${A} with NFS4ERR_NO_GRACE`)]);
+    expect(checkRefusalsInLog(obs, (await log.messages())).map((v) => v.message)).toEqual([expect.stringContaining(`b refused reclaim by ${B} with NFS4ERR_RECLAIM_BAD`)]);
   });
 
   it('reports an acknowledged create or reclaim that the log does not hold (I6)', async () => {

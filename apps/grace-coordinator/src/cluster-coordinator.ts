@@ -1,6 +1,6 @@
 import type { GkEvent, StreamNames } from '#contracts';
 import type { Command, ClusterState } from '#domain';
-import { CommandResult, ExecuteMeta, GraceEventStore, LiveClusterView, ViewSupervisor } from '#cluster-store';
+import { CommandResult, ExecuteMeta, GraceEventStore, LiveClusterView, Snapshots, ViewSupervisor } from '#cluster-store';
 import { Clocks, DeadlineTimer, ExpireOutcome, systemClocks } from './deadline-timer';
 
 export interface CoordinatorObserver {
@@ -19,6 +19,8 @@ export interface ClusterCoordinatorOptions {
   observer?: CoordinatorObserver;
   /** Pause before reopening a view whose subscription failed. */
   reopenDelayMs?: number;
+  /** Load from the latest trusted snapshot and write new ones (periodically and on close). */
+  snapshots?: Snapshots;
 }
 
 /** The view is being (re)opened; the caller should retry. */
@@ -57,6 +59,7 @@ export class ClusterCoordinator {
       names,
       cluster,
       reopenDelayMs: options.reopenDelayMs,
+      snapshots: options.snapshots,
       onApplied: (events, state) => {
         options.observer?.applied?.(cluster, events, state);
         // All events of a decision carry the same time: when it was decided.

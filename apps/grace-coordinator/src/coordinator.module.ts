@@ -33,6 +33,7 @@ class CoordinatorCoreModule {
               observer: metrics,
               cluster: {
                 replica: config.replica,
+                snapshots: opened.snapshots,
                 observer: {
                   applied: (cluster, events, state) => {
                     metrics.applied(cluster, events);

@@ -9,6 +9,7 @@ import { configureCommand } from './commands/configure';
 import { dumpCommand } from './commands/dump';
 import { addCommand, nodeCommands } from './commands/grace-ops';
 import { replayCommand } from './commands/replay';
+import { retentionCommand } from './commands/retention';
 import { statusCommand } from './commands/status';
 
 /**
@@ -23,6 +24,7 @@ export const COMMANDS: CommandSpec[] = [
   configureCommand,
   auditCommand,
   replayCommand,
+  retentionCommand,
 ];
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [

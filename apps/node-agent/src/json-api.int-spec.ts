@@ -70,6 +70,8 @@ describe('JSON API ops', () => {
     expect(await c.send({ op: 'reclaim', client: Y })).toMatchObject({ status: 'NFS4ERR_NO_GRACE' });
     expect(await c.send({ op: 'grace_done' })).toMatchObject({ status: 'OK', ended: true });
     expect(await c.send({ op: 'may_grant' })).toMatchObject({ status: 'OK' });
+    // The two NO_GRACE reclaims outside grace were counted, not stored; the ones inside grace were stored.
+    expect(Object.fromEntries(a.core.service.refusalsNotStored)).toEqual({ reclaim: 2 });
 
     const { state } = await loadCluster(opened.store, names, 'ops');
     expect(state.nonReclaimGranted).toBe(true);

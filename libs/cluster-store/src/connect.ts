@@ -2,12 +2,17 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import { decisionCodec, DecisionMessage, natsServers, StreamNames } from '#contracts';
 import { JetStreamEventStore, MalformedHandler, provisionStream } from '#event-store';
+import { KvSnapshotBlobs } from './snapshot-blobs';
+import type { SnapshotPolicy } from './snapshot-writer';
+import type { Snapshots } from './snapshots';
 
 export type GraceEventStore = JetStreamEventStore<DecisionMessage>;
 
 export interface OpenedStore {
   nc: NatsConnection;
   store: GraceEventStore;
+  /** The snapshot bucket beside the stream; undefined when it could not be opened (loads then replay the whole log). */
+  snapshots?: Snapshots;
   close(): Promise<void>;
 }
 
@@ -25,8 +30,13 @@ export async function openGraceStore(options: {
   provision?: boolean;
   /** Event stream replicas; default from GK_STREAM_REPLICAS, else the stream's own (1 when created). */
   replicas?: number;
+  /** Use the snapshot bucket (default true). */
+  snapshots?: boolean;
+  /** A snapshot that could not be used or written. Default: a warning on stderr. */
+  onSnapshotProblem?: (message: string) => void;
 }): Promise<OpenedStore> {
   const replicas = options.replicas ?? replicasFromEnvironment();
+  const policy = snapshotPolicyFromEnvironment();
   const nc = await connect({
     servers: natsServers(options.natsUrl),
     name: options.name,
@@ -45,7 +55,32 @@ export async function openGraceStore(options: {
     throw err;
   }
   const store = new JetStreamEventStore<DecisionMessage>({ nc, names: options.names, codec: decisionCodec, onMalformed: options.onMalformed });
-  return { nc, store, close: () => nc.drain().catch(() => nc.close()) };
+  const onProblem = options.onSnapshotProblem ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
+  let snapshots: Snapshots | undefined;
+  if ((options.snapshots ?? true) && policy !== 'off') {
+    try {
+      snapshots = { blobs: await KvSnapshotBlobs.open(nc, options.names, { create: options.provision ?? true, replicas }), onProblem, policy };
+    } catch (err) {
+      onProblem(`snapshot bucket unavailable, every load replays the whole log: ${(err as Error).message}`);
+    }
+  }
+  return { nc, store, snapshots, close: () => nc.drain().catch(() => nc.close()) };
+}
+
+/**
+ * GK_SNAPSHOTS=off: no snapshots at all (every load replays the whole log). GK_SNAPSHOT_EVERY
+ * (messages, default 10000) and GK_SNAPSHOT_INTERVAL_MS (default 300000): when live views write one.
+ */
+function snapshotPolicyFromEnvironment(): SnapshotPolicy | 'off' {
+  if (process.env.GK_SNAPSHOTS === 'off') return 'off';
+  const positive = (name: string): number | undefined => {
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return { everyMessages: positive('GK_SNAPSHOT_EVERY'), everyMs: positive('GK_SNAPSHOT_INTERVAL_MS') };
 }
 
 function replicasFromEnvironment(): number | undefined {

@@ -4,3 +4,7 @@ export * from './group-commit';
 export * from './live-view';
 export * from './one-shot';
 export * from './view-supervisor';
+export * from './snapshot-blobs';
+export * from './snapshot-writer';
+export * from './snapshots';
+export * from './retention';

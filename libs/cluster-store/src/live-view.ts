@@ -4,6 +4,8 @@ import { ClusterState, Command, evolve } from '#domain';
 import type { GraceEventStore } from './connect';
 import { CommandResult, executeCommands, ExecuteMeta } from './execute';
 import { loadCluster } from './one-shot';
+import { SnapshotPolicy, SnapshotWriter } from './snapshot-writer';
+import type { Snapshots } from './snapshots';
 
 export interface LiveViewOptions {
   trackedNodes?: string[];
@@ -13,6 +15,9 @@ export interface LiveViewOptions {
   onMalformed?: (m: MalformedMessage) => void;
   /** How long to wait for the view to reach a sequence the log is known to have. */
   catchUpTimeoutMs?: number;
+  /** Load from the latest trusted snapshot, and write new ones by `snapshotPolicy` and on close. */
+  snapshots?: Snapshots;
+  snapshotPolicy?: SnapshotPolicy;
 }
 
 /**
@@ -25,6 +30,9 @@ export class LiveClusterView {
   state!: ClusterState;
   version = 0;
   private subscription?: Subscription;
+  private snapshotWriter?: SnapshotWriter;
+  /** The version the initial load's snapshot had (0: it replayed the whole log). */
+  loadedFromSnapshot = 0;
   private waiters: { sequence: number; resolve: () => void }[] = [];
   readonly subject: string;
 
@@ -39,9 +47,11 @@ export class LiveClusterView {
 
   static async open(store: GraceEventStore, names: StreamNames, cluster: string, options: LiveViewOptions = {}): Promise<LiveClusterView> {
     const view = new LiveClusterView(store, names, cluster, options);
-    const loaded = await loadCluster(store, names, cluster, { trackedNodes: options.trackedNodes });
+    const loaded = await loadCluster(store, names, cluster, { trackedNodes: options.trackedNodes, snapshots: options.snapshots });
     view.state = loaded.state;
     view.version = loaded.version;
+    view.loadedFromSnapshot = loaded.fromSnapshot;
+    if (options.snapshots) view.snapshotWriter = new SnapshotWriter(options.snapshots, cluster, options.trackedNodes, loaded.fromSnapshot, options.snapshotPolicy ?? options.snapshots.policy);
     view.subscription = await store.subscribe(view.subject, { fromSequence: loaded.version + 1 }, (stored) => view.apply(stored.message.events, stored.sequence), {
       // A malformed message is reported and skipped, but it still moved the subject's version.
       onMalformed: (m) => {
@@ -96,8 +106,10 @@ export class LiveClusterView {
     catchUp: (version) => (version === undefined ? this.catchUp() : this.waitFor(version)),
   };
 
-  async close(): Promise<void> {
+  /** Stops the subscription; with snapshots, a clean close also writes one at the view's version. */
+  async close(options: { snapshot?: boolean } = {}): Promise<void> {
     await this.subscription?.stop();
+    if (options.snapshot ?? true) await this.snapshotWriter?.flush(this.state, this.version);
   }
 
   /** Why the subscription ended, if it did (for health checks). */
@@ -110,6 +122,7 @@ export class LiveClusterView {
     for (const e of events) evolve(this.state, e);
     this.version = sequence;
     this.options.onApplied?.(events, this.state, sequence);
+    this.snapshotWriter?.applied(this.state, sequence);
     if (this.waiters.length) {
       const ready = this.waiters.filter((w) => w.sequence <= sequence);
       this.waiters = this.waiters.filter((w) => w.sequence > sequence);

@@ -2,18 +2,46 @@ import { subjects, StreamNames } from '#contracts';
 import { reloadEachAttempt } from '#event-store';
 import { ClusterState, Command, evolve, initialClusterState } from '#domain';
 import { ClusterEventStore, CommandResult, Decider, executeCommands, ExecuteMeta } from './execute';
+import { loadSnapshot, Snapshots } from './snapshots';
 
-/** Replays a cluster's subject into a fresh state (no cache: what gracectl and audits use). */
-export async function loadCluster(store: ClusterEventStore, names: StreamNames, cluster: string, options: { trackedNodes?: string[] } = {}) {
+export interface LoadOptions {
+  trackedNodes?: string[];
+  /** Start from the latest trusted snapshot and fold only the tail; without, or when none can be trusted, a full replay. */
+  snapshots?: Snapshots;
+  /** A state this process loaded before (nobody else holds it: evolve mutates it): only what came after is folded. */
+  after?: { state: ClusterState; version: number };
+}
+
+/** A full replay was needed but the log no longer starts at the cluster's creation. */
+export class HistoryIncomplete extends Error {
+  override readonly name = 'HistoryIncomplete';
+  constructor(readonly cluster: string, subject: string, firstEvent: string) {
+    super(`the log of cluster ${cluster} (${subject}) no longer starts at its creation (first event ${firstEvent}): `
+      + 'history was dropped by a retention limit and no trusted snapshot covers it; restore a snapshot or the full log (docs/operations.md, "History retention")');
+  }
+}
+
+/**
+ * Loads a cluster's state: the one load path of gracectl, the coordinator's and the agent's views
+ * and the audits. `fromSnapshot` is the version the snapshot had (0: full replay).
+ */
+export async function loadCluster(store: ClusterEventStore, names: StreamNames, cluster: string, options: LoadOptions = {}) {
   const subject = subjects.cluster(names, cluster);
+  const from = options.after ?? (options.snapshots ? await loadSnapshot(store, subject, cluster, options.trackedNodes, options.snapshots) : undefined);
+  let first: string | undefined;
   const result = await store.aggregateStream<ClusterState>(subject, {
     initialState: initialClusterState({ trackedNodes: options.trackedNodes }),
+    from,
     evolve: (state, stored) => {
+      first ??= stored.message.events[0]?.type ?? '(none)';
       for (const e of stored.message.events) evolve(state, e);
       return state;
     },
   });
-  return { state: result.state, version: result.version, malformed: result.malformed };
+  // Every cluster's first decision configures it: a full replay that starts elsewhere has lost
+  // history to a retention limit and would be wrong state. Refuse rather than guess.
+  if (!from && first !== undefined && first !== 'ClusterConfigured') throw new HistoryIncomplete(cluster, subject, first);
+  return { state: result.state, version: result.version, malformed: result.malformed, fromSnapshot: from?.version ?? 0, applied: result.applied };
 }
 
 /**
@@ -26,9 +54,11 @@ export async function executeOnce(
   cluster: string,
   command: Command,
   meta: ExecuteMeta,
-  options: { decide?: Decider } = {},
+  options: { decide?: Decider; snapshots?: Snapshots } = {},
 ): Promise<CommandResult> {
-  const source = reloadEachAttempt(() => loadCluster(store, names, cluster));
-  const [result] = await executeCommands(store, subjects.cluster(names, cluster), cluster, source, [command], meta, { maxAttempts: 50, ...options });
+  // Each retry after a lost race folds only what the winners appended onto this attempt's state.
+  let last: { state: ClusterState; version: number } | undefined;
+  const source = reloadEachAttempt(async () => (last = await loadCluster(store, names, cluster, { snapshots: options.snapshots, after: last })));
+  const [result] = await executeCommands(store, subjects.cluster(names, cluster), cluster, source, [command], meta, { maxAttempts: 50, decide: options.decide });
   return result;
 }

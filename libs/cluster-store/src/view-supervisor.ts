@@ -4,6 +4,8 @@ import type { ClusterState } from '#domain';
 import type { GraceEventStore } from './connect';
 import { GroupCommitter } from './group-commit';
 import { LiveClusterView } from './live-view';
+import type { SnapshotPolicy } from './snapshot-writer';
+import type { Snapshots } from './snapshots';
 
 export interface ViewSupervisorOptions {
   store: GraceEventStore;
@@ -26,6 +28,9 @@ export interface ViewSupervisorOptions {
   watchdogMs?: number;
   /** Pause before reopening a view whose subscription ended, times the attempt, at most 5 s. Default 250 ms. */
   reopenDelayMs?: number;
+  /** Views load from the latest trusted snapshot and write new ones (see LiveClusterView). */
+  snapshots?: Snapshots;
+  snapshotPolicy?: SnapshotPolicy;
 }
 
 /**
@@ -86,6 +91,8 @@ export class ViewSupervisor {
       trackedNodes: o.trackedNodes,
       catchUpTimeoutMs: o.catchUpTimeoutMs,
       onMalformed: o.onMalformed,
+      snapshots: o.snapshots,
+      snapshotPolicy: o.snapshotPolicy,
       // Only the view in use reports; a replaced one may still deliver before it is closed.
       onApplied: (events, state, sequence) => {
         if (view === undefined || view === this.view) o.onApplied?.(events, state, sequence);
@@ -100,7 +107,8 @@ export class ViewSupervisor {
     this.lagging = undefined;
     if (previous) {
       this.reloads++;
-      void previous.close().catch(() => undefined);
+      // A replaced view (stalled or ended) may be behind: its state is not worth a snapshot.
+      void previous.close({ snapshot: false }).catch(() => undefined);
     }
     this.o.onInstalled?.(view, previous);
     void view.ended?.then((end) => this.viewEnded(view, end));

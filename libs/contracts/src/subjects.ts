@@ -45,6 +45,12 @@ export const subjects = {
   coordinatorRequests: (n: StreamNames, cluster: string) => `${n.prefix}_rpc.coordinator.${token(cluster, 'cluster')}`,
   /** NATS request/reply subject of the client-registry's queries (outside the stream, as above). */
   registryRequests: (n: StreamNames, cluster: string) => `${n.prefix}_rpc.registry.${token(cluster, 'cluster')}`,
+  /**
+   * JetStream KV bucket of state snapshots (one per prefix, history 1, beside the event stream;
+   * its own stream is `KV_<bucket>` and its subjects `$KV.<bucket>.>`). Keys are
+   * `<cluster>.<scope>.head` and `<cluster>.<scope>.<id>.<part>`: see libs/cluster-store/src/snapshot-blobs.ts.
+   */
+  snapshotBucket: (n: StreamNames) => `${n.stream.replace(/_EVENTS$/, '')}_SNAPSHOTS`,
 };
 
 /** The cluster id in a cluster subject, or undefined when the subject is not one. */

@@ -43,6 +43,23 @@ describe('reclaims', () => {
     expect(await c.reclaim('a', X)).toEqual(['NFS4ERR_NO_GRACE']);
   });
 
+  it('refusals outside grace are not stored (noise); inside grace they are (audits need them)', async () => {
+    const c = await cluster();
+    await c.create('a', X);
+    await c.complete('a', X);
+    const before = (await c.log.messages()).length;
+    expect(await c.reclaim('a', X, Y)).toEqual(['NFS4ERR_NO_GRACE', 'NFS4ERR_NO_GRACE']);
+    expect(await c.complete('a', X)).toEqual(['NFS4ERR_COMPLETE_ALREADY']);
+    expect((await c.log.messages()).length).toBe(before);
+    await c.ok({ type: 'start', nodes: ['b'] });
+    expect(await c.reclaim('a', X)).toEqual(['NFS4ERR_NO_GRACE']);
+    expect(await c.complete('a', X)).toEqual(['NFS4ERR_COMPLETE_ALREADY']);
+    expect((await c.events()).filter((e) => e.type === 'ReclaimRejected')).toMatchObject([
+      { node: 'a', rejections: [{ client: X, status: 'NFS4ERR_NO_GRACE', op: 'reclaim' }] },
+      { node: 'a', rejections: [{ client: X, status: 'NFS4ERR_COMPLETE_ALREADY', op: 'reclaim_complete' }] },
+    ]);
+  });
+
   it('a client with a record of epoch R on a recovering node reclaims; one without gets RECLAIM_BAD', async () => {
     const c = await cluster();
     await c.create('a', X);

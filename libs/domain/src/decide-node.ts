@@ -5,6 +5,14 @@ import { nodeGraceOver } from './deadline';
 import { reclaimCompleteReason, reclaimStatus } from './reclaim-rule';
 import { ClusterState, inGrace, membersNeeding } from './state';
 
+/**
+ * Is a refusal worth an event? Inside a grace period yes: who was refused what, and why, is what
+ * an audit of that recovery asks. Outside grace every reclaim is refused with NO_GRACE by the
+ * first clause of the rule and a repeated RECLAIM_COMPLETE changes nothing: storing those would
+ * grow the log with noise (the agent counts them in its metrics instead).
+ */
+export const refusalsRecorded = (s: ClusterState): boolean => inGrace(s);
+
 const noCluster: Outcome = { ok: false, rejection: { code: 'NO_CLUSTER', message: 'cluster does not exist (add a node first)' } };
 
 export function decideNode(c: NodeCommand, s: ClusterState): Outcome {
@@ -43,8 +51,8 @@ function reclaim(node: string, clients: ClientId[], s: ClusterState): Outcome {
     .map((x) => ({ ...x, op: 'reclaim' as const }));
   const events: EventBody[] = [];
   if (accepted.length) events.push({ type: 'ReclaimAccepted', node, recoveryEpoch: s.recoveryEpoch, clients: accepted });
-  if (rejected.length) events.push({ type: 'ReclaimRejected', node, rejections: rejected });
-    return { ok: true, decision: { events, needsFreshView: accepted.length > 0, reply: { kind: 'reclaim', statuses } } };
+  if (rejected.length && refusalsRecorded(s)) events.push({ type: 'ReclaimRejected', node, rejections: rejected });
+  return { ok: true, decision: { events, needsFreshView: accepted.length > 0, reply: { kind: 'reclaim', statuses } } };
 }
 
 function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): Outcome {
@@ -58,7 +66,7 @@ function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): Ou
   const events: EventBody[] = [];
   if (seen.size) events.push({ type: 'ReclaimCompleted', node, clients: [...seen] });
   const again = clients.filter((_, i) => statuses[i] !== 'OK');
-  if (again.length) {
+  if (again.length && refusalsRecorded(s)) {
     events.push({ type: 'ReclaimRejected', node, rejections: again.map((client) => ({ client, status: 'NFS4ERR_COMPLETE_ALREADY' as const, op: 'reclaim_complete' as const })) });
   }
   return { ok: true, decision: { events, needsFreshView: false, reply: { kind: 'reclaimComplete', statuses } } };

@@ -7,3 +7,4 @@ export * from './queries';
 export * from './reclaim-rule';
 export * from './seal';
 export * from './state';
+export * from './snapshot';

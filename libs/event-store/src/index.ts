@@ -7,3 +7,4 @@ export * from './in-memory-event-store';
 export * from './subscription';
 export * from './command-handler';
 export { STALE_APPEND } from './chain';
+export { nextBySubject } from './stream-access';

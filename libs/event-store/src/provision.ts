@@ -25,6 +25,15 @@ export interface ProvisionOptions {
 
 const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
+/**
+ * The fewest decisions per cluster an operator may keep (stream max_msgs_per_subject), set with
+ * `gracectl retention` once snapshots cover what it drops (docs/operations.md, "History
+ * retention"). A per-subject count, not an age: it never drops a cluster's latest decision, which
+ * the next append's expectation and every snapshot check link to. Provisioning leaves a limit this
+ * large or larger alone and resets any smaller one to -1 (keep everything).
+ */
+export const MIN_RETAINED_DECISIONS = 100_000;
+
 /** The event stream's configuration. Exported so that health checks can compare against it. */
 export function eventStreamConfig(names: StreamNames, opts: ProvisionOptions = {}): StreamConfig {
   return {
@@ -103,6 +112,7 @@ function configDrift(actual: StreamConfig, desired: StreamConfig, replicasGiven:
   ] as const;
   for (const key of keys) {
     if (key === 'num_replicas' && !replicasGiven) continue;
+    if (key === 'max_msgs_per_subject' && actual.max_msgs_per_subject >= MIN_RETAINED_DECISIONS) continue; // an operator's deliberate retention
     if (actual[key] !== desired[key]) drift[key] = desired[key];
   }
   const want = [...desired.subjects].sort();

@@ -1,4 +1,4 @@
-import { streamNames, type DecisionMessage } from '#contracts';
+import { streamNames, type DecisionMessage, type EventBody } from '#contracts';
 import { decide, evolve, initialClusterState, seal, type Command } from '#domain';
 import { buildTimeline, timelineText } from './audit';
 import { applyMessage, ChangeSet, emptyModel } from './model';
@@ -6,7 +6,10 @@ import { applyMessage, ChangeSet, emptyModel } from './model';
 const names = streamNames('unit');
 
 /** Decides commands on a cluster and returns the audit rows the registry would store, with the registry's invalidation published late. */
-function history(commands: Command[]) {
+/** Events stored as they are, not decided: what builds before issue 13 stored for refusals outside grace. */
+type Stored = { type: 'stored'; actor: string; events: EventBody[] };
+
+function history(commands: (Command | Stored)[]) {
   const state = initialClusterState();
   const model = emptyModel();
   const changes = new ChangeSet({ trackRows: false });
@@ -15,10 +18,11 @@ function history(commands: Command[]) {
   const store = (subject: string, message: DecisionMessage) => applyMessage(model, names, { sequence: ++seq, subject, time: new Date(t), message }, changes);
   commands.forEach((command, i) => {
     t += 60_000;
-    const r = decide(command, state);
+    const r = command.type === 'stored' ? { ok: true as const, decision: { events: command.events } } : decide(command, state);
     if (!r.ok) throw new Error(r.rejection.message);
     if (r.decision.events.length === 0) return;
-    const m = seal(state, r.decision.events, { cluster: 'c', decisionId: `d${i}`, actor: 'node' in command ? command.node : 'admin', time: new Date(t) });
+    const actor = command.type === 'stored' ? command.actor : 'node' in command ? command.node : 'admin';
+    const m = seal(state, r.decision.events, { cluster: 'c', decisionId: `d${i}`, actor, time: new Date(t) });
     for (const e of m.events) evolve(state, e);
     store('unit.cluster.c', m);
   });
@@ -27,15 +31,25 @@ function history(commands: Command[]) {
   return changes.audit;
 }
 
-const script: Command[] = [
+const script: (Command | Stored)[] = [
   { type: 'add', nodes: ['a', 'b'] },
   { type: 'create', node: 'a', clients: [{ client: '0a' }, { client: '0b' }] },
   { type: 'create', node: 'b', clients: [{ client: '0c' }] },
   { type: 'start', nodes: ['a'] },
   { type: 'reclaim', node: 'a', clients: ['0a'] },
   { type: 'expire', now: Date.parse('2026-05-01T12:00:00.000Z') },
-  { type: 'reclaim', node: 'a', clients: ['0b'] },
+  // Outside grace this build stores no refusal (noise); older logs hold one, and audits still explain it.
+  { type: 'stored', actor: 'a', events: [{ type: 'ReclaimRejected', node: 'a', rejections: [{ client: '0b', status: 'NFS4ERR_NO_GRACE', op: 'reclaim' }] }] },
 ];
+
+it('a reclaim outside grace is refused without an event', () => {
+  const state = initialClusterState();
+  for (const command of script.slice(0, 6) as Command[]) {
+    const r = decide(command, state);
+    if (r.ok) for (const e of seal(state, r.decision.events, { cluster: 'c', decisionId: command.type, actor: 'admin', time: new Date(0) }).events) evolve(state, e);
+  }
+  expect(decide({ type: 'reclaim', node: 'a', clients: ['0b'] }, state)).toMatchObject({ ok: true, decision: { events: [], reply: { statuses: ['NFS4ERR_NO_GRACE'] } } });
+});
 
 describe('audit timeline', () => {
   const rows = history(script);

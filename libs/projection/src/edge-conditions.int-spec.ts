@@ -131,17 +131,15 @@ describe('RFC 7530 §9.6.3.4 edge conditions through the registry', () => {
 
     const { fromDb, fromEvents } = await timeline(c, A);
     expect(fromDb).toEqual(fromEvents);
+    // The late NO_GRACE (outside grace) is not an event: refusals outside grace are noise the log
+    // does not keep (libs/domain refusalsRecorded); the timeline shows the grace period's end instead.
     expect(fromDb.map((t) => t.type)).toEqual([
-      'ClientRecorded', 'GraceStarted', 'GraceEnded', 'ClientRecordsInvalidated', 'ReclaimRejected', 'GraceStarted', 'ReclaimRejected',
+      'ClientRecorded', 'GraceStarted', 'GraceEnded', 'ClientRecordsInvalidated', 'GraceStarted', 'ReclaimRejected',
     ]);
     const text = timelineText(fromDb);
     const ended = fromDb.find((t) => t.type === 'GraceEnded')!;
     const invalidated = fromDb.find((t) => t.type === 'ClientRecordsInvalidated')!;
-    const [noGrace, bad] = fromDb.filter((t) => t.type === 'ReclaimRejected');
-    // "Why did A get NFS4ERR_NO_GRACE at 10:02:30?" — the grace period ended at 10:02:00 by its deadline.
-    expect(noGrace!.time).toBe('2026-03-01T10:02:30.000Z');
-    expect(noGrace!.text).toContain('NFS4ERR_NO_GRACE — no grace period is in force: the grace period of epoch 1 ended at 2026-03-01T10:02:00.000Z because its deadline passed; abandoned a');
-    expect(noGrace!.see).toEqual([ended.sequence]);
+    const [bad] = fromDb.filter((t) => t.type === 'ReclaimRejected');
     expect(ended.text).toContain('1 record(s) of epoch 1 not reclaimed are invalid from now on');
     expect(invalidated.text).toContain('client 0a0a0a0a');
     expect(invalidated.causation).toBe(ended.id);

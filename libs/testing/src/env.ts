@@ -1,6 +1,6 @@
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { streamNames, type StreamNames } from '#contracts';
+import { streamNames, subjects, type StreamNames } from '#contracts';
 import { uniquePrefix } from '#infra';
 
 /** NATS URL of this jest run (set by test/support/global-setup.ts). */
@@ -21,14 +21,16 @@ export function testStreamNames(label: string): StreamNames {
   return streamNames(uniquePrefix(label));
 }
 
-/** Deletes the test's stream; a stream that was never created is fine. */
+/** Deletes the test's stream and its snapshot bucket; one that was never created is fine. */
 export async function cleanupStream(nc: NatsConnection, names: StreamNames): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  try {
-    await jsm.streams.delete(names.stream);
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return;
-    throw err;
+  for (const stream of [names.stream, `KV_${subjects.snapshotBucket(names)}`]) {
+    try {
+      await jsm.streams.delete(stream);
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) continue;
+      throw err;
+    }
   }
 }
 

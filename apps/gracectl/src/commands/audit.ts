@@ -1,8 +1,10 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { ClientIdSchema, NodeIdSchema } from '#contracts';
 import type { AuditFocus, AuditSource } from '#projection';
 import { UsageError } from '../args';
 import { Failure, type CommandContext, type CommandSpec } from '../command';
 import { DATABASE_URL_OPTION, databaseUrlOf } from './replay';
+import { historyText } from './retention';
 
 /**
  * `gracectl audit --client X | --node N | --epoch E`: the causal timeline of one client, node or
@@ -40,6 +42,8 @@ export const auditCommand: CommandSpec = {
     }
     const what = 'client' in focus ? `client ${focus.client}` : 'node' in focus ? `node ${focus.node}` : `epoch ${focus.epoch}`;
     ctx.stdout(`audit of ${what} in cluster ${focus.cluster}, from ${source} at stream sequence ${sequence}\n${timelineText(entries)}`);
+    // Where the stored history starts, after the timeline so that its first line stays the header.
+    ctx.stdout(`${await historyText(ctx, await jetstreamManager((await ctx.opened()).nc))}\n`);
   },
 };
 

@@ -32,13 +32,15 @@ export function failureOf(ctx: CommandContext, rejection: Rejection): Failure {
 
 /** Runs one admin command with optimistic concurrency (load, decide, append, retry on conflict). */
 export async function execute(ctx: CommandContext, command: AdminCommand): Promise<void> {
-  const result = await executeOnce(await ctx.store(), ctx.names, ctx.cluster, command, { actor: ctx.actor, causation: ctx.causation });
+  const opened = await ctx.opened();
+  const result = await executeOnce(opened.store, ctx.names, ctx.cluster, command, { actor: ctx.actor, causation: ctx.causation }, { snapshots: opened.snapshots });
   if (!result.ok) throw failureOf(ctx, result.rejection);
 }
 
 /** The cluster's current state; a cluster without events does not exist and is a failure. */
 export async function existingCluster(ctx: CommandContext): Promise<ClusterState> {
-  const { state, malformed } = await loadCluster(await ctx.store(), ctx.names, ctx.cluster);
+  const opened = await ctx.opened();
+  const { state, malformed } = await loadCluster(opened.store, ctx.names, ctx.cluster, { snapshots: opened.snapshots });
   for (const m of malformed) ctx.stderr(`warning: skipped malformed event message at sequence ${m.sequence}: ${m.error.message}\n`);
   if (!state.exists) throw failureOf(ctx, { code: 'NO_CLUSTER', message: '' });
   return state;

@@ -73,6 +73,13 @@ class AgentMetrics implements OnModuleInit {
         }
       },
     });
+    new Counter({
+      name: 'gk_agent_refusals_not_stored_total', help: 'final refusals answered outside grace, not stored as events (noise)', labelNames: ['op'], registers,
+      collect() {
+        this.reset();
+        for (const [op, n] of core.service.refusalsNotStored) this.inc({ op }, n);
+      },
+    });
     new Gauge({ name: 'gk_agent_group_commits', help: 'appends made by the group committer for batches', registers, collect() { this.set(core.views.totalBatches); } });
     new Gauge({ name: 'gk_agent_group_committed_requests', help: 'requests that went out in those batches', registers, collect() { this.set(core.views.totalBatchedRequests); } });
     new Gauge({ name: 'gk_agent_end_grace_writes', help: 'times Y was written to v4_end_grace', registers, collect() { this.set(core.endGrace.writes); } });

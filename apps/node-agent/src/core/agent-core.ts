@@ -53,6 +53,7 @@ export class AgentCore {
         names: o.names,
         cluster: o.cluster,
         trackedNodes: [o.node],
+        snapshots: opened.snapshots,
         catchUpTimeoutMs: o.requestTimeoutMs,
         watchdogMs: 1000,
         onMalformed: (m) => o.log.warn(`skipped malformed message seq=${m.sequence}: ${m.error.kind}: ${m.error.message}`),
@@ -65,7 +66,8 @@ export class AgentCore {
       });
       service = new AgentService({ cluster: o.cluster, node: o.node, views, requestTimeoutMs: o.requestTimeoutMs, log: o.log });
       const { view } = views;
-      o.log.info(`cluster ${o.cluster} node ${o.node}: view at sequence ${view.version}, epoch ${view.state.epoch}, recovery epoch ${view.state.recoveryEpoch}`);
+      const from = view.loadedFromSnapshot ? `from snapshot at ${view.loadedFromSnapshot}` : 'full replay';
+      o.log.info(`cluster ${o.cluster} node ${o.node}: view at sequence ${view.version} (${from}), epoch ${view.state.epoch}, recovery epoch ${view.state.recoveryEpoch}`);
       return new AgentCore(service, views, opened, endGrace, !o.store);
     } catch (err) {
       if (!o.store) await opened.close();

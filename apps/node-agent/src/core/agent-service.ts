@@ -48,6 +48,8 @@ export class AgentService {
   private readonly now: () => number;
   private readonly graceDoneWaiter: GraceDoneWaiter;
   readonly counters = new Map<string, number>();
+  /** Final refusals answered outside grace, which the log does not store (noise), by op. */
+  readonly refusalsNotStored = new Map<string, number>();
 
   constructor(private readonly options: AgentServiceOptions) {
     this.node = options.node;
@@ -186,7 +188,9 @@ export class AgentService {
   async reclaimComplete(client: string, causation?: string): Promise<AgentReply> {
     return this.deadline('reclaim_complete', async () => {
       const a = this.expectOk(await this.submit({ type: 'reclaimComplete', node: this.node, clients: [client] }, causation));
-      return { status: a.reply.kind === 'reclaimComplete' ? a.reply.statuses[0]! : 'NFS4ERR_DELAY' };
+      const status = a.reply.kind === 'reclaimComplete' ? a.reply.statuses[0]! : 'NFS4ERR_DELAY';
+      this.countIfNotStored('reclaim_complete', client, status, a);
+      return { status };
     });
   }
 
@@ -253,7 +257,15 @@ export class AgentService {
   private async reclaimStatusOf(client: string, causation?: string): Promise<AgentStatus> {
     const a = this.expectOk(await this.submit({ type: 'reclaim', node: this.node, clients: [client] }, causation));
     // Without a cluster there is no grace period to reclaim in.
-    return a.reply.kind === 'reclaim' ? a.reply.statuses[0]! : 'NFS4ERR_NO_GRACE';
+    const status = a.reply.kind === 'reclaim' ? a.reply.statuses[0]! : 'NFS4ERR_NO_GRACE';
+    this.countIfNotStored('reclaim', client, status, a);
+    return status;
+  }
+
+  private countIfNotStored(op: string, client: string, status: AgentStatus, a: Extract<CommandResult, { ok: true }>): void {
+    if (status === 'OK' || status === 'NFS4ERR_GRACE') return;
+    if (a.events.some((e) => e.type === 'ReclaimRejected' && e.rejections.some((r) => r.client === client))) return;
+    this.refusalsNotStored.set(op, (this.refusalsNotStored.get(op) ?? 0) + 1);
   }
 
   private async liftIfDone(causation?: string): Promise<void> {
