@@ -26,17 +26,28 @@ const single = process.env.GK_SIM_SEED ? Number(process.env.GK_SIM_SEED) : undef
 const count = single !== undefined ? 1 : Number(process.env.GK_SIM_SCHEDULES ?? 200);
 const baseSeed = single ?? Number(process.env.GK_SIM_BASE_SEED ?? (Date.now() % 1_000_000_000));
 const CONCURRENCY = Number(process.env.GK_SIM_CONCURRENCY ?? 8);
+/** Set by `npm run soak`: a line every 100 schedules, and each failure as soon as it is found. */
+const PROGRESS = process.env.GK_SIM_PROGRESS === '1';
+/** Long soaks are bounded by their size, not by the CI's ten minutes. */
+const TIMEOUT_MS = Math.max(600_000, Math.ceil(count / CONCURRENCY) * 30_000);
 
 it(`${count} random fault schedules (seeds ${baseSeed}..${baseSeed + count - 1}) keep every invariant`, async () => {
   const results: RandomRunResult[] = [];
+  const startedAt = Date.now();
   let next = 0;
   const worker = async () => {
     while (next < count) {
       const seed = baseSeed + next++;
-      results.push(await runRandomSchedule({ seed, natsUrl: testNatsUrl(), names, agents: 'in-process' }));
+      const result = await runRandomSchedule({ seed, natsUrl: testNatsUrl(), names, agents: 'in-process' });
+      results.push(result);
+      if (!PROGRESS) continue;
+      if (result.violations.length) process.stderr.write(`[randomized] FAILED ${describeFailure(result)}\n`);
+      if (results.length % 100 === 0 || results.length === count) {
+        const failedSoFar = results.filter((r) => r.violations.length > 0).length;
+        process.stderr.write(`[randomized] ${results.length}/${count} schedules in ${Date.now() - startedAt} ms, ${failedSoFar} failed\n`);
+      }
     }
   };
-  const startedAt = Date.now();
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, count) }, worker));
   const failed = results.filter((r) => r.violations.length > 0);
   const ends = results.flatMap((r) => r.stats.graceEnds.map((e) => e.split(':')[1]));
@@ -48,7 +59,7 @@ it(`${count} random fault schedules (seeds ${baseSeed}..${baseSeed + count - 1})
   );
   if (failed.length) throw new Error(failed.slice(0, 3).map(describeFailure).join('\n\n'));
   expect(results).toHaveLength(count);
-}, 600_000);
+}, TIMEOUT_MS);
 
 /**
  * Failing seeds found by soaks (`npm run soak`), each kept by name: first the seed itself (its
