@@ -132,10 +132,15 @@ export class SimCluster {
     await this.startServers();
   }
 
-  /** The operator removes a node that will never come back (`gracectl remove`). */
+  /**
+   * The operator removes a node that will never come back (`gracectl remove`), fenced first as an
+   * operator must: its server is down and its agent stopped (and left down), so no request the
+   * node still had on its way (a grace_start would add it back with NEED) is decided afterwards.
+   */
   async removeNode(node: string): Promise<void> {
     this.obs.fault(`remove ${node}`);
     if (this.server(node).state !== 'down') this.crashServer(node);
+    await this.agent(node).kill();
     const r = await this.adminCommand({ type: 'remove', nodes: [node] });
     if (!r.ok) throw new Error(`remove ${node}: ${r.rejection.message}`);
     this.server(node).markRemoved();

@@ -29,6 +29,12 @@ describe('decision codec', () => {
     expect(result).toMatchObject({ ok: false, error: { kind } });
   });
 
+  it('quotes an unknown event type of any size in a bounded message (found by test/fuzz)', () => {
+    const result = decodeDecision(bytes({ kind: 'gk.decision', v: 1, id: 'x', events: [event({ type: 'x'.repeat(170_000) })] }));
+    expect(result).toMatchObject({ ok: false, error: { kind: 'unknown-event-type' } });
+    expect(result.ok ? '' : result.error.message.length).toBeLessThan(200);
+  });
+
   it('accepts a 1024-byte client id', () => {
     const m = { kind: 'gk.decision', v: 1, id: 'x', events: [event({ type: 'ClientRemoved', node: 'a', clients: ['ab'.repeat(1024)] })] };
     expect(validateDecision(m as DecisionMessage).ok).toBe(true);

@@ -55,11 +55,20 @@ export function decodeDecision(data: Uint8Array): Result<DecisionMessage, Decode
 export function decodeEvent(candidate: unknown): Result<GkEvent, DecodeError> {
   const type = (candidate as { type?: unknown } | null)?.type;
   if (typeof type !== 'string' || !(EVENT_TYPES as string[]).includes(type)) {
-    return err({ kind: 'unknown-event-type', message: `unknown event type ${JSON.stringify(type)}` });
+    return err({ kind: 'unknown-event-type', message: `unknown event type ${preview(type)}` });
   }
   const parsed = GkEventSchema.safeParse(candidate);
   if (!parsed.success) return err({ kind: 'invalid-event', message: `${type}: ${z.prettifyError(parsed.error)}` });
   return ok(parsed.data as GkEvent);
+}
+
+/**
+ * A bounded, printable quote of an untrusted value for an error message: anyone who can publish on
+ * the stream chooses it, and the message is logged and stored with the malformed record.
+ */
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 80 ? text : `${text.slice(0, 80)}... (${text.length} characters)`;
 }
 
 /** Validation on write: a service must never publish what it would refuse to read. */

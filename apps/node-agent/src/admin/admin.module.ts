@@ -7,7 +7,7 @@ import type { AgentCore } from '../core/agent-core';
 
 const AGENT = Symbol('AGENT');
 
-const GraceDoneBody = z.object({ wait: z.boolean().optional() }).strict();
+export const GraceDoneBody = z.object({ wait: z.boolean().optional() }).strict();
 
 @ApiTags('node-agent')
 @ApiBearerAuth()

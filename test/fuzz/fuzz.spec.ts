@@ -1,0 +1,34 @@
+/**
+ * Every fuzz target (targets/index.ts), one at a time. In `npm test` a short deterministic run of
+ * each (GK_FUZZ_RUNS, default 2,000; seed GK_FUZZ_SEED, default 1); `npm run fuzz` runs 1,000,000
+ * inputs per target and prints inputs/s, the slowest input and the heap before and after.
+ * GK_FUZZ_TARGET=<name> runs one target.
+ */
+import { decodeDecision, encodeDecision } from '#contracts';
+import { runFuzzTarget } from './harness';
+import { FUZZ_TARGETS } from './targets';
+import { DECISION_CORPUS } from './targets/event-envelopes';
+
+const RUNS = Number(process.env.GK_FUZZ_RUNS ?? 2_000);
+const SEED = Number(process.env.GK_FUZZ_SEED ?? 1);
+const only = process.env.GK_FUZZ_TARGET;
+const targets = FUZZ_TARGETS.filter((t) => only === undefined || t.name === only);
+/** About 1 ms per input is the slowest target's rate on a busy 2-core machine; leave ample room. */
+const TIMEOUT_MS = Math.max(120_000, RUNS * 5);
+
+it('selects at least one target', () => {
+  expect(targets.map((t) => t.name)).not.toHaveLength(0);
+});
+
+it('the envelope corpus is valid (mutations start from real decisions)', () => {
+  for (const m of DECISION_CORPUS) expect(decodeDecision(encodeDecision(m))).toEqual({ ok: true, value: m });
+});
+
+describe.each(targets.map((t) => [t.name, t] as const))('fuzz target %s', (_, target) => {
+  it(`${RUNS} inputs (seed ${SEED}): no crash, hang or unbounded growth`, async () => {
+    const stats = await runFuzzTarget(target, { runs: RUNS, seed: SEED });
+    process.stderr.write(`[fuzz] ${JSON.stringify(stats.failure ? { ...stats, failure: undefined } : stats)}\n`);
+    if (stats.failure) throw new Error(stats.failure);
+    expect(stats.runs).toBe(RUNS);
+  }, TIMEOUT_MS);
+});
