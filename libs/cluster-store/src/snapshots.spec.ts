@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ClusterState, Command, evolve, initialClusterState } from '#domain';
-import { InMemoryCluster } from '../test/in-memory-cluster';
+import { InMemoryCluster } from '#testing';
 import { loadCluster } from './one-shot';
 import { MemorySnapshotBlobs } from './snapshot-blobs';
 import { encodeSnapshot, snapshotKey, Snapshots } from './snapshots';
