@@ -72,6 +72,24 @@ describe('UnixSocketServer access', () => {
     expect(server.connections).toBe(0);
   });
 
+  it('reports refusals at most once a second, counting the rest', async () => {
+    const path = join(base, 'flood', 'agent.sock');
+    const { server, refusals } = await echoServer(path, socketAccess({ group: 'nogroup', allowUids: 'root', allowGids: '' }));
+    const script = `
+      const net = require('node:net');
+      let left = 20;
+      const next = () => { if (left-- === 0) return; const c = net.connect(process.argv[1]); c.on('error', () => {}); c.on('close', next); };
+      next();`;
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', script, path], { uid: NOBODY, gid: NOBODY, cwd: '/', stdio: 'ignore' });
+      child.on('error', reject);
+      child.on('exit', () => resolve());
+    });
+    expect(server.refused).toBe(20);
+    expect(refusals.length).toBeGreaterThanOrEqual(1);
+    expect(refusals.length).toBeLessThan(5);
+  });
+
   it('admits a peer allowed by its group, and root by its uid', async () => {
     const path = join(base, 'admit', 'agent.sock');
     const { refusals } = await echoServer(path, socketAccess({ group: 'nogroup', allowUids: '0', allowGids: 'nogroup' }));

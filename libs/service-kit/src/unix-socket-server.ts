@@ -58,7 +58,7 @@ export async function closeServer(server: Server, sockets: Iterable<{ destroy():
 export interface UnixSocketOptions {
   /** Group, modes and allowed peers; default `socketAccess()` (this process's group, root and this user). */
   access?: SocketAccess;
-  /** Where a refused connection is reported (a local user tried a socket not meant for them). */
+  /** Where a refused connection is reported (a local user tried a socket not meant for them); at most once a second. */
   onRefused?(message: string): void;
 }
 
@@ -81,12 +81,25 @@ export class UnixSocketServer {
 
   static async listen(path: string, serve: (socket: Socket) => void, options: UnixSocketOptions = {}): Promise<UnixSocketServer> {
     const access = options.access ?? socketAccess();
+    // A local user who loops on connect() must not flood the log: one line a second, with a count.
+    let lastReport = 0;
+    let unreported = 0;
+    const report = (message: string) => {
+      const now = Date.now();
+      if (now - lastReport < 1000) {
+        unreported++;
+        return;
+      }
+      options.onRefused?.(unreported ? `${message} (and ${unreported} more refused since the last report)` : message);
+      lastReport = now;
+      unreported = 0;
+    };
     let self!: UnixSocketServer;
     const server = createServer((socket) => {
       const refusal = refusePeer(socket, access);
       if (refusal) {
         self.refused++;
-        options.onRefused?.(`refused a connection on ${path}: ${refusal}`);
+        report(`refused a connection on ${path}: ${refusal}`);
         socket.destroy();
         return;
       }
