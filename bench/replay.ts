@@ -65,7 +65,7 @@ export async function runReplayBench(ctx: BenchContext): Promise<BenchResult[]> 
 export async function replayBench(ctx: BenchContext, options: ReplayBenchOptions): Promise<ReplayBenchFigures> {
   const names = streamNames(uniquePrefix('bench_replay'));
   const database = await createTestDatabase(ctx.postgresUrl, `gk_bench_replay_${randomToken(4)}`);
-  const opened = await openGraceStore({ natsUrl: ctx.natsUrl, names, name: 'bench-replay' });
+  const opened = await openGraceStore({ natsUrl: ctx.natsUrl, names, name: 'bench-replay', provision: true });
   try {
     ctx.log(`  · generating ${options.events.toLocaleString('en-US')} events (${options.perMessage} per message, ${options.clusters} clusters) into ${names.stream}`);
     const t0 = performance.now();

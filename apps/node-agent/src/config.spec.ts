@@ -22,6 +22,7 @@ describe('gk-node-agent arguments', () => {
       adminPort: 8091,
       adminToken: undefined,
       requestTimeoutMs: 5000,
+      autoJoin: false,
     });
   });
 

@@ -18,6 +18,7 @@ export const FLAGS: Record<string, { variable: string; help: string }> = {
   '--end-grace-file': { variable: 'GK_END_GRACE_FILE', help: `written with Y when the cluster's grace ends, or "off" (default: ${DEFAULT_END_GRACE_FILE})` },
   '--admin-port': { variable: 'GK_ADMIN_PORT', help: `REST admin port (status, health, metrics), 0 for any, or "off" (default: ${DEFAULT_ADMIN_PORT})` },
   '--admin-token': { variable: 'GK_ADMIN_TOKEN', help: 'bearer token for admin changes (default: changes refused)' },
+  '--auto-join': { variable: 'GK_AUTO_JOIN', help: 'this node may make itself a member (and create a missing cluster): 1 or 0 (default: 0, membership is the operator\'s)' },
   '--request-timeout-ms': { variable: 'GK_REQUEST_TIMEOUT_MS', help: 'answer "retry later" when the event store is slower than this (default: 5000)' },
 };
 
@@ -36,6 +37,7 @@ const AgentEnvSchema = z.object({
   GK_ADMIN_PORT: offOr(z.coerce.number().int().min(0).max(65535)).default(DEFAULT_ADMIN_PORT),
   GK_ADMIN_TOKEN: env.optionalToken,
   GK_REQUEST_TIMEOUT_MS: env.positiveMs(5000),
+  GK_AUTO_JOIN: z.enum(['0', '1']).default('0'),
   /** Tests and simulators only: how to read the cld pipe when it is not on rpc_pipefs. */
   GK_CLD_PIPE_MODE: z.enum(['auto', 'messages', 'stream']).default('auto'),
 });
@@ -53,6 +55,7 @@ export interface AgentConfig {
   adminPort?: number;
   adminToken?: string;
   requestTimeoutMs: number;
+  autoJoin: boolean;
 }
 
 export type ParsedArgs = { help: true } | { help: false; config: AgentConfig };
@@ -94,6 +97,7 @@ export function parseAgentArgs(argv: readonly string[], environment: Record<stri
       adminPort: off(c.GK_ADMIN_PORT),
       adminToken: c.GK_ADMIN_TOKEN,
       requestTimeoutMs: c.GK_REQUEST_TIMEOUT_MS,
+      autoJoin: c.GK_AUTO_JOIN === '1',
     },
   };
 }

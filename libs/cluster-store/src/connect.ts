@@ -1,19 +1,27 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, NatsConnection } from '@nats-io/transport-node';
-import { decisionCodec, DecisionMessage, natsServers, StreamNames } from '#contracts';
-import { JetStreamEventStore, MalformedHandler, provisionStream } from '#event-store';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { decisionCodec, DecisionMessage, StreamNames, subjects } from '#contracts';
+import { JetStreamEventStore, MalformedHandler, provisionStream, requireStream } from '#event-store';
+import { connectNats, describeNatsSecurity, developmentMode, natsSecurityOptions } from './nats-connection';
 
 export type GraceEventStore = JetStreamEventStore<DecisionMessage>;
 
 export interface OpenedStore {
   nc: NatsConnection;
   store: GraceEventStore;
+  /** How this connection is secured and what became of the stream, for the process's start-up log. */
+  startupNotes: string[];
   close(): Promise<void>;
 }
 
 /**
- * Connects to NATS, makes sure the event stream exists, and returns the one event store every
- * Gracekeeper process uses. `reconnect` stays on: a partitioned agent must come back by itself.
+ * Connects to NATS (credentials and TLS from files: nats-connection.ts), checks the event stream,
+ * and returns the one event store every Gracekeeper process uses. `reconnect` stays on: a
+ * partitioned agent must come back by itself.
+ *
+ * Fail closed: the stream is created (or its configuration reconciled) only when asked to
+ * (`provision`), which defaults to development mode or `GK_CREATE_STREAM=1`; otherwise a missing
+ * stream is `StreamMissing`, since a stream that vanished may be lost history.
  */
 export async function openGraceStore(options: {
   natsUrl: string;
@@ -22,13 +30,15 @@ export async function openGraceStore(options: {
   onMalformed?: MalformedHandler;
   reconnect?: boolean;
   timeoutMs?: number;
+  /** Create the stream if missing and reconcile its settings (default: GK_CREATE_STREAM=1 or development mode). */
   provision?: boolean;
   /** Event stream replicas; default from GK_STREAM_REPLICAS, else the stream's own (1 when created). */
   replicas?: number;
 }): Promise<OpenedStore> {
   const replicas = options.replicas ?? replicasFromEnvironment();
-  const nc = await connect({
-    servers: natsServers(options.natsUrl),
+  const { security } = natsSecurityOptions(options.natsUrl);
+  const startupNotes = [describeNatsSecurity(options.natsUrl, security)];
+  const nc = await connectNats(options.natsUrl, {
     name: options.name,
     reconnect: options.reconnect ?? true,
     maxReconnectAttempts: -1,
@@ -39,13 +49,30 @@ export async function openGraceStore(options: {
     noAsyncTraces: true,
   });
   try {
-    if (options.provision ?? true) await provisionStream(await jetstreamManager(nc), options.names, { replicas });
+    const jsm = await jetstreamManager(nc);
+    if (options.provision ?? createStreamFromEnvironment()) {
+      await provisionStream(jsm, options.names, { replicas });
+    } else {
+      const { weaknesses } = await requireStream(jsm, options.names);
+      for (const w of weaknesses) startupNotes.push(`WARNING: event stream ${options.names.stream}: ${w} (run gracectl init to fix)`);
+    }
   } catch (err) {
     await nc.close();
     throw err;
   }
-  const store = new JetStreamEventStore<DecisionMessage>({ nc, names: options.names, codec: decisionCodec, onMalformed: options.onMalformed });
-  return { nc, store, close: () => nc.drain().catch(() => nc.close()) };
+  const store = new JetStreamEventStore<DecisionMessage>({
+    nc,
+    names: options.names,
+    codec: decisionCodec,
+    onMalformed: options.onMalformed,
+    linkedSubjects: (subject) => subjects.isCluster(options.names, subject),
+  });
+  return { nc, store, startupNotes, close: () => nc.drain().catch(() => nc.close()) };
+}
+
+/** `GK_CREATE_STREAM=1`, or development mode: the explicit ways to let a process create the stream. */
+export function createStreamFromEnvironment(environment: Record<string, string | undefined> = process.env): boolean {
+  return developmentMode(environment) || /^(1|true|yes)$/i.test(environment.GK_CREATE_STREAM?.trim() ?? '');
 }
 
 function replicasFromEnvironment(): number | undefined {

@@ -6,4 +6,4 @@ export * from './jetstream-event-store';
 export * from './in-memory-event-store';
 export * from './subscription';
 export * from './command-handler';
-export { STALE_APPEND } from './chain';
+export { STALE_APPEND, TruncatedHistory, type LinkedSubjects } from './chain';
