@@ -34,11 +34,14 @@ export async function openGraceStore(options: {
   provision?: boolean;
   /** Event stream replicas; default from GK_STREAM_REPLICAS, else the stream's own (1 when created). */
   replicas?: number;
+  /** Where NATS credentials, TLS files and the mode are read (default process.env; tests: one identity each). */
+  environment?: Record<string, string | undefined>;
 }): Promise<OpenedStore> {
+  const environment = options.environment ?? process.env;
   const replicas = options.replicas ?? replicasFromEnvironment();
-  const { security } = natsSecurityOptions(options.natsUrl);
+  const { security } = natsSecurityOptions(options.natsUrl, environment);
   const startupNotes = [describeNatsSecurity(options.natsUrl, security)];
-  const nc = await connectNats(options.natsUrl, {
+  const nc = await connectNats(options.natsUrl, environment, {
     name: options.name,
     reconnect: options.reconnect ?? true,
     maxReconnectAttempts: -1,
@@ -50,7 +53,7 @@ export async function openGraceStore(options: {
   });
   try {
     const jsm = await jetstreamManager(nc);
-    if (options.provision ?? createStreamFromEnvironment()) {
+    if (options.provision ?? createStreamFromEnvironment(environment)) {
       await provisionStream(jsm, options.names, { replicas });
     } else {
       const { weaknesses } = await requireStream(jsm, options.names);

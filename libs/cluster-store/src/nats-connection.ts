@@ -109,7 +109,7 @@ export function describeNatsSecurity(url: string, security: NatsSecurity): strin
 }
 
 /** Connects with the process's NATS security settings; `options` add to them (reconnects, name, ...). */
-export async function connectNats(url: string, options: Partial<ConnectionOptions> = {}, environment: Environment = process.env): Promise<NatsConnection> {
+export async function connectNats(url: string, environment: Environment = process.env, options: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
   const { options: security } = natsSecurityOptions(url, environment);
   return connect({ servers: natsServers(url), ...options, ...security });
 }
