@@ -13,6 +13,7 @@ import { connectNats, executeOnce, loadCluster, openGraceStore, type OpenedStore
 import { decide, seal, type Command } from '#domain';
 import { eventStreamConfig } from '#event-store';
 import { startNatsServer, type NatsServer } from '#infra';
+import { GraceCoordinator } from '../../apps/grace-coordinator/src/coordinator';
 import { startTestAgent, type TestAgent } from '../../apps/node-agent/test/in-process';
 
 const PERMISSIONS = join(__dirname, '../../deploy/nats/permissions.conf');
@@ -129,6 +130,18 @@ describe('NATS with deploy/nats/permissions.conf', () => {
     expect(refused?.message).toMatch(/permission/i);
     // Nobody answers the operator's request: no responders, rather than the agent's forged reply.
     await expect(operator.nc.request(subjects.coordinatorRequests(names, cluster), '{"op":"dump"}', { timeout: 2000 })).rejects.toThrow(/no responders|503|timeout/i);
+  });
+
+  it('the coordinator identity can do its work: follow the log and answer its requests, changes with the admin token', async () => {
+    const opened = await openAs('gk-coordinator');
+    const token = 'coordinator-admin-token';
+    const coordinator = await GraceCoordinator.start({ nc: opened.nc, store: opened.store, names, clusters: [cluster], cluster: { replica: 'auth' }, adminToken: token });
+    closers.push(() => coordinator.close());
+    const ask = async (body: object) => (await operator.nc.request(subjects.coordinatorRequests(names, cluster), JSON.stringify(body), { timeout: 5000 })).json<Record<string, unknown>>();
+    expect(await ask({ op: 'status' })).toMatchObject({ ok: true, summary: { recoveryEpoch: 1 } });
+    expect(await ask({ op: 'enforce', nodes: ['b'] })).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
+    expect(await ask({ op: 'enforce', nodes: ['b'], token })).toMatchObject({ ok: true });
+    await coordinator.close();
   });
 
   it('a forged GraceEnded from an unauthorised identity is refused by the server and changes no decision (I9)', async () => {
