@@ -4,13 +4,19 @@ import { decisionCodec, DecisionMessage, StreamNames, subjects } from '#contract
 import { JetStreamEventStore, MalformedHandler, provisionStream, requireStream } from '#event-store';
 import { connectNats, describeNatsSecurity, developmentMode, natsSecurityOptions } from './nats-connection';
 
+/** One line for a process's start-up log; `warn` for development mode and weaknesses. */
+export interface StartupNote {
+  level: 'info' | 'warn';
+  text: string;
+}
+
 export type GraceEventStore = JetStreamEventStore<DecisionMessage>;
 
 export interface OpenedStore {
   nc: NatsConnection;
   store: GraceEventStore;
   /** How this connection is secured and what became of the stream, for the process's start-up log. */
-  startupNotes: string[];
+  startupNotes: StartupNote[];
   close(): Promise<void>;
 }
 
@@ -40,7 +46,8 @@ export async function openGraceStore(options: {
   const environment = options.environment ?? process.env;
   const replicas = options.replicas ?? replicasFromEnvironment();
   const { security } = natsSecurityOptions(options.natsUrl, environment);
-  const startupNotes = [describeNatsSecurity(options.natsUrl, security)];
+  const open = security.development || security.credentials === 'none';
+  const startupNotes: StartupNote[] = [{ level: open ? 'warn' : 'info', text: describeNatsSecurity(options.natsUrl, security) }];
   const nc = await connectNats(options.natsUrl, environment, {
     name: options.name,
     reconnect: options.reconnect ?? true,
@@ -57,7 +64,7 @@ export async function openGraceStore(options: {
       await provisionStream(jsm, options.names, { replicas });
     } else {
       const { weaknesses } = await requireStream(jsm, options.names);
-      for (const w of weaknesses) startupNotes.push(`WARNING: event stream ${options.names.stream}: ${w} (run gracectl init to fix)`);
+      for (const w of weaknesses) startupNotes.push({ level: 'warn', text: `WARNING: event stream ${options.names.stream}: ${w} (run gracectl init to fix)` });
     }
   } catch (err) {
     await nc.close();

@@ -31,7 +31,7 @@ describe('fail closed', () => {
     const created = await openGraceStore({ natsUrl: testNatsUrl(), names, name: 'fc', environment: { ...production, GK_CREATE_STREAM: '1' } });
     try {
       expect((await jsm.streams.info(names.stream)).config).toMatchObject({ deny_delete: true, deny_purge: true });
-      expect(created.startupNotes[0]).toMatch(/WARNING: no NATS credentials/);
+      expect(created.startupNotes[0]).toMatchObject({ level: 'warn', text: expect.stringMatching(/WARNING: no NATS credentials/) });
     } finally {
       await created.close();
       await cleanupStream(admin, names);
@@ -47,7 +47,7 @@ describe('fail closed', () => {
       for (const command of [{ type: 'add', nodes: ['a'] }, { type: 'start', nodes: ['a'] }, { type: 'add', nodes: ['b'] }] as const) {
         await executeOnce(opened.store, names, 'c', { ...command, nodes: [...command.nodes] }, { actor: 't' });
       }
-      expect(opened.startupNotes).toContainEqual(expect.stringMatching(/deny_purge is off/));
+      expect(opened.startupNotes).toContainEqual({ level: 'warn', text: expect.stringMatching(/deny_purge is off/) });
       const subject = subjects.cluster(names, 'c');
       const last = await opened.store.currentVersion(subject);
       await jsm.streams.purge(names.stream, { filter: subject, keep: 1 });

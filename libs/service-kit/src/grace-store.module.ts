@@ -24,7 +24,8 @@ export class GraceStoreModule implements OnApplicationShutdown {
         useFactory: async () => {
           const opened = await openGraceStore(options);
           // How NATS is secured, development mode, a weak stream: said once, at start.
-          for (const note of opened.startupNotes) new Logger('nats').log(note);
+          const log = new Logger('nats');
+          for (const note of opened.startupNotes) (note.level === 'warn' ? log.warn(note.text) : log.log(note.text));
           return opened;
         },
       }],
