@@ -103,7 +103,10 @@ export function natsSecurityOptions(url: string, environment: Environment = proc
 /** One line for the start-up log: how this process reaches NATS, and a warning when it is open. */
 export function describeNatsSecurity(url: string, security: NatsSecurity): string {
   const how = `NATS ${url}: credentials ${security.credentials}, TLS ${security.tls ? 'required' : 'off'}`;
-  if (security.development) return `${how}. DEVELOPMENT MODE (GK_DEV_MODE=1): streams and clusters are created on demand; never use it in production`;
+  if (security.development) {
+    const remote = security.credentials === 'none' && !natsServers(url).every(isLoopback) ? ' WARNING: development mode is meant for a loopback NATS, and this one is not.' : '';
+    return `${how}. DEVELOPMENT MODE (GK_DEV_MODE=1): streams and clusters are created on demand; never use it in production.${remote}`;
+  }
   if (security.credentials === 'none') return `${how}. WARNING: no NATS credentials (docs/security.md): whoever reaches this server can forge decisions`;
   return how;
 }
@@ -112,6 +115,11 @@ export function describeNatsSecurity(url: string, security: NatsSecurity): strin
 export async function connectNats(url: string, environment: Environment = process.env, options: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
   const { options: security } = natsSecurityOptions(url, environment);
   return connect({ servers: natsServers(url), ...options, ...security });
+}
+
+function isLoopback(server: string): boolean {
+  const host = server.replace(/^[a-z]+:\/\//i, '').replace(/^[^@]*@/, '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 function readSecret(variable: string, file: string): Uint8Array {
