@@ -44,7 +44,7 @@ export async function openGraceStore(options: {
   environment?: Record<string, string | undefined>;
 }): Promise<OpenedStore> {
   const environment = options.environment ?? process.env;
-  const replicas = options.replicas ?? replicasFromEnvironment();
+  const replicas = options.replicas ?? replicasFromEnvironment(environment);
   const { security } = natsSecurityOptions(options.natsUrl, environment);
   const open = security.development || security.credentials === 'none';
   const startupNotes: StartupNote[] = [{ level: open ? 'warn' : 'info', text: describeNatsSecurity(options.natsUrl, security) }];
@@ -85,8 +85,8 @@ export function createStreamFromEnvironment(environment: Record<string, string |
   return developmentMode(environment) || /^(1|true|yes)$/i.test(environment.GK_CREATE_STREAM?.trim() ?? '');
 }
 
-function replicasFromEnvironment(): number | undefined {
-  const raw = process.env.GK_STREAM_REPLICAS;
+function replicasFromEnvironment(environment: Record<string, string | undefined>): number | undefined {
+  const raw = environment.GK_STREAM_REPLICAS;
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 5) throw new Error(`GK_STREAM_REPLICAS must be a whole number from 1 to 5, got ${JSON.stringify(raw)}`);
