@@ -44,7 +44,7 @@ export async function benchSystem(
   const names = streamNames(prefix);
   const runDir = join(REPO_ROOT, '.tmp', 'bench', `${label}-${randomToken(3)}`);
   const database = options.registry ? await createTestDatabase(ctx.postgresUrl, `gk_bench_${label}_${randomToken(4)}`) : undefined;
-  const opened = await openGraceStore({ natsUrl: ctx.natsUrl, names, name: `bench-${label}` });
+  const opened = await openGraceStore({ natsUrl: ctx.natsUrl, names, name: `bench-${label}`, provision: true });
   const crashes: string[] = [];
   const systemOptions: SystemOptions = {
     natsUrl: ctx.natsUrl,

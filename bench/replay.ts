@@ -65,7 +65,7 @@ export async function runReplayBench(ctx: BenchContext): Promise<BenchResult[]> 
 export async function replayBench(ctx: BenchContext, options: ReplayBenchOptions): Promise<ReplayBenchFigures> {
   const names = streamNames(uniquePrefix('bench_replay'));
   const database = await createTestDatabase(ctx.postgresUrl, `gk_bench_replay_${randomToken(4)}`);
-  const opened = await openGraceStore({ natsUrl: ctx.natsUrl, names, name: 'bench-replay' });
+  const opened = await openGraceStore({ natsUrl: ctx.natsUrl, names, name: 'bench-replay', provision: true });
   try {
     ctx.log(`  · generating ${options.events.toLocaleString('en-US')} events (${options.perMessage} per message, ${options.clusters} clusters) into ${names.stream}`);
     const t0 = performance.now();
@@ -92,6 +92,11 @@ async function publishEvents(nc: Parameters<typeof jetstream>[0], names: ReturnT
   }));
   let events = 0;
   let messages = 0;
+  // Every cluster message must link to its subject's previous one (readers skip it otherwise).
+  // Nothing else writes to this private stream while it is seeded, so each publish's sequence is
+  // known in advance and the pipeline can carry the expectations; a wrong guess fails loudly (10071).
+  const base = (await (await js.jetstreamManager()).streams.info(names.stream)).state.last_seq;
+  const lastOf = new Map<string, number>();
   let inflight: Promise<unknown>[] = [];
   let reported = 0;
   for (let turn = 0; events < options.events; turn++) {
@@ -103,7 +108,9 @@ async function publishEvents(nc: Parameters<typeof jetstream>[0], names: ReturnT
       batch.push(...d.events.slice(0, options.events - events - batch.length));
     }
     const message: DecisionMessage = { kind: 'gk.decision', v: 1, id: `bench-${cluster}-${messages}`, events: batch };
-    inflight.push(js.publish(subjects.cluster(names, cluster), encodeDecision(message), { msgID: message.id }));
+    const sequence = base + messages + 1;
+    inflight.push(js.publish(subjects.cluster(names, cluster), encodeDecision(message), { msgID: message.id, expect: { lastSubjectSequence: lastOf.get(cluster) ?? 0 } }));
+    lastOf.set(cluster, sequence);
     events += batch.length;
     messages += 1;
     if (inflight.length >= 1000) {

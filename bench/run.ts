@@ -9,9 +9,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
+import { connectNats } from '#cluster-store';
 import { Client } from 'pg';
-import { errorMessage, findNatsServer, natsServers } from '#infra';
+import { errorMessage, findNatsServer } from '#infra';
 import { ensureInfra, REPO_ROOT } from '../scripts/system';
 import type { BenchContext } from './harness';
 import { runAgentStart } from './agent-start';
@@ -91,7 +91,7 @@ async function main(): Promise<number> {
 async function collectVersions(natsUrl: string, postgresUrl: string): Promise<Versions> {
   let natsServer = 'unknown';
   try {
-    const nc = await connect({ servers: natsServers(natsUrl), timeout: 5000 });
+    const nc = await connectNats(natsUrl, process.env, { timeout: 5000 });
     natsServer = nc.info?.version ?? 'unknown';
     await nc.close();
   } catch (err) {

@@ -65,7 +65,7 @@ async function main(): Promise<number> {
   const agents = new Map<string, AgentClient>();
   try {
     const names: StreamNames = streamNames(target.prefix);
-    opened = await openGraceStore({ natsUrl: target.natsUrl, names, name: 'gracekeeper-demo' });
+    opened = await openGraceStore({ natsUrl: target.natsUrl, names, name: 'gracekeeper-demo', provision: true });
     for (const [node, { socket }] of target.agents) agents.set(node, await AgentClient.connect(socket, { defaultTimeoutMs: 120_000, connectTimeoutMs: 5000 }));
     if (!agents.has(RESTARTING) || agents.size < 2) throw new Error(`the demo needs node-agents for a and ${RESTARTING} (found: ${[...agents.keys()].join(', ') || 'none'})`);
     const nodes = [...agents.keys()].sort();

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   const note = (line: string) => say(`  · ${line}`);
 
   say(`Starting Gracekeeper (cluster ${cluster}, prefix ${prefix}, nodes ${START_NODES.join(' ')})`);
+  say('  DEVELOPMENT MODE (GK_DEV_MODE=1): no NATS credentials, stream and cluster created on demand. Not for production: docs/security.md');
   let infra: Infra | undefined;
   let system: System | undefined;
   let shuttingDown: Promise<void> | undefined;

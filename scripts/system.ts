@@ -146,9 +146,15 @@ export class System {
     return this.services.find((s) => s.kind === kind);
   }
 
-  /** The environment every Gracekeeper program of this system reads. */
+  /**
+   * The environment every Gracekeeper program of this system reads. A local system is a
+   * development one (docs/security.md): no NATS credentials, the stream created on demand, agents
+   * that add themselves to the cluster. Each program announces it at start.
+   */
   commonEnv(): Record<string, string> {
     return {
+      GK_DEV_MODE: '1',
+      GK_AUTO_JOIN: '1',
       NATS_URL: this.options.natsUrl,
       GK_PREFIX: this.options.prefix,
       GK_CLUSTER: this.options.cluster,

@@ -236,7 +236,9 @@ describe('grace-coordinator REST admin', () => {
 
     const ended = await post(`/clusters/${c}/end`, {});
     expect(await ended.json()).toMatchObject({ ok: true, summary: { recoveryEpoch: 0, lastGraceEnd: { reason: 'admin', abandonedNodes: ['a'] } } });
-    expect(ofType(await events(c), 'GraceEnded').map((e) => e.actor)).toEqual(['coordinator:rest-1']);
+    // The authenticated identity, not a claim: the body cannot name an actor.
+    expect(ofType(await events(c), 'GraceEnded').map((e) => e.actor)).toEqual(['admin-token@rest']);
+    expect((await post(`/clusters/${c}/join`, { nodes: ['a'], actor: 'someone-else' })).status).toBe(400);
 
     const health = await (await get('/health')).json();
     expect(health).toMatchObject({ status: 'ok', info: { nats: { status: 'up' }, clusters: { status: 'up', rest: { epoch: 2, recoveryEpoch: 0 } } } });

@@ -35,6 +35,9 @@ export default async function globalSetup(): Promise<void> {
   // Code under test that calls ensureNats()/ensurePostgres() itself lands on the same servers.
   process.env.NATS_URL = nats.url;
   process.env.DATABASE_URL = database.url;
+  // Tests run in development mode (docs/security.md): their streams are created on demand. Tests of
+  // production behaviour (missing stream, auth) set their own environment.
+  process.env.GK_DEV_MODE = '1';
   log(`NATS ${nats.url}, database ${redactUrl(database.url)}`);
 }
 

@@ -3,13 +3,11 @@ import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiQuery
 import { z } from 'zod';
 import { AdminTokenGuard, ReadTokenGuard } from '#service-kit';
 import { GraceCoordinator } from './coordinator';
-import { CoordinatorReply, CoordinatorRequestSchema, ErrorCode } from './operations';
-
-const CHANGE_OPS = ['add', 'start', 'join', 'lift', 'remove', 'enforce', 'noenforce', 'configure', 'end'] as const;
+import { CHANGE_OPS, CoordinatorReply, CoordinatorRequestSchema, ErrorCode, isChange } from './operations';
 
 const STATUS_OF: Record<ErrorCode, number> = {
   NO_CLUSTER: 404, NOT_SERVED: 404, NOT_MEMBER: 404,
-  NO_NODES: 400, INVALID: 400, BAD_REQUEST: 400,
+  NO_NODES: 400, INVALID: 400, BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403,
   IN_GRACE: 409, NOT_IN_GRACE: 409, NOT_YET: 409, WAIT_POLICY: 409,
   UNAVAILABLE: 503, INTERNAL: 500,
 };
@@ -82,14 +80,15 @@ export class ClustersController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Change the grace state: add | start | join | lift | remove | enforce | noenforce (body {nodes}), configure (body {config}), end (ends grace now, reason admin)' })
   @ApiParam({ name: 'op', enum: CHANGE_OPS })
-  @ApiBody({ schema: requestBodySchema, description: 'e.g. {"nodes": ["a", "b"]} or {"config": {"graceTimeMs": 60000}}; optional actor and causation' })
+  @ApiBody({ schema: requestBodySchema, description: 'e.g. {"nodes": ["a", "b"]} or {"config": {"graceTimeMs": 60000}}; optional causation. The recorded actor is admin-token@rest' })
   @ApiOkResponse({ description: '{ok: true, dump, summary, sequence}' })
   async change(@Param('cluster') cluster: string, @Param('op') op: string, @Body() body: unknown) {
-    if (!(CHANGE_OPS as readonly string[]).includes(op)) {
+    if (!isChange(op)) {
       throw new HttpException({ ok: false, code: 'BAD_REQUEST', error: `unknown operation ${JSON.stringify(op)}: use one of ${CHANGE_OPS.join(', ')}` }, 404);
     }
     const fields = body && typeof body === 'object' && !Array.isArray(body) ? body : {};
     if ('op' in fields) throw new HttpException({ ok: false, code: 'BAD_REQUEST', error: 'the operation is given by the path, not the body' }, 400);
+    if ('token' in fields) throw new HttpException({ ok: false, code: 'BAD_REQUEST', error: 'the token goes in the Authorization header, not the body' }, 400);
     return answer(await this.coordinator.handle(cluster, { ...fields, op }, 'rest'));
   }
 }

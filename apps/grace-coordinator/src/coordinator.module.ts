@@ -30,6 +30,7 @@ class CoordinatorCoreModule {
               store: opened.store,
               names: streamNames(config.prefix),
               clusters: config.clusters,
+              adminToken: config.adminToken,
               observer: metrics,
               cluster: {
                 replica: config.replica,

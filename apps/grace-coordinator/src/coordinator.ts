@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { StreamNames, subjects } from '#contracts';
-import { serveJsonRequests } from '#service-kit';
+import { serveJsonRequests, tokenMatches } from '#service-kit';
 import type { GraceEventStore } from '#cluster-store';
 import { ClusterCoordinator, ClusterCoordinatorOptions, ViewUnavailable } from './cluster-coordinator';
-import { CoordinatorReply, CoordinatorRequest, parseRequest, perform } from './operations';
+import { adminActor, CoordinatorReply, CoordinatorRequest, isChange, parseRequest, perform } from './operations';
 
 /** NATS queue group: each request is answered by one replica, whichever gets it. */
 export const RPC_QUEUE = 'grace-coordinator';
@@ -26,6 +26,7 @@ export class GraceCoordinator {
     readonly names: StreamNames,
     readonly clusters: Map<string, ClusterCoordinator>,
     private readonly observer: RequestObserver,
+    private readonly adminToken: string | undefined,
   ) {}
 
   static async start(options: {
@@ -37,6 +38,8 @@ export class GraceCoordinator {
     observer?: RequestObserver;
     /** Serve NATS request/reply (default true). */
     rpc?: boolean;
+    /** The admin token changes over NATS must carry (REST's bearer token); none: changes refused. */
+    adminToken?: string;
   }): Promise<GraceCoordinator> {
     const opened = new Map<string, ClusterCoordinator>();
     try {
@@ -47,7 +50,7 @@ export class GraceCoordinator {
       await Promise.all([...opened.values()].map((c) => c.close()));
       throw err;
     }
-    const coordinator = new GraceCoordinator(options.nc, options.names, opened, options.observer ?? {});
+    const coordinator = new GraceCoordinator(options.nc, options.names, opened, options.observer ?? {}, options.adminToken);
     if (options.rpc ?? true) {
       coordinator.serveRpc();
       // The subscriptions exist at the server only once flushed: until then a request from
@@ -57,11 +60,15 @@ export class GraceCoordinator {
     return coordinator;
   }
 
-  /** Answers one request for one cluster; never throws. */
+  /**
+   * Answers one request for one cluster; never throws. A change needs the admin token: REST's
+   * guard checked the bearer token before calling this; over NATS the request carries it.
+   */
   async handle(cluster: string, raw: unknown, transport: 'nats' | 'rest'): Promise<CoordinatorReply> {
     const parsed = parseRequest(raw);
     const op = typeof (raw as { op?: unknown } | null)?.op === 'string' ? String((raw as { op: string }).op).slice(0, 32) : '?';
-    const reply = parsed.ok ? await this.perform(cluster, parsed.request, transport) : parsed.reply;
+    const refusal = parsed.ok && transport === 'nats' ? this.unauthorised(parsed.request) : undefined;
+    const reply = !parsed.ok ? parsed.reply : refusal ?? await this.perform(cluster, parsed.request, transport);
     this.observer.request?.(transport, parsed.ok ? parsed.request.op : op, reply);
     return reply;
   }
@@ -72,11 +79,18 @@ export class GraceCoordinator {
     await Promise.all([...this.clusters.values()].map((c) => c.close()));
   }
 
+  private unauthorised(request: CoordinatorRequest): CoordinatorReply | undefined {
+    if (!isChange(request.op)) return undefined;
+    if (!this.adminToken) return { ok: false, code: 'FORBIDDEN', error: 'admin changes are disabled: no admin token configured (GK_ADMIN_TOKEN)' };
+    if (!tokenMatches(request.token, this.adminToken)) return { ok: false, code: 'UNAUTHORIZED', error: 'a change needs the admin token in "token" (the REST bearer token)' };
+    return undefined;
+  }
+
   private async perform(cluster: string, request: CoordinatorRequest, transport: 'nats' | 'rest'): Promise<CoordinatorReply> {
     const c = this.clusters.get(cluster);
     if (!c) return { ok: false, code: 'NOT_SERVED', error: `cluster ${cluster} is not served by this coordinator (it serves ${[...this.clusters.keys()].join(', ')})` };
     try {
-      return await perform(c, request, `${transport}:${randomUUID()}`);
+      return await perform(c, request, `${transport}:${randomUUID()}`, adminActor(transport));
     } catch (err) {
       if (err instanceof ViewUnavailable) return { ok: false, code: 'UNAVAILABLE', error: err.message };
       return { ok: false, code: 'INTERNAL', error: (err as Error).message ?? String(err) };

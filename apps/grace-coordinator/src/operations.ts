@@ -10,13 +10,28 @@ export const READ_OPS = ['dump', 'status'] as const;
 export const OTHER_OPS = ['configure', 'end'] as const;
 export const ALL_OPS = [...READ_OPS, ...NODE_OPS, ...OTHER_OPS] as const;
 export type Op = (typeof ALL_OPS)[number];
+/** The operations that change the log: they need the admin token, on NATS as on REST. */
+export const CHANGE_OPS = ['add', 'start', 'join', 'lift', 'remove', 'enforce', 'noenforce', 'configure', 'end'] as const;
 
+export function isChange(op: string): boolean {
+  return (CHANGE_OPS as readonly string[]).includes(op);
+}
+
+/**
+ * No `actor`: the events record who was authenticated (`adminActor`), never who a caller claims
+ * to be; a request that names one is refused as malformed.
+ */
 const meta = {
-  /** Who asks, recorded as the events' actor (e.g. `node-agent:a`); default `coordinator:<replica>`. */
-  actor: z.string().min(1).max(200).optional(),
   /** Request id for audits, recorded as the events' causation. */
   causation: z.string().min(1).max(200).optional(),
+  /** The admin token, for changes over NATS (REST takes it as the bearer token). Never logged. */
+  token: z.string().max(1024).optional(),
 };
+
+/** The actor recorded for a change authorised by the admin token on `transport`. */
+export function adminActor(transport: 'nats' | 'rest'): string {
+  return `admin-token@${transport}`;
+}
 
 /** A coordinator request, over NATS (`subjects.coordinatorRequests`) or REST. */
 export const CoordinatorRequestSchema = z.discriminatedUnion('op', [
@@ -29,7 +44,7 @@ export const CoordinatorRequestSchema = z.discriminatedUnion('op', [
 ]);
 export type CoordinatorRequest = z.infer<typeof CoordinatorRequestSchema>;
 
-export type ErrorCode = RejectionCode | 'BAD_REQUEST' | 'NOT_SERVED' | 'UNAVAILABLE' | 'INTERNAL';
+export type ErrorCode = RejectionCode | 'BAD_REQUEST' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_SERVED' | 'UNAVAILABLE' | 'INTERNAL';
 
 export type CoordinatorReply =
   | { ok: true; dump: string; summary: GraceSummary; sequence?: number | null }
@@ -63,11 +78,11 @@ function commandOf(request: CoordinatorRequest): AdminCommand | undefined {
  * with the log; changes go through the live view's optimistic-concurrency execute. A successful
  * reply carries the dump and summary after the operation.
  */
-export async function perform(c: ClusterCoordinator, request: CoordinatorRequest, defaultCausation: string): Promise<CoordinatorReply> {
+export async function perform(c: ClusterCoordinator, request: CoordinatorRequest, defaultCausation: string, actor: string): Promise<CoordinatorReply> {
   const command = commandOf(request);
   let sequence: number | null | undefined;
   if (command) {
-    const result = await c.execute(command, { actor: request.actor ?? c.actor, causation: request.causation ?? defaultCausation });
+    const result = await c.execute(command, { actor, causation: request.causation ?? defaultCausation });
     if (!result.ok) {
       const error = result.rejection.code === 'NO_CLUSTER' ? `cluster ${c.cluster} does not exist (add a node first)` : result.rejection.message;
       return { ok: false, code: result.rejection.code, error };

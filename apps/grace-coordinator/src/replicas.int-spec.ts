@@ -100,12 +100,18 @@ describe('coordinator replicas', () => {
 
   it('answers NATS requests: operations, reads, and bad input without dying', async () => {
     const cluster = 'rpc';
-    const coordinator = await GraceCoordinator.start({ nc: opened.nc, store: opened.store, names, clusters: [cluster], cluster: { replica: 'rpc1' } });
+    const token = 'rpc-admin-token-123';
+    const coordinator = await GraceCoordinator.start({ nc: opened.nc, store: opened.store, names, clusters: [cluster], cluster: { replica: 'rpc1' }, adminToken: token });
     const subject = subjects.coordinatorRequests(names, cluster);
-    const ask = async (body: unknown) => (await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout: 5000 })).json<Record<string, unknown>>();
+    const askRaw = async (body: unknown) => (await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout: 5000 })).json<Record<string, unknown>>();
+    // Changes carry the admin token; reads do not need it.
+    const ask = (body: unknown) => askRaw(typeof body === 'object' && body !== null && !['dump', 'status', 'member'].includes((body as { op?: string }).op ?? '') ? { ...body, token } : body);
     try {
       expect(await ask({ op: 'dump' })).toMatchObject({ ok: false, code: 'NO_CLUSTER' });
-      expect(await ask({ op: 'add', nodes: ['a', 'b'], actor: 'node-agent:a' })).toMatchObject({ ok: true, dump: 'cur=1 rec=0\n' + '='.repeat(54) + '\na\t E\nb\t E\n' });
+      expect(await askRaw({ op: 'add', nodes: ['a', 'b'] })).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
+      expect(await askRaw({ op: 'add', nodes: ['a', 'b'], token: 'rpc-admin-token-12' })).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
+      expect(await ask({ op: 'add', nodes: ['a', 'b'], actor: 'node-agent:a' })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+      expect(await ask({ op: 'add', nodes: ['a', 'b'] })).toMatchObject({ ok: true, dump: 'cur=1 rec=0\n' + '='.repeat(54) + '\na\t E\nb\t E\n' });
       expect(await ask({ op: 'start', nodes: ['a'] })).toMatchObject({ ok: true, summary: { epoch: 2, recoveryEpoch: 1, needing: ['a'] } });
       expect(await ask({ op: 'noenforce', nodes: ['b'] })).toMatchObject({ ok: false, code: 'IN_GRACE' });
       expect(await ask({ op: 'member', nodes: ['a', 'z'] })).toMatchObject({ ok: false, code: 'NOT_MEMBER', error: 'node z is not a cluster member' });
@@ -117,7 +123,21 @@ describe('coordinator replicas', () => {
       expect(await ask({ op: 'lift', nodes: ['a'] })).toMatchObject({ ok: true, summary: { recoveryEpoch: 0, lastGraceEnd: { reason: 'all-reclaimed' } } });
       expect(await ask({ op: 'status' })).toMatchObject({ ok: true, summary: { cluster: 'rpc', epoch: 2, inGrace: false } });
       const added = (await events(cluster)).find((e) => e.type === 'MemberAdded');
-      expect(added?.actor).toBe('node-agent:a');
+      expect(added?.actor).toBe('admin-token@nats');
+    } finally {
+      await coordinator.close();
+    }
+  });
+
+  it('refuses every change over NATS when no admin token is configured, as REST does', async () => {
+    const cluster = 'rpc_closed';
+    const coordinator = await GraceCoordinator.start({ nc: opened.nc, store: opened.store, names, clusters: [cluster], cluster: { replica: 'rpc2' } });
+    const ask = async (body: unknown) => (await nc.request(subjects.coordinatorRequests(names, cluster), JSON.stringify(body), { timeout: 5000 })).json<Record<string, unknown>>();
+    try {
+      expect(await ask({ op: 'add', nodes: ['a'], token: 'anything-at-all' })).toMatchObject({ ok: false, code: 'FORBIDDEN' });
+      expect(await ask({ op: 'end' })).toMatchObject({ ok: false, code: 'FORBIDDEN' });
+      expect(await ask({ op: 'dump' })).toMatchObject({ ok: false, code: 'NO_CLUSTER' });
+      expect((await events(cluster)).length).toBe(0);
     } finally {
       await coordinator.close();
     }

@@ -1,5 +1,6 @@
 import { parseArgs, secondsOption, UsageError } from './args';
 import { COMMANDS, GLOBAL_OPTIONS, runGracectl } from './cli';
+import { StreamMissing } from '#event-store';
 import { statusText } from './status-text';
 
 /** Runs gracectl with a store opener that must not be reached (these cases never need NATS). */
@@ -82,6 +83,23 @@ describe('gracectl without NATS', () => {
     const r = await run('dump');
     expect(r).toMatchObject({ code: 1, out: '', opened: true });
     expect(r.err).toBe('Failure: cannot reach NATS at nats://127.0.0.1:4222: no NATS in unit tests\n');
+  });
+
+  it('only init and add may create the event stream; a missing stream is said plainly', async () => {
+    const asked: Array<[string, boolean]> = [];
+    for (const argv of [['init'], ['add', 'a'], ['dump'], ['start', 'a'], ['remove', 'a']]) {
+      let err = '';
+      await runGracectl(argv, {}, {
+        stdout: () => undefined,
+        stderr: (t) => { err += t; },
+        open: async (_url, ctx) => {
+          asked.push([argv[0]!, ctx.createStream]);
+          throw new StreamMissing('GK_EVENTS');
+        },
+      });
+      expect(err).toMatch(/^Failure: the event stream GK_EVENTS does not exist.*gracectl init/);
+    }
+    expect(asked).toEqual([['init', true], ['add', true], ['dump', false], ['start', false], ['remove', false]]);
   });
 });
 

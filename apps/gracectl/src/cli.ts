@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { isValidToken, streamNames } from '#contracts';
 import type { OpenedStore } from '#cluster-store';
+import { StreamMissing } from '#event-store';
 import { OptionSpec, parseArgs, UsageError } from './args';
 import { CommandContext, CommandSpec, Failure } from './command';
 import { auditCommand } from './commands/audit';
 import { configureCommand } from './commands/configure';
 import { dumpCommand } from './commands/dump';
+import { initCommand } from './commands/init';
 import { addCommand, nodeCommands } from './commands/grace-ops';
 import { replayCommand } from './commands/replay';
 import { retentionCommand } from './commands/retention';
@@ -18,6 +20,7 @@ import { statusCommand } from './commands/status';
  */
 export const COMMANDS: CommandSpec[] = [
   dumpCommand,
+  initCommand,
   addCommand,
   ...nodeCommands,
   statusCommand,
@@ -38,7 +41,7 @@ export interface GracectlIo {
   stdout(text: string): void;
   stderr(text: string): void;
   /** Opens the store; injectable so unit tests can run without NATS. */
-  open(natsUrl: string, ctx: Pick<CommandContext, 'names' | 'actor'>): Promise<OpenedStore>;
+  open(natsUrl: string, ctx: Pick<CommandContext, 'names' | 'actor'> & { createStream: boolean }): Promise<OpenedStore>;
 }
 
 const USAGE_LINE = 'Usage: gracectl [--cluster ID] [--nats URL] [--prefix P] <command> [nodeid...]';
@@ -91,7 +94,8 @@ export async function runGracectl(argv: readonly string[], env: Record<string, s
       causation: `gracectl:${randomUUID()}`,
       stdout: io.stdout,
       stderr: io.stderr,
-      opened: () => (opened ??= io.open(natsUrl, { names, actor }).catch((err: unknown) => {
+      opened: () => (opened ??= io.open(natsUrl, { names, actor, createStream: command.createsStream ?? false }).catch((err: unknown) => {
+        if (err instanceof StreamMissing) throw new Failure(err.message);
         throw new Failure(`cannot reach NATS at ${natsUrl}: ${(err as Error).message}`);
       })),
       store: async () => (await ctx.opened()).store,

@@ -40,6 +40,8 @@ export interface CommandSpec {
   synopsis: string;
   /** One line for the usage text. */
   summary: string;
+  /** Creates the event stream when it is missing (an explicit operator act: `init`, `add`). */
+  createsStream?: boolean;
   /** Options only this command accepts (global ones are always accepted). */
   options?: OptionSpec[];
   /** Prints what it has to print; throws Failure (exit 1) or UsageError (exit 2). */

@@ -22,7 +22,8 @@ if (!longRunning) {
 runGracectl(process.argv.slice(2), process.env, {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
-  open: (natsUrl, { names, actor }) => openGraceStore({ natsUrl, names, name: actor, reconnect: true, timeoutMs: 5000 }),
+  // Without createStream, GK_CREATE_STREAM=1 or development mode still allow it (openGraceStore).
+  open: (natsUrl, { names, actor, createStream }) => openGraceStore({ natsUrl, names, name: actor, reconnect: true, timeoutMs: 5000, ...(createStream ? { provision: true } : {}) }),
 }).then(
   (code) => exit(code),
   (err: unknown) => {

@@ -24,6 +24,7 @@ describe('gk-node-agent arguments', () => {
       requestTimeoutMs: 5000,
       // The agent's own group; root and the agent's user; peers checked.
       socketAccess: { gid: process.getegid!(), allowUids: [...new Set([0, process.geteuid!()])], allowGids: [process.getegid!()], peerCheck: true },
+      autoJoin: false,
     });
   });
 

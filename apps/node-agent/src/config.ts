@@ -24,6 +24,7 @@ export const FLAGS: Record<string, { variable: string; help: string }> = {
   '--admin-token-file': { variable: 'GK_ADMIN_TOKEN_FILE', help: 'file holding the bearer token for admin changes (default: changes refused)' },
   '--admin-token': { variable: 'GK_ADMIN_TOKEN', help: 'the admin token itself (development: visible to other processes; prefer the file)' },
   '--read-token-file': { variable: 'GK_READ_TOKEN_FILE', help: 'file holding the bearer token /status needs (default: reads open on the admin port)' },
+  '--auto-join': { variable: 'GK_AUTO_JOIN', help: 'this node may make itself a member (and create a missing cluster): 1 or 0 (default: 0, membership is the operator\'s)' },
   '--request-timeout-ms': { variable: 'GK_REQUEST_TIMEOUT_MS', help: 'answer "retry later" when the event store is slower than this (default: 5000)' },
 };
 
@@ -47,6 +48,7 @@ const AgentEnvSchema = z.object({
   GK_ADMIN_TOKEN: env.optionalToken,
   GK_READ_TOKEN: env.optionalToken,
   GK_REQUEST_TIMEOUT_MS: env.positiveMs(5000),
+  GK_AUTO_JOIN: z.enum(['0', '1']).default('0'),
   /** Tests and simulators only: how to read the cld pipe when it is not on rpc_pipefs. */
   GK_CLD_PIPE_MODE: z.enum(['auto', 'messages', 'stream']).default('auto'),
 });
@@ -67,6 +69,7 @@ export interface AgentConfig {
   adminToken?: string;
   readToken?: string;
   requestTimeoutMs: number;
+  autoJoin: boolean;
 }
 
 export type ParsedArgs = { help: true } | { help: false; config: AgentConfig };
@@ -110,6 +113,7 @@ export function parseAgentArgs(argv: readonly string[], environment: Record<stri
       adminToken: c.GK_ADMIN_TOKEN,
       readToken: c.GK_READ_TOKEN,
       requestTimeoutMs: c.GK_REQUEST_TIMEOUT_MS,
+      autoJoin: c.GK_AUTO_JOIN === '1',
     },
   };
 }

@@ -3,6 +3,8 @@
  * userspace servers (JSON socket) from a live view of the cluster's grace state, appending every
  * decision to the cluster's event stream. See docs/node-agent.md.
  */
+import { NatsAuthError } from '#cluster-store';
+import { StreamMissing, TruncatedHistory } from '#event-store';
 import { bootstrapService, ConfigError, listeningPort } from '#service-kit';
 import { AgentAdminModule } from './admin/admin.module';
 import { type AgentConfig, parseAgentArgs, usage } from './config';
@@ -74,12 +76,16 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-/** NATS may come up after the agent: keep trying, loudly, rather than exit. */
+/**
+ * NATS may come up after the agent: keep trying, loudly, rather than exit. What waiting cannot fix
+ * (no stream, a truncated history, unreadable credentials) ends the process with the reason.
+ */
 async function startCore(config: AgentConfig, log: AgentLog): Promise<AgentCore> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await AgentCore.start({ ...config, log });
     } catch (err) {
+      if (err instanceof StreamMissing || err instanceof TruncatedHistory || err instanceof NatsAuthError) throw err;
       const waitMs = Math.min(500 * 2 ** Math.min(attempt, 4), 5000);
       log.error(`cannot open the event store at ${config.natsUrl} (attempt ${attempt}): ${errorText(err)}; retrying in ${waitMs} ms`);
       await new Promise((r) => setTimeout(r, waitMs));

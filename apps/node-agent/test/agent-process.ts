@@ -74,7 +74,7 @@ export interface AgentProcess {
 }
 
 export function spawnAgent(args: string[], env: Record<string, string> = {}): AgentProcess {
-  const child = spawn(process.execPath, [buildAgent(), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [buildAgent(), ...args], { env: { PATH: process.env.PATH ?? '', GK_DEV_MODE: '1', GK_AUTO_JOIN: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const ready = new Promise<void>((resolveReady, reject) => {

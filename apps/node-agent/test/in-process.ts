@@ -30,6 +30,8 @@ export async function startTestAgent(o: {
   store?: OpenedStore;
   requestTimeoutMs?: number;
   log?: AgentLog;
+  /** Default true: most tests let the first agent create its cluster. */
+  autoJoin?: boolean;
 }): Promise<TestAgent> {
   const dir = mkdtempSync(join(tmpdir(), `gk-agent-${o.node}-`));
   const endGraceFile = join(dir, 'v4_end_grace');
@@ -44,6 +46,7 @@ export async function startTestAgent(o: {
     requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
     log,
     store: o.store,
+    autoJoin: o.autoJoin ?? true,
   });
   const jsonPath = join(dir, 'agent.sock');
   const cldPath = join(dir, 'cld.sock');

@@ -8,3 +8,4 @@ export * from './snapshot-blobs';
 export * from './snapshot-writer';
 export * from './snapshots';
 export * from './retention';
+export * from './nats-connection';

@@ -35,6 +35,11 @@ export const subjects = {
   cluster: (n: StreamNames, cluster: string) => `${n.prefix}.cluster.${token(cluster, 'cluster')}`,
   /** Wildcard over every cluster aggregate (coordinators and projections). */
   allClusters: (n: StreamNames) => `${n.prefix}.cluster.*`,
+  /**
+   * Whether a subject is a cluster aggregate, where every append is conditional: readers ignore
+   * a message there that does not carry the expected last sequence (event-store chain.ts).
+   */
+  isCluster: (n: StreamNames, subject: string) => subject.startsWith(`${n.prefix}.cluster.`),
   /** Registry audit events of one cluster. */
   registry: (n: StreamNames, cluster: string) => `${n.prefix}.registry.${token(cluster, 'cluster')}`,
   /**

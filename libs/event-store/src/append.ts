@@ -26,6 +26,9 @@ export async function appendConditionally<M>(ctx: AppendContext<M>, subject: str
   const { access } = ctx;
   access.checkSubject(subject, false);
   checkExpectedVersion(expected);
+  if (expected === 'any' && access.linkedSubjects(subject)) {
+    throw new RangeError(`${subject} takes only conditional appends: readers ignore a message on it without an expected version`);
+  }
   const data = access.codec.encode(message);
   const msgID = access.codec.idOf(message);
   const publishOpts: Partial<JetStreamPublishOptions> = { msgID, timeout: access.publishTimeoutMs };

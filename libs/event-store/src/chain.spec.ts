@@ -1,4 +1,4 @@
-import { Chain, linkHolds, type LinkLookup, type RawMessage } from './chain';
+import { Chain, linkHolds, TruncatedHistory, type LinkLookup, type RawMessage } from './chain';
 
 /** A stream as a list of [sequence, subject]. */
 function lookupOf(stream: Array<[number, string]>): LinkLookup {
@@ -52,4 +52,21 @@ describe('the stale-append rule', () => {
     await expect(linkHolds(lookup, 'a', 3, -1)).resolves.toBe(false); // unparsable header
     await expect(linkHolds(lookup, 'a', 3, 3)).resolves.toBe(false);
   });
+
+  it('on a linked subject, a message without an expectation is stale, yet still the next one\'s predecessor', () => {
+    const linked = (subject: string) => subject === 'a';
+    const chain = new Chain(lookup, true, linked);
+    // 2 on b has no expectation and counts (b is not linked); 5 on a has none: forged, skipped.
+    expect([raw(1, 'a', 0), raw(2, 'b'), raw(5, 'a'), raw(6, 'a', 5)].map((m) => chain.judge(m))).toEqual([true, true, false, true]);
+    expect(new Chain(lookup, true).judge(raw(5, 'a'))).toBe(true);
+  });
+
+  it('reading from the start, a first message that expects a predecessor means the history was truncated', () => {
+    const chain = new Chain(lookup, true);
+    expect(() => chain.judge(raw(3, 'a', 1))).toThrow(TruncatedHistory);
+    expect(() => new Chain(lookup, true).judge(raw(3, 'a', 1))).toThrow(/history of a was truncated.*sequence 3.*follows sequence 1/);
+    // From the middle the predecessor is looked up instead; a first message expecting 0 is whole.
+    expect(new Chain(lookup, true).judge(raw(1, 'a', 0))).toBe(true);
+  });
 });
+

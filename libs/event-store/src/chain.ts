@@ -69,6 +69,15 @@ export async function linkHolds(lookup: LinkLookup, subject: string, seq: number
 }
 
 /**
+ * Which subjects are linked chains: every message on them must carry the expectation (the cluster
+ * aggregates). A message without one there bypassed the append protocol (a forged or foreign
+ * publish): every reader treats it as a stale append, so it never changes a decision (I9).
+ */
+export type LinkedSubjects = (subject: string) => boolean;
+
+export const noLinkedSubjects: LinkedSubjects = () => false;
+
+/**
  * Judges messages met in stream order. Knows each subject's previous stored sequence once it has
  * seen one of its messages (or, when reading from the start, that there was none); otherwise asks
  * the stream.
@@ -80,18 +89,40 @@ export class Chain {
     private readonly lookup: LinkLookup,
     /** True when the scan starts at sequence 1: no subject has a message before it. */
     private readonly fromStart: boolean,
+    private readonly linked: LinkedSubjects = noLinkedSubjects,
   ) {}
 
-  /** A boolean when it can tell at once (the hot path), a promise when it must ask the stream. */
+  /**
+   * A boolean when it can tell at once (the hot path), a promise when it must ask the stream.
+   * @throws TruncatedHistory when, reading from the start, a subject's first stored message
+   *   expects a predecessor: the messages before it were removed (purged or deleted).
+   */
   judge(m: RawMessage): boolean | Promise<boolean> {
-    const previous = this.last.get(m.subject) ?? (this.fromStart ? 0 : undefined);
+    const known = this.last.get(m.subject);
+    if (known === undefined && this.fromStart && m.expectedLast !== undefined && m.expectedLast > 0) {
+      throw new TruncatedHistory(m.subject, m.seq, m.expectedLast);
+    }
+    const previous = known ?? (this.fromStart ? 0 : undefined);
     this.last.set(m.subject, m.seq);
-    if (m.expectedLast === undefined) return true;
+    if (m.expectedLast === undefined) return !this.linked(m.subject);
     if (previous !== undefined) return m.expectedLast === previous;
     return linkHolds(this.lookup, m.subject, m.seq, m.expectedLast);
   }
 }
 
+/**
+ * The subject's history does not start where its first message says it does: what came before was
+ * removed. Deciding on the rest would forget records and grace periods (I6), so readers refuse.
+ */
+export class TruncatedHistory extends Error {
+  override readonly name = 'TruncatedHistory';
+  constructor(readonly subject: string, readonly firstSequence: number, readonly expectedPredecessor: number) {
+    super(`the history of ${subject} was truncated: its first stored message (sequence ${firstSequence}) follows sequence ${expectedPredecessor}, which is gone. ` +
+      'Refusing to decide on a partial log: restore the stream from a backup (docs/security.md, "Lost history")');
+  }
+}
+
 export function staleAppendMessage(m: RawMessage): string {
+  if (m.expectedLast === undefined) return 'carries no expected last subject sequence on a subject where every append must: it bypassed the append protocol; ignored';
   return `accepted by the server although its expected last subject sequence ${m.expectedLast} is not the subject's previous message (clustered nats-server race); ignored`;
 }

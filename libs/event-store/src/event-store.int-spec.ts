@@ -23,7 +23,7 @@ describeEventStoreContract('JetStream', async () => {
   await provisionStream(t.jsm, t.names);
   let seq = 0;
   return {
-    makeStore: (onMalformed) => new JetStreamEventStore({ nc: t.nc, names: t.names, codec: incrementCodec, onMalformed }),
+    makeStore: (onMalformed, linkedSubjects) => new JetStreamEventStore({ nc: t.nc, names: t.names, codec: incrementCodec, onMalformed, linkedSubjects }),
     newSubject: () => subjects.cluster(t.names, `k${++seq}`),
     // Unchecked, as a foreign writer could publish: every store of the test shares the stream.
     appendRaw: async (_store, subject, data) => (await jetstream(t.nc).publish(subject, data)).seq,

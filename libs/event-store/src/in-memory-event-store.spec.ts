@@ -6,7 +6,7 @@ import { InMemoryEventStore } from './in-memory-event-store';
 let subjects = 0;
 
 describeEventStoreContract('in memory', async () => ({
-  makeStore: (onMalformed) => new InMemoryEventStore<Increment>({ idOf: incrementCodec.idOf, decode: incrementCodec.decode, onMalformed }),
+  makeStore: (onMalformed, linkedSubjects) => new InMemoryEventStore<Increment>({ idOf: incrementCodec.idOf, decode: incrementCodec.decode, onMalformed, linkedSubjects }),
   newSubject: () => `gk.cluster.m${++subjects}`,
   appendRaw: (store: EventStore<Increment>, subject, data) => Promise.resolve((store as InMemoryEventStore<Increment>).appendRaw(subject, data)),
 }));

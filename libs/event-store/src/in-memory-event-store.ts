@@ -9,6 +9,7 @@ import {
   type ReadStreamOptions,
   type ReadStreamResult,
 } from './event-store';
+import { noLinkedSubjects, STALE_APPEND, staleAppendMessage, type LinkedSubjects } from './chain';
 import { defaultMalformedReporter, reportMalformed } from './stream-access';
 import type { MalformedHandler, MalformedMessage, MessageCodec, StoredMessage } from './types';
 
@@ -22,6 +23,8 @@ export interface InMemoryEventStoreOptions<M> {
   onMalformed?: MalformedHandler;
   /** Stamps stored messages (the server's clock in JetStream). */
   clock?: () => number;
+  /** Subjects where every message must be a conditional append (chain.ts `LinkedSubjects`). */
+  linkedSubjects?: LinkedSubjects;
 }
 
 /**
@@ -55,8 +58,14 @@ export class InMemoryEventStore<M> implements EventStore<M> {
    * `decode` when read, reported as malformed if they do not decode. Returns the sequence.
    */
   appendRaw(subject: string, data: Uint8Array): number {
-    const decoded = this.options.decode?.(data) ?? { ok: false as const, error: { kind: 'no-decoder', message: 'this store has no decoder' } };
     const sequence = ++this.sequence;
+    // Raw bytes carry no expectation: on a linked subject every reader skips them (chain.ts).
+    if ((this.options.linkedSubjects ?? noLinkedSubjects)(subject)) {
+      const raw = { seq: sequence, subject, data, time: this.now(), expectedLast: undefined };
+      this.push(subject, { malformed: { sequence, subject, error: { kind: STALE_APPEND, message: staleAppendMessage(raw) }, raw: data } });
+      return sequence;
+    }
+    const decoded = this.options.decode?.(data) ?? { ok: false as const, error: { kind: 'no-decoder', message: 'this store has no decoder' } };
     this.push(subject, decoded.ok
       ? { stored: { sequence, subject, time: this.now(), message: decoded.value } }
       : { malformed: { sequence, subject, error: decoded.error, raw: data } });
@@ -88,6 +97,9 @@ export class InMemoryEventStore<M> implements EventStore<M> {
 
   private appendNow(subject: string, message: M, options: AppendToStreamOptions): AppendToStreamResult {
     checkExpectedVersion(options.expectedVersion);
+    if (options.expectedVersion === 'any' && (this.options.linkedSubjects ?? noLinkedSubjects)(subject)) {
+      throw new RangeError(`${subject} takes only conditional appends: readers ignore a message on it without an expected version`);
+    }
     const id = this.options.idOf(message);
     const earlier = this.ids.get(id);
     // Like JetStream's duplicate window: a retried id is acknowledged, not stored twice, before

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { StreamNames } from '#contracts';
 import { appendConditionally, type AppendContext } from './append';
+import type { LinkedSubjects } from './chain';
 import type {
   AggregateStreamOptions,
   AggregateStreamResult,
@@ -36,6 +37,8 @@ export interface EventStoreOptions<M> {
    * chain.ts). `auto` (default): only on replicated streams, where nats-server 2.9 can get it wrong.
    */
   verifyAppends?: 'auto' | boolean;
+  /** Subjects whose every message must carry the expectation (see chain.ts `LinkedSubjects`). */
+  linkedSubjects?: LinkedSubjects;
 }
 
 /**
@@ -66,6 +69,7 @@ export class JetStreamEventStore<M> implements EventStore<M> {
       onMalformed: opts.onMalformed ?? defaultMalformedReporter,
       publishTimeoutMs: opts.publishTimeoutMs ?? 2000,
       transientAttempts: Math.max(1, opts.transientAttempts ?? 5),
+      linkedSubjects: opts.linkedSubjects,
     });
     this.replay = { readBatch: opts.readBatch ?? 4096, readIdleTimeoutMs: opts.readIdleTimeoutMs ?? 30_000 };
     this.subscribeBatch = opts.subscribeBatch ?? 1024;

@@ -2,7 +2,7 @@ import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { nanos } from '@nats-io/transport-node';
 import { subjects } from '#contracts';
 import { openTestNats, type TestNats } from '../test/support';
-import { eventStreamConfig, provisionStream } from './provision';
+import { eventStreamConfig, provisionStream, requireStream, StreamMissing } from './provision';
 
 describe('provisionStream', () => {
   let t: TestNats;
@@ -24,7 +24,7 @@ describe('provisionStream', () => {
     expect(c.discard).toBe(DiscardPolicy.New);
     expect([c.max_msgs, c.max_bytes, c.max_age, c.max_msgs_per_subject]).toEqual([-1, -1, 0, -1]);
     expect(c.deny_delete).toBe(true);
-    expect(c.deny_purge).toBe(false);
+    expect(c.deny_purge).toBe(true);
     expect(c.duplicate_window).toBe(nanos(120_000));
   });
 
@@ -44,9 +44,11 @@ describe('provisionStream', () => {
     const drifted = await openTestNats('provision_drift');
     try {
       const base = eventStreamConfig(drifted.names);
-      await drifted.jsm.streams.add({ ...base, deny_delete: false, discard: DiscardPolicy.Old, max_msgs: 1000, duplicate_window: nanos(10_000) });
+      await drifted.jsm.streams.add({ ...base, deny_delete: false, deny_purge: false, discard: DiscardPolicy.Old, max_msgs: 1000, duplicate_window: nanos(10_000) });
       const info = await provisionStream(drifted.jsm, drifted.names, { duplicateWindowMs: 60_000 });
       expect(info.config.deny_delete).toBe(true);
+      expect(info.config.deny_purge).toBe(true);
+      await expect(drifted.jsm.streams.purge(drifted.names.stream)).rejects.toThrow(/purge not permitted/);
       expect(info.config.discard).toBe(DiscardPolicy.New);
       expect(info.config.max_msgs).toBe(-1);
       expect(info.config.duplicate_window).toBe(nanos(60_000));
@@ -62,6 +64,21 @@ describe('provisionStream', () => {
       await expect(provisionStream(wrong.jsm, wrong.names)).rejects.toThrow(/retention/);
     } finally {
       await wrong.close();
+    }
+  });
+
+  it('requireStream never creates: a missing stream is a clear error, a weak one is reported', async () => {
+    const probe = await openTestNats('provision_require');
+    try {
+      await expect(requireStream(probe.jsm, probe.names)).rejects.toBeInstanceOf(StreamMissing);
+      await expect(requireStream(probe.jsm, probe.names)).rejects.toThrow(/gracectl init.*--create-stream/);
+      await expect(probe.jsm.streams.info(probe.names.stream)).rejects.toThrow(/not found/);
+      await probe.jsm.streams.add({ ...eventStreamConfig(probe.names), deny_purge: false });
+      expect((await requireStream(probe.jsm, probe.names)).weaknesses).toEqual(['deny_purge is off: the stream can be purged']);
+      await provisionStream(probe.jsm, probe.names);
+      expect((await requireStream(probe.jsm, probe.names)).weaknesses).toEqual([]);
+    } finally {
+      await probe.close();
     }
   });
 });

@@ -52,10 +52,11 @@ export function eventStreamConfig(names: StreamNames, opts: ProvisionOptions = {
     max_consumers: -1,
     num_replicas: opts.replicas ?? 1,
     duplicate_window: nanos(opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
+    // Fail closed: no API call may remove a message or clear the log (I6). The server refuses to
+    // lift either once set; deleting the whole stream is kept from services by NATS permissions
+    // (deploy/nats/), and readers refuse a truncated history (chain.ts TruncatedHistory).
     deny_delete: true,
-    // Purge stays allowed so that tests and `gracectl` tooling can reset a stream; nothing in the
-    // product purges.
-    deny_purge: false,
+    deny_purge: true,
     allow_rollup_hdrs: false,
     sealed: false,
     mirror_direct: false,
@@ -93,6 +94,32 @@ export async function provisionStream(jsm: JetStreamManager, names: StreamNames,
   }
 }
 
+/** The event stream does not exist, and this process was not told to create it. */
+export class StreamMissing extends Error {
+  override readonly name = 'StreamMissing';
+  constructor(readonly stream: string) {
+    super(`the event stream ${stream} does not exist. A production service never creates it by itself (a missing stream ` +
+      'may mean lost history): create it once with `gracectl init`, or start with --create-stream (GK_CREATE_STREAM=1) ' +
+      'or in development mode (GK_DEV_MODE=1)');
+  }
+}
+
+/**
+ * For processes that must not create or change the stream: its info, or `StreamMissing`. Also
+ * returns what in its configuration is not fail-closed, for the caller to warn about.
+ */
+export async function requireStream(jsm: JetStreamManager, names: StreamNames): Promise<{ info: StreamInfo; weaknesses: string[] }> {
+  const info = await streamInfo(jsm, names.stream);
+  if (!info) throw new StreamMissing(names.stream);
+  const weaknesses: string[] = [];
+  if (!info.config.deny_delete) weaknesses.push('deny_delete is off: messages can be deleted');
+  if (!info.config.deny_purge) weaknesses.push('deny_purge is off: the stream can be purged');
+  if (info.config.max_age || (info.config.max_msgs ?? -1) > 0 || (info.config.max_bytes ?? -1) > 0 || (info.config.max_msgs_per_subject ?? -1) > 0) {
+    weaknesses.push('it has limits that can drop events');
+  }
+  return { info, weaknesses };
+}
+
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
   try {
     return await jsm.streams.info(name);
@@ -108,7 +135,7 @@ function configDrift(actual: StreamConfig, desired: StreamConfig, replicasGiven:
   // max_consumers is fixed at creation (2.9 refuses to change it), so it is not reconciled.
   const keys = [
     'discard', 'max_msgs', 'max_bytes', 'max_age', 'max_msgs_per_subject', 'max_msg_size',
-    'num_replicas', 'duplicate_window', 'deny_delete', 'allow_rollup_hdrs',
+    'num_replicas', 'duplicate_window', 'deny_delete', 'deny_purge', 'allow_rollup_hdrs',
   ] as const;
   for (const key of keys) {
     if (key === 'num_replicas' && !replicasGiven) continue;
@@ -118,6 +145,5 @@ function configDrift(actual: StreamConfig, desired: StreamConfig, replicasGiven:
   const want = [...desired.subjects].sort();
   const have = [...(actual.subjects ?? [])].sort();
   if (want.join('\n') !== have.join('\n')) drift.subjects = desired.subjects;
-  // A stream with deny_purge set stays that way: the server refuses to clear it, and stricter is fine.
   return drift as Partial<StreamUpdateConfig>;
 }

@@ -34,7 +34,7 @@ export async function scan<M>(
   let next = Math.max(1, Math.floor(range.from));
   if (stopAt < next) return last;
 
-  const chain = new Chain(access.lookup, next === 1);
+  const chain = new Chain(access.lookup, next === 1, access.linkedSubjects);
   for (let gets = 0; gets < SINGLE_GETS_BEFORE_CONSUMER; gets++) {
     const m = await access.getMessage(nextBySubject(subject, next));
     // Nothing left: the target message vanished (a purge) since the lookup.

@@ -2,7 +2,7 @@ import { jetstream, type JetStreamClient, type JetStreamManager, type MsgRequest
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { StreamNames } from '#contracts';
 import { jitteredDelay, sleep } from './backoff';
-import { STALE_APPEND, staleAppendMessage, type LinkLookup, type RawMessage } from './chain';
+import { noLinkedSubjects, STALE_APPEND, staleAppendMessage, type LinkedSubjects, type LinkLookup, type RawMessage } from './chain';
 import { ConnectionGate } from './connection-gate';
 import { errorText, isTransient } from './errors';
 import type { MalformedHandler, MalformedMessage, MessageCodec, StoredMessage } from './types';
@@ -14,6 +14,8 @@ export interface StreamAccessOptions<M> {
   onMalformed: MalformedHandler;
   publishTimeoutMs: number;
   transientAttempts: number;
+  /** Subjects whose every message must carry the expectation (see chain.ts); default none. */
+  linkedSubjects?: LinkedSubjects;
 }
 
 /**
@@ -30,6 +32,7 @@ export class StreamAccess<M> {
   readonly transientAttempts: number;
   readonly gate: ConnectionGate;
   readonly lookup: LinkLookup;
+  readonly linkedSubjects: LinkedSubjects;
   private jsm?: Promise<JetStreamManager>;
 
   constructor(opts: StreamAccessOptions<M>) {
@@ -39,6 +42,7 @@ export class StreamAccess<M> {
     this.onMalformed = opts.onMalformed;
     this.publishTimeoutMs = opts.publishTimeoutMs;
     this.transientAttempts = opts.transientAttempts;
+    this.linkedSubjects = opts.linkedSubjects ?? noLinkedSubjects;
     this.js = jetstream(this.nc, { timeout: this.publishTimeoutMs });
     this.gate = new ConnectionGate(this.nc);
     this.lookup = {

@@ -1,6 +1,6 @@
 import type { Consumer, ConsumerMessages, ConsumerNotification } from '@nats-io/jetstream';
 import { jitteredDelay, sleep } from './backoff';
-import { Chain, fromConsumer } from './chain';
+import { Chain, fromConsumer, TruncatedHistory } from './chain';
 import type { StreamAccess } from './stream-access';
 import type { MalformedHandler, StoredMessage } from './types';
 
@@ -52,7 +52,7 @@ export async function subscribe<M>(
   const onMalformed = hooks.onMalformed ?? access.onMalformed;
   let next = Math.max(1, Math.floor(opts.fromSequence));
   // One chain for the whole subscription: what it learnt stays true across consumer restarts.
-  const chain = new Chain(access.lookup, next === 1);
+  const chain = new Chain(access.lookup, next === 1, access.linkedSubjects);
   let stopped = false;
   let current: { consumer: Consumer; messages: ConsumerMessages } | undefined;
 
@@ -100,7 +100,9 @@ export async function subscribe<M>(
             next = m.seq + 1;
             restarts = 0;
           }
-        } catch {
+        } catch (error) {
+          // A truncated log stays truncated: no reopening makes it whole.
+          if (error instanceof TruncatedHistory) return { reason: 'failed', lastSequence: next - 1, error };
           // The iterator failed (e.g. the consumer could not be recreated 30 times in a row):
           // a fresh ordered consumer from `next` is the same recovery, one level up.
         } finally {

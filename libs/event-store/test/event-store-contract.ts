@@ -3,13 +3,14 @@
 import { ConcurrencyConflict } from '../src/errors';
 import type { EventStore } from '../src/event-store';
 import { handleCommand, reloadEachAttempt } from '../src/command-handler';
+import type { LinkedSubjects } from '../src/chain';
 import type { MalformedHandler, MalformedMessage } from '../src/types';
 import { emptyCounter, evolveCounter, increment, type Increment } from './support';
 
 /** What the contract needs from an implementation under test. */
 export interface ContractFixture {
-  /** A store whose malformed messages go to `onMalformed`. */
-  makeStore(onMalformed: MalformedHandler): EventStore<Increment>;
+  /** A store whose malformed messages go to `onMalformed`; `linkedSubjects` as the store option. */
+  makeStore(onMalformed: MalformedHandler, linkedSubjects?: LinkedSubjects): EventStore<Increment>;
   /** A fresh subject: tests share the store, never a subject. */
   newSubject(): string;
   /** Stores bytes unchecked into `store`'s stream, as a foreign writer could; returns their sequence. */
@@ -119,6 +120,19 @@ export function describeEventStoreContract(name: string, fixture: () => Promise<
       const agg = await store.aggregateStream(subject, counter);
       expect(agg).toMatchObject({ state: { count: 2, stale: 0 }, version: b.nextExpectedVersion, applied: 2 });
       expect(agg.malformed).toHaveLength(2);
+    });
+
+    it('on a linked subject, a message without an expectation is a stale append, and an unconditional append is refused', async () => {
+      const linkedSubject = f.newSubject();
+      const linked = f.makeStore(() => undefined, (s) => s === linkedSubject);
+      const a = await linked.appendToStream(linkedSubject, increment(0, 'l', 0), { expectedVersion: 0 });
+      const forged = await f.appendRaw(linked, linkedSubject, utf8.encode(JSON.stringify(increment(1, 'l', 1))));
+      const b = await linked.appendToStream(linkedSubject, increment(1, 'l', 2), { expectedVersion: forged });
+      const read = await linked.readStream(linkedSubject);
+      expect(read.messages.map((m) => m.sequence)).toEqual([a.nextExpectedVersion, b.nextExpectedVersion]);
+      expect(read.malformed.map((m) => [m.sequence, m.error.kind])).toEqual([[forged, 'stale-append']]);
+      expect(read.version).toBe(b.nextExpectedVersion);
+      await expect(linked.appendToStream(linkedSubject, increment(2, 'l', 3), { expectedVersion: 'any' })).rejects.toThrow(/only conditional appends/);
     });
 
     it('a throwing reporter does not stop a replay', async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connectNats } from '#cluster-store';
 import { natsServers } from '#contracts';
 import { Child, spawnChild } from './child';
 import { errorMessage, Log, redactUrl, silent } from './log';
@@ -32,7 +32,7 @@ export { natsServers };
 
 /** Throws unless `url` accepts a NATS connection with JetStream enabled. */
 export async function checkNats(url: string, timeoutMs = 5000): Promise<void> {
-  const nc = await connect({ servers: natsServers(url), timeout: timeoutMs, reconnect: false, name: 'gracekeeper-infra-check' });
+  const nc = await connectNats(url, process.env, { timeout: timeoutMs, reconnect: false, name: 'gracekeeper-infra-check' });
   try {
     const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
     await jsm.getAccountInfo();
@@ -114,6 +114,10 @@ export interface NatsServerOptions {
   log?: Log;
   /** How long to wait for "Server is ready". */
   readyTimeoutMs?: number;
+  /** Appended to the generated configuration (e.g. deploy/nats/permissions.conf's accounts). */
+  extraConfig?: string;
+  /** Extra environment of the server process (variables the extra configuration refers to). */
+  env?: Record<string, string>;
 }
 
 /** A nats-server this process spawned. Tests may kill, pause (SIGSTOP) and restart it. */
@@ -162,7 +166,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
 
   let child: Child | undefined;
   const launch = async (port: number) => {
-    child = spawnChild(binary, ['-c', configFile]);
+    child = spawnChild(binary, ['-c', configFile], options.env ? { env: { ...process.env, ...options.env } } : {});
     await child.waitForLine(/Server is ready/, readyTimeoutMs, `nats-server on port ${port}`).catch(async (err: unknown) => {
       await child?.terminate(1000);
       throw err;
@@ -177,7 +181,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     port = options.port ?? (await freePort());
     clusterPort = clustered ? (options.clusterPort ?? (await freePort())) : undefined;
     const cluster = clusterPort ? { name: options.clusterName ?? 'gk', port: clusterPort, routes: options.routes ?? [] } : undefined;
-    await writeFile(configFile, natsConfig({ port, serverName, storeDir, cluster }));
+    await writeFile(configFile, natsConfig({ port, serverName, storeDir, cluster }) + (options.extraConfig ? `\n${options.extraConfig}\n` : ''));
     try {
       await launch(port);
       break;

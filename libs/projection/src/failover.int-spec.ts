@@ -75,7 +75,9 @@ describe('projector robustness', () => {
     const w = workload({ cluster: 'm1', seed: 3 });
     await publishWorkload(ctx.opened.nc, ctx.names, w, { events: 200 });
     const js = jetstream(ctx.opened.nc);
-    const garbage = await js.publish(subjects.cluster(ctx.names, 'm1'), new TextEncoder().encode('{"kind":"gk.decision","v":1,"id":"x","events":[{"type":"Bogus"}]}'));
+    // Linked like a real append, so that it is judged by its content (not skipped as unlinked).
+    const linkedTo = await ctx.opened.store.currentVersion(subjects.cluster(ctx.names, 'm1'));
+    const garbage = await js.publish(subjects.cluster(ctx.names, 'm1'), new TextEncoder().encode('{"kind":"gk.decision","v":1,"id":"x","events":[{"type":"Bogus"}]}'), { expect: { lastSubjectSequence: linkedTo } });
     const notJson = await js.publish(subjects.registry(ctx.names, 'm1'), new TextEncoder().encode('\xff not json'));
     await publishWorkload(ctx.opened.nc, ctx.names, w, { events: 200 });
     const reported: number[] = [];

@@ -5,22 +5,25 @@ import { encodeDecision, subjects, type DecisionMessage, type StreamNames } from
 import { type ClusterState } from '#domain';
 import { Workload, type WorkloadOptions } from '#testing';
 
-/** Publishes `count` decisions of a workload, pipelined (the test stream has no other writer). */
+/**
+ * Publishes `count` decisions of a workload, each linked to the subject's previous message as the
+ * append protocol requires (readers ignore a cluster message without its expectation). One at a
+ * time: the live projection may publish registry messages in between, so sequences cannot be
+ * predicted for a pipeline.
+ */
 export async function publishWorkload(nc: NatsConnection, names: StreamNames, workload: Workload, count: { events?: number; decisions?: number }, onMessage?: (m: DecisionMessage) => void): Promise<void> {
   const js = jetstream(nc);
-  let inflight: Promise<unknown>[] = [];
+  const jsm = await js.jetstreamManager();
+  const last = new Map<string, number>();
   const startEvents = workload.events;
   const startDecisions = workload.decisions;
   while ((count.events === undefined || workload.events - startEvents < count.events) && (count.decisions === undefined || workload.decisions - startDecisions < count.decisions)) {
     const m = workload.next();
     onMessage?.(m);
-    inflight.push(js.publish(subjects.cluster(names, m.events[0]!.cluster), encodeDecision(m), { msgID: m.id }));
-    if (inflight.length >= 500) {
-      await Promise.all(inflight);
-      inflight = [];
-    }
+    const subject = subjects.cluster(names, m.events[0]!.cluster);
+    const previous = last.get(subject) ?? (await jsm.streams.getMessage(names.stream, { last_by_subj: subject }).then((s) => s?.seq ?? 0, () => 0));
+    last.set(subject, (await js.publish(subject, encodeDecision(m), { msgID: m.id, expect: { lastSubjectSequence: previous } })).seq);
   }
-  await Promise.all(inflight);
 }
 
 export function workload(options: Partial<WorkloadOptions> & { cluster: string }): Workload {

@@ -68,3 +68,13 @@ export class ReadTokenGuard implements CanActivate {
     return true;
   }
 }
+
+/**
+ * Whether a presented token is the configured one, in constant time: both are hashed first, so
+ * neither the content nor the length of the configured token shows in the timing. REST's bearer
+ * token and the coordinator's NATS admin requests use this one comparison.
+ */
+export function tokenMatches(given: string | undefined, configured: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+  return timingSafeEqual(digest(given ?? ''), digest(configured)) && given !== undefined;
+}

@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { StreamNames } from '#contracts';
 import { openGraceStore, OpenedStore } from '#cluster-store';
 import { GRACE_STORE } from './tokens';
@@ -19,7 +19,16 @@ export class GraceStoreModule implements OnApplicationShutdown {
   static forRoot(options: GraceStoreOptions): DynamicModule {
     return {
       module: GraceStoreModule,
-      providers: [{ provide: GRACE_STORE, useFactory: () => openGraceStore(options) }],
+      providers: [{
+        provide: GRACE_STORE,
+        useFactory: async () => {
+          const opened = await openGraceStore(options);
+          // How NATS is secured, development mode, a weak stream: said once, at start.
+          const log = new Logger('nats');
+          for (const note of opened.startupNotes) (note.level === 'warn' ? log.warn(note.text) : log.log(note.text));
+          return opened;
+        },
+      }],
       exports: [GRACE_STORE],
     };
   }

@@ -21,7 +21,8 @@ function nodeOp(name: NodeOp, summary: string): CommandSpec {
 export const addCommand: CommandSpec = {
   name: 'add',
   synopsis: '[config options] nodeid...',
-  summary: 'add members (enforcing); creates the cluster, with the given configuration, if it does not exist',
+  summary: 'add members (enforcing); creates the cluster, with the given configuration, if it does not exist (and the event stream)',
+  createsStream: true,
   options: CONFIG_OPTIONS,
   async run(ctx, args, operands) {
     const nodes = nodeIds(operands);

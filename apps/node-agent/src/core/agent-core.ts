@@ -14,6 +14,8 @@ export interface AgentCoreOptions {
   endGraceFile?: string;
   requestTimeoutMs: number;
   log: AgentLog;
+  /** May this node make itself a member (see AgentServiceOptions.autoJoin)? Default false. */
+  autoJoin?: boolean;
   /** An already opened store (tests, several agents in one process); else one is opened. */
   store?: OpenedStore;
 }
@@ -34,6 +36,7 @@ export class AgentCore {
 
   static async start(o: AgentCoreOptions): Promise<AgentCore> {
     const opened = o.store ?? (await openGraceStore({ natsUrl: o.natsUrl, names: o.names, name: `node-agent:${o.cluster}:${o.node}` }));
+    if (!o.store) for (const note of opened.startupNotes) o.log[note.level](note.text);
     const endGrace = new EndGraceWriter(o.endGraceFile, o.log);
     let service: AgentService | undefined;
     let latest: ClusterState | undefined;
@@ -64,7 +67,7 @@ export class AgentCore {
         },
         onProblem: (message, severity) => (severity === 'error' ? o.log.error(message) : o.log.warn(message)),
       });
-      service = new AgentService({ cluster: o.cluster, node: o.node, views, requestTimeoutMs: o.requestTimeoutMs, log: o.log });
+      service = new AgentService({ cluster: o.cluster, node: o.node, views, requestTimeoutMs: o.requestTimeoutMs, log: o.log, autoJoin: o.autoJoin });
       const { view } = views;
       const from = view.loadedFromSnapshot ? `from snapshot at ${view.loadedFromSnapshot}` : 'full replay';
       o.log.info(`cluster ${o.cluster} node ${o.node}: view at sequence ${view.version} (${from}), epoch ${view.state.epoch}, recovery epoch ${view.state.recoveryEpoch}`);

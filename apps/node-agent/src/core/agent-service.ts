@@ -16,6 +16,12 @@ export interface AgentServiceOptions {
   requestTimeoutMs: number;
   log: AgentLog;
   now?: () => number;
+  /**
+   * Whether this node may make itself a member (grace_start of a non-member adds it; a missing
+   * cluster is created with it). Off by default: membership is the operator's (`gracectl add`),
+   * so a removed node never comes back through a late or stray grace_start.
+   */
+  autoJoin?: boolean;
 }
 
 /** A client the NFS server may see reclaim, for cld's GraceStart list. */
@@ -120,8 +126,8 @@ export class AgentService {
   }
 
   /**
-   * The NFS server (re)started: `start [node]` with addMissing, which begins a grace period or
-   * joins the one in force (SPEC §2). A repeated grace_start with the same boot time is the same
+   * The NFS server (re)started: `start [node]`, which begins a grace period or joins the one in
+   * force (SPEC §2); a node that is not a member is refused unless the agent may auto-join. A repeated grace_start with the same boot time is the same
    * boot and changes nothing.
    */
   async graceStart(r: OpRequest<'grace_start'>, causation?: string): Promise<AgentReply> {
@@ -129,7 +135,7 @@ export class AgentService {
       const sameBoot = r.graceStart !== undefined && this.state.exists && this.boots.isSameBoot(r.graceStart, this.state);
       if (!sameBoot) {
         const cause = r.graceStart !== undefined ? bootCausation(r.graceStart) : causation;
-        this.expectOk(await this.submit({ type: 'start', nodes: [this.node], addMissing: true }, cause));
+        this.expectOk(await this.submit({ type: 'start', nodes: [this.node], addMissing: this.options.autoJoin ?? false }, cause));
         if (r.graceStart !== undefined) this.boots.remember(r.graceStart);
       }
       if (r.liftIfDone) await this.liftIfDone(causation);
@@ -273,13 +279,19 @@ export class AgentService {
   }
 
   /**
-   * Submits through the group committer. A cluster that does not exist yet is created by adding
-   * this node (what `start` with addMissing would do, had there been a cluster to start in).
+   * Submits through the group committer. With auto-join, a cluster that does not exist yet is
+   * created by adding this node (what `start` with addMissing would do, had there been a cluster
+   * to start in); without, the refusal says how to create it.
    */
   private async submit(command: Command, causation?: string): Promise<CommandResult> {
     const meta = { actor: this.node, causation, now: this.now };
     const answer = await this.views.committer.submit(command, meta);
-    if (answer.ok || answer.rejection.code !== 'NO_CLUSTER' || command.type === 'lift') return answer;
+    if (answer.ok || command.type === 'lift') return answer;
+    if (!this.options.autoJoin && (answer.rejection.code === 'NO_CLUSTER' || answer.rejection.code === 'NOT_MEMBER')) {
+      const what = answer.rejection.code === 'NO_CLUSTER' ? `cluster ${this.cluster} does not exist` : `node ${this.node} is not a member of cluster ${this.cluster}`;
+      return { ok: false, rejection: { ...answer.rejection, message: `${what}: add it with \`gracectl --cluster ${this.cluster} add ${this.node}\` (or run the agent with --auto-join)` } };
+    }
+    if (answer.rejection.code !== 'NO_CLUSTER') return answer;
     this.options.log.info(`cluster ${this.cluster} does not exist: creating it with member ${this.node}`);
     await this.views.committer.submit({ type: 'add', nodes: [this.node] }, meta);
     return this.views.committer.submit(command, meta);
