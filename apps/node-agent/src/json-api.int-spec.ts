@@ -125,7 +125,9 @@ describe('JSON API ops', () => {
     first.c.close();
     await first.a.stop();
     started.splice(started.indexOf(first.a), 1);
-    const { c } = await agent('resume', 'n1');
+    const { a: second, c } = await agent('resume', 'n1');
+    // The clean stop wrote a snapshot of the agent's view; the restart started from it.
+    expect(second.core.view.loadedFromSnapshot).toBeGreaterThan(0);
     expect(await c.send({ op: 'status' })).toMatchObject({ records: { current: 1, recovery: 2, reclaimable: 1 }, grace: { recoveryEpoch: 1 } });
     expect(await c.send({ op: 'reclaim', client: X })).toMatchObject({ status: 'OK' });
     expect(await c.send({ op: 'reclaim', client: Y })).toMatchObject({ status: 'OK' });

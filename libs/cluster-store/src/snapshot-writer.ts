@@ -45,10 +45,18 @@ export class SnapshotWriter {
     if (this.sinceLast >= this.policy.everyMessages || Date.now() - this.lastAt >= this.policy.everyMs) this.inFlight = this.write(state, version);
   }
 
-  /** On a clean shutdown: the last write finishes, then the state as it is now is written (if it moved). */
-  async flush(state: ClusterState, version: number): Promise<void> {
-    await this.inFlight;
-    if (version > this.writtenVersion) await this.write(state, version);
+  /**
+   * On a clean shutdown: the last write finishes, then the state as it is now is written (if it
+   * moved). Waits at most `limitMs`: a shutdown while NATS is unreachable must not hang on it.
+   */
+  async flush(state: ClusterState, version: number, limitMs = 3000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => { timer = setTimeout(resolve, limitMs); });
+    const work = (async () => {
+      await this.inFlight;
+      if (version > this.writtenVersion) await this.write(state, version);
+    })();
+    await Promise.race([work, giveUp]).finally(() => clearTimeout(timer));
   }
 
   private write(state: ClusterState, version: number): Promise<void> {

@@ -86,18 +86,16 @@ export async function loadSnapshot(
   trackedNodes: readonly string[] | undefined,
   snapshots: Snapshots,
 ): Promise<{ state: ClusterState; version: number } | undefined> {
-  const own = await loadScope(store, subject, cluster, trackedNodes, snapshots);
+  const scope = (nodes: readonly string[] | undefined) => loadScope({ store, subject, cluster, snapshots }, nodes);
+  const own = await scope(trackedNodes);
   if (own || !trackedNodes) return own;
-  const whole = await loadScope(store, subject, cluster, undefined, snapshots);
+  const whole = await scope(undefined);
   return whole && { state: narrowToNodes(whole.state, trackedNodes), version: whole.version };
 }
 
 async function loadScope(
-  store: ClusterEventStore,
-  subject: string,
-  cluster: string,
+  { store, subject, cluster, snapshots }: { store: ClusterEventStore; subject: string; cluster: string; snapshots: Snapshots },
   trackedNodes: readonly string[] | undefined,
-  snapshots: Snapshots,
 ): Promise<{ state: ClusterState; version: number } | undefined> {
   const refuse = (why: string) => {
     snapshots.onProblem?.(`snapshot of ${cluster} (${snapshotScope(trackedNodes)}) not used, replaying the whole log: ${why}`);

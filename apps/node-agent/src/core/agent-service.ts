@@ -269,9 +269,8 @@ export class AgentService {
   }
 
   private countIfNotStored(op: string, client: string, status: AgentStatus, a: Extract<CommandResult, { ok: true }>): void {
-    if (status === 'OK' || status === 'NFS4ERR_GRACE') return;
-    if (a.events.some((e) => e.type === 'ReclaimRejected' && e.rejections.some((r) => r.client === client))) return;
-    this.refusalsNotStored.set(op, (this.refusalsNotStored.get(op) ?? 0) + 1);
+    const stored = a.events.some((e) => e.type === 'ReclaimRejected' && e.rejections.some((r) => r.client === client));
+    if (status !== 'OK' && status !== 'NFS4ERR_GRACE' && !stored) this.refusalsNotStored.set(op, (this.refusalsNotStored.get(op) ?? 0) + 1);
   }
 
   private async liftIfDone(causation?: string): Promise<void> {
