@@ -132,6 +132,19 @@ describe('NATS with deploy/nats/permissions.conf', () => {
     await expect(operator.nc.request(subjects.coordinatorRequests(names, cluster), '{"op":"dump"}', { timeout: 2000 })).rejects.toThrow(/no responders|503|timeout/i);
   });
 
+  it('the snapshot bucket: created by the operator, written and read back by an agent and the coordinator', async () => {
+    expect(operator.snapshots).toBeDefined();
+    const agentStore = await openAs('gk-agent-default');
+    const coordinatorStore = await openAs('gk-coordinator');
+    expect(agentStore.snapshots).toBeDefined();
+    expect(coordinatorStore.snapshots).toBeDefined();
+    const text = 'snapshot text '.repeat(100);
+    await agentStore.snapshots!.blobs.write(`${cluster}.permissions-test`, text);
+    expect(await coordinatorStore.snapshots!.blobs.read(`${cluster}.permissions-test`)).toBe(text);
+    await coordinatorStore.snapshots!.blobs.write(`${cluster}.permissions-test`, `${text}!`);
+    expect(await agentStore.snapshots!.blobs.read(`${cluster}.permissions-test`)).toBe(`${text}!`);
+  });
+
   it('the coordinator identity can do its work: follow the log and answer its requests, changes with the admin token', async () => {
     const opened = await openAs('gk-coordinator');
     const token = 'coordinator-admin-token';
