@@ -8,8 +8,6 @@ import type { StreamAccess } from './stream-access';
 /** What the conditional append needs besides the stream access. */
 export interface AppendContext<M> {
   access: StreamAccess<M>;
-  /** Whether the server's expectation check must be confirmed by reading back (replicated stream). */
-  replicated: () => Promise<boolean>;
   /** Sequence of the message with this id on the subject, at or after `from` (bounded replay). */
   findById: (subject: string, from: number, id: string) => Promise<number | undefined>;
 }
@@ -63,13 +61,14 @@ export async function appendConditionally<M>(ctx: AppendContext<M>, subject: str
 }
 
 /**
- * Where the server's expectation check cannot be trusted (replicated streams, see chain.ts),
- * confirms that the message at `seq` links to its predecessor as readers will require; otherwise
- * readers skip it, and the writer must hear that it lost the race. `linkedTo` undefined: read the
+ * Confirms that the message at `seq` links to its predecessor as readers will require (chain.ts);
+ * otherwise readers skip it, and the writer must hear that it lost the race. Done on every
+ * conditional append, whatever the stream's replica count: the count can change under a running
+ * writer (an operator scales R1 to R3), and an answer cached from before would let a writer report
+ * success for a message every reader ignores (issue 10, item 5). `linkedTo` undefined: read the
  * expectation the stored message carries (a duplicate may come from an earlier call).
  */
 async function confirmLink<M>(ctx: AppendContext<M>, subject: string, seq: number, linkedTo: number | undefined, expected: number): Promise<void> {
-  if (!(await ctx.replicated())) return;
   let link = linkedTo;
   if (link === undefined) {
     const stored = await ctx.access.getMessage({ seq });
