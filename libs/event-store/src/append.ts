@@ -18,9 +18,10 @@ export interface AppendContext<M> {
  * comes back as `{duplicate: true}` instead of being stored twice.
  *
  * @throws ConcurrencyConflict when another writer appended first.
- * @throws AppendUnavailable when transient failures outlast the retries (the message may be stored).
+ * @throws AppendUnavailable when transient failures outlast the retries (the message may be stored);
+ *   never with `untilKnown`.
  */
-export async function appendConditionally<M>(ctx: AppendContext<M>, subject: string, message: M, expected: ExpectedVersion): Promise<AppendToStreamResult> {
+export async function appendConditionally<M>(ctx: AppendContext<M>, subject: string, message: M, expected: ExpectedVersion, untilKnown = false): Promise<AppendToStreamResult> {
   const { access } = ctx;
   access.checkSubject(subject, false);
   checkExpectedVersion(expected);
@@ -54,7 +55,9 @@ export async function appendConditionally<M>(ctx: AppendContext<M>, subject: str
       }
       if (!isTransient(err)) throw err;
       maybeStored = true;
-      if (attempt >= access.transientAttempts) throw new AppendUnavailable(subject, attempt, { cause: err });
+      // With untilKnown the same message is offered until the store answers: the msgID (inside the
+      // duplicate window) or the lost-ack guard above (after it) keeps that to one stored decision.
+      if (attempt >= access.transientAttempts && !untilKnown) throw new AppendUnavailable(subject, attempt, { cause: err });
       await sleep(jitteredDelay(attempt, 25, 1000));
     }
   }

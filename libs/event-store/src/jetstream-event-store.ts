@@ -67,7 +67,7 @@ export class JetStreamEventStore<M> implements EventStore<M> {
   }
 
   appendToStream(subject: string, message: M, options: AppendToStreamOptions): Promise<AppendToStreamResult> {
-    return appendConditionally(this.appending, subject, message, options.expectedVersion);
+    return appendConditionally(this.appending, subject, message, options.expectedVersion, options.untilKnown);
   }
 
   currentVersion(subject: string): Promise<number> {

@@ -2,9 +2,10 @@ import type { ClientRef, GkEvent } from '#contracts';
 import type { CommandResult, ViewSupervisor } from '#cluster-store';
 import { checkClient, type ClusterState, type Command, inGrace, nothingLeftToReclaim, reclaimableClients, recordStanding, reclaimStatus, summarize } from '#domain';
 import { BootTracker, bootCausation } from './boots';
-import { withDeadline } from './deadline';
+import { type RequestDeadline, withDeadline } from './deadline';
 import { GraceDoneWaiter } from './grace-done-waiter';
 import { AgentLog, errorText } from './log';
+import { OwnGraceClock } from './own-grace-clock';
 import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from '#contracts';
 
 export interface AgentServiceOptions {
@@ -16,6 +17,8 @@ export interface AgentServiceOptions {
   requestTimeoutMs: number;
   log: AgentLog;
   now?: () => number;
+  /** Monotonic milliseconds, for this node's own grace under `first-exit` (I7). */
+  mono?: () => number;
 }
 
 /** A client the NFS server may see reclaim, for cld's GraceStart list. */
@@ -47,6 +50,7 @@ export class AgentService {
   private readonly boots: BootTracker;
   private readonly now: () => number;
   private readonly graceDoneWaiter: GraceDoneWaiter;
+  private readonly ownGrace: OwnGraceClock;
   readonly counters = new Map<string, number>();
 
   constructor(private readonly options: AgentServiceOptions) {
@@ -55,10 +59,11 @@ export class AgentService {
     this.views = options.views;
     this.boots = new BootTracker(options.node);
     this.now = options.now ?? Date.now;
+    this.ownGrace = new OwnGraceClock(options.node, options.mono);
     this.graceDoneWaiter = new GraceDoneWaiter({
       node: options.node,
       state: () => this.state,
-      lift: (causation) => this.deadline('grace_done', () => this.submit({ type: 'lift', nodes: [this.node] }, causation)),
+      lift: (causation) => this.deadline('grace_done', (d) => this.submit({ type: 'lift', nodes: [this.node] }, causation, d)),
       log: options.log,
     });
   }
@@ -70,6 +75,7 @@ export class AgentService {
   /** Fed by the live view after each stored decision is applied, in log order. */
   applied(events: readonly GkEvent[], state: ClusterState): void {
     this.boots.observe(events);
+    this.ownGrace.observe(state);
     this.graceDoneWaiter.applied(state);
   }
 
@@ -123,14 +129,14 @@ export class AgentService {
    * boot and changes nothing.
    */
   async graceStart(r: OpRequest<'grace_start'>, causation?: string): Promise<AgentReply> {
-    return this.deadline('grace_start', async () => {
+    return this.deadline('grace_start', async (d) => {
       const sameBoot = r.graceStart !== undefined && this.state.exists && this.boots.isSameBoot(r.graceStart, this.state);
       if (!sameBoot) {
         const cause = r.graceStart !== undefined ? bootCausation(r.graceStart) : causation;
-        this.expectOk(await this.submit({ type: 'start', nodes: [this.node], addMissing: true }, cause));
+        this.expectOk(await this.submit({ type: 'start', nodes: [this.node], addMissing: true }, cause, d));
         if (r.graceStart !== undefined) this.boots.remember(r.graceStart);
       }
-      if (r.liftIfDone) await this.liftIfDone(causation);
+      if (r.liftIfDone) await this.liftIfDone(causation, d);
       const s = this.state;
       return { status: 'OK', epoch: s.epoch, recoveryEpoch: s.recoveryEpoch, inGrace: inGrace(s), reclaimable: reclaimableClients(s, this.node).length };
     });
@@ -138,19 +144,19 @@ export class AgentService {
 
   /** Records a confirmed client; answers only once the record is stored. */
   async create(r: OpRequest<'create'>, causation?: string): Promise<AgentReply> {
-    return this.deadline('create', async () => {
+    return this.deadline('create', async (d) => {
       const ref: ClientRef = { client: r.client };
       if (r.principalHash !== undefined) ref.principalHash = r.principalHash;
       if (r.hasSession !== undefined) ref.hasSession = r.hasSession;
-      this.expectOk(await this.submit({ type: 'create', node: this.node, clients: [ref] }, causation));
-      if (r.liftIfDone && r.hasSession) await this.liftIfDone(causation);
+      this.expectOk(await this.submit({ type: 'create', node: this.node, clients: [ref] }, causation, d));
+      if (r.liftIfDone && r.hasSession) await this.liftIfDone(causation, d);
       return { status: 'OK' };
     });
   }
 
   async remove(client: string, causation?: string): Promise<AgentReply> {
-    return this.deadline('remove', async () => {
-      this.expectOk(await this.submit({ type: 'removeClients', node: this.node, clients: [client] }, causation));
+    return this.deadline('remove', async (d) => {
+      this.expectOk(await this.submit({ type: 'removeClients', node: this.node, clients: [client] }, causation, d));
       return { status: 'OK' };
     });
   }
@@ -162,9 +168,9 @@ export class AgentService {
    * (nfsdcltrack: a v4.0 client's check), a reclaimable client's check is its reclaim.
    */
   async check(r: OpRequest<'check'>, causation?: string): Promise<AgentReply> {
-    return this.deadline('check', async () => {
+    return this.deadline('check', async (d) => {
       if (r.reclaim && reclaimStatus(this.state, this.node, r.client) === 'OK') {
-        await this.reclaimStatusOf(r.client, causation);
+        await this.reclaimStatusOf(r.client, causation, d);
       }
       const standing = recordStanding(this.state, this.node, r.client);
       if (standing === 'current') return { status: 'OK' };
@@ -177,15 +183,15 @@ export class AgentService {
   /** One reclaim, group-committed: OK only once its ReclaimAccepted is in the log (I1). */
   async reclaim(client: string, causation?: string): Promise<AgentReply> {
     try {
-      return { status: await this.deadline('reclaim', () => this.reclaimStatusOf(client, causation)) };
+      return { status: await this.deadline('reclaim', (d) => this.reclaimStatusOf(client, causation, d)) };
     } catch (err) {
       return { status: 'NFS4ERR_GRACE', error: `retry later: ${errorText(err)}` };
     }
   }
 
   async reclaimComplete(client: string, causation?: string): Promise<AgentReply> {
-    return this.deadline('reclaim_complete', async () => {
-      const a = this.expectOk(await this.submit({ type: 'reclaimComplete', node: this.node, clients: [client] }, causation));
+    return this.deadline('reclaim_complete', async (d) => {
+      const a = this.expectOk(await this.submit({ type: 'reclaimComplete', node: this.node, clients: [client] }, causation, d));
       return { status: a.reply.kind === 'reclaimComplete' ? a.reply.statuses[0]! : 'NFS4ERR_DELAY' };
     });
   }
@@ -199,8 +205,8 @@ export class AgentService {
     const recoveryEpoch = this.state.recoveryEpoch;
     const ended = () => this.state.recoveryEpoch !== recoveryEpoch;
     const waiting = wait && recoveryEpoch !== 0 ? this.graceDoneWaiter.wait(recoveryEpoch) : undefined;
-    await this.deadline('grace_done', async () => {
-      if (recoveryEpoch !== 0 && this.state.members.has(this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation);
+    await this.deadline('grace_done', async (d) => {
+      if (recoveryEpoch !== 0 && this.state.members.has(this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation, d);
     }).catch((err: unknown) => {
       if (!waiting) throw err;
       // The lift is retried while waiting; a store outage only delays the answer.
@@ -214,7 +220,10 @@ export class AgentService {
   /** May this node grant non-reclaim state? The domain decides; an OK is confirmed against the log. */
   async mayGrant(causation?: string): Promise<AgentReply> {
     try {
-      const a = await this.deadline('may_grant', async () => this.expectOk(await this.submit({ type: 'mayGrant', node: this.node, now: this.now() }, causation)));
+      const a = await this.deadline('may_grant', async (d) => {
+        const command: Command = { type: 'mayGrant', node: this.node, now: this.now(), ownGrace: this.ownGrace.measure(this.state) };
+        return this.expectOk(await this.submit(command, causation, d));
+      });
       if (a.reply.kind !== 'mayGrant') return { status: 'NFS4ERR_GRACE' };
       return a.reply.endsGrace ? { status: a.reply.status, endedGrace: true } : { status: a.reply.status };
     } catch (err) {
@@ -250,27 +259,29 @@ export class AgentService {
     });
   }
 
-  private async reclaimStatusOf(client: string, causation?: string): Promise<AgentStatus> {
-    const a = this.expectOk(await this.submit({ type: 'reclaim', node: this.node, clients: [client] }, causation));
+  private async reclaimStatusOf(client: string, causation: string | undefined, d: RequestDeadline): Promise<AgentStatus> {
+    const a = this.expectOk(await this.submit({ type: 'reclaim', node: this.node, clients: [client] }, causation, d));
     // Without a cluster there is no grace period to reclaim in.
     return a.reply.kind === 'reclaim' ? a.reply.statuses[0]! : 'NFS4ERR_NO_GRACE';
   }
 
-  private async liftIfDone(causation?: string): Promise<void> {
-    if (nothingLeftToReclaim(this.state, this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation);
+  private async liftIfDone(causation: string | undefined, d: RequestDeadline): Promise<void> {
+    if (nothingLeftToReclaim(this.state, this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation, d);
   }
 
   /**
    * Submits through the group committer. A cluster that does not exist yet is created by adding
    * this node (what `start` with addMissing would do, had there been a cluster to start in).
+   * Every command carries its request's deadline: withdrawn while queued once it passed.
    */
-  private async submit(command: Command, causation?: string): Promise<CommandResult> {
+  private async submit(command: Command, causation: string | undefined, d: RequestDeadline): Promise<CommandResult> {
     const meta = { actor: this.node, causation, now: this.now };
-    const answer = await this.views.committer.submit(command, meta);
+    const send = (c: Command) => d.track((admission) => this.views.committer.submit(c, meta, admission));
+    const answer = await send(command);
     if (answer.ok || answer.rejection.code !== 'NO_CLUSTER' || command.type === 'lift') return answer;
     this.options.log.info(`cluster ${this.cluster} does not exist: creating it with member ${this.node}`);
-    await this.views.committer.submit({ type: 'add', nodes: [this.node] }, meta);
-    return this.views.committer.submit(command, meta);
+    await send({ type: 'add', nodes: [this.node] });
+    return send(command);
   }
 
   private expectOk(answer: CommandResult): Extract<CommandResult, { ok: true }> {
@@ -278,8 +289,8 @@ export class AgentService {
     return answer;
   }
 
-  private deadline<T>(what: string, work: () => Promise<T>): Promise<T> {
-    return withDeadline(work(), this.options.requestTimeoutMs, what);
+  private deadline<T>(what: string, work: (d: RequestDeadline) => Promise<T>): Promise<T> {
+    return withDeadline(this.options.requestTimeoutMs, what, work);
   }
 }
 
