@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import { decisionCodec, DecisionMessage, natsServers, StreamNames } from '#contracts';
 import { JetStreamEventStore, MalformedHandler, provisionStream } from '#event-store';
+import { defaultReplicas, durabilityWarning, topologyOf } from './durability';
 
 export type GraceEventStore = JetStreamEventStore<DecisionMessage>;
 
@@ -23,8 +24,13 @@ export async function openGraceStore(options: {
   reconnect?: boolean;
   timeoutMs?: number;
   provision?: boolean;
-  /** Event stream replicas; default from GK_STREAM_REPLICAS, else the stream's own (1 when created). */
+  /**
+   * Event stream replicas; default from GK_STREAM_REPLICAS, else the stream's own (when created:
+   * 3 on a clustered NATS system, 1 on a single server).
+   */
   replicas?: number;
+  /** Where a durability warning goes (a single-replica log outside development). Default: stderr. */
+  warn?: (message: string) => void;
 }): Promise<OpenedStore> {
   const replicas = options.replicas ?? replicasFromEnvironment();
   const nc = await connect({
@@ -39,7 +45,12 @@ export async function openGraceStore(options: {
     noAsyncTraces: true,
   });
   try {
-    if (options.provision ?? true) await provisionStream(await jetstreamManager(nc), options.names, { replicas });
+    if (options.provision ?? true) {
+      const topology = topologyOf(nc.info);
+      const info = await provisionStream(await jetstreamManager(nc), options.names, { replicas, replicasWhenCreated: defaultReplicas(topology) });
+      const warning = durabilityWarning(options.names.stream, info.config.num_replicas, topology, options.natsUrl);
+      if (warning) (options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(warning);
+    }
   } catch (err) {
     await nc.close();
     throw err;

@@ -4,3 +4,4 @@ export * from './group-commit';
 export * from './live-view';
 export * from './one-shot';
 export * from './view-supervisor';
+export * from './durability';

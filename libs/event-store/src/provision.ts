@@ -19,6 +19,8 @@ export interface ProvisionOptions {
    * service started without it never scales down what an operator set up.
    */
   replicas?: number;
+  /** Replicas when the stream has to be created and `replicas` is not given (never changes an existing stream). */
+  replicasWhenCreated?: number;
   /** How long a msgID is remembered for de-duplication. Default 2 minutes. */
   duplicateWindowMs?: number;
 }
@@ -41,7 +43,7 @@ export function eventStreamConfig(names: StreamNames, opts: ProvisionOptions = {
     max_msgs_per_subject: -1,
     max_msg_size: -1,
     max_consumers: -1,
-    num_replicas: opts.replicas ?? 1,
+    num_replicas: opts.replicas ?? opts.replicasWhenCreated ?? 1,
     duplicate_window: nanos(opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
     deny_delete: true,
     // Purge stays allowed so that tests and `gracectl` tooling can reset a stream; nothing in the
