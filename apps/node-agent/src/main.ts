@@ -3,7 +3,7 @@
  * userspace servers (JSON socket) from a live view of the cluster's grace state, appending every
  * decision to the cluster's event stream. See docs/node-agent.md.
  */
-import { bootstrapService, ConfigError, listeningPort } from '#service-kit';
+import { bootstrapService, ConfigError, installProcessGuards, listeningPort } from '#service-kit';
 import { AgentAdminModule } from './admin/admin.module';
 import { type AgentConfig, parseAgentArgs, usage } from './config';
 import { AgentCore } from './core/agent-core';
@@ -14,6 +14,7 @@ import { listenCldSocket } from './transports/cld-socket';
 import { listenJsonSocket } from './transports/json-socket';
 
 async function main(): Promise<void> {
+  installProcessGuards('gk-node-agent');
   let config: AgentConfig;
   try {
     const parsed = parseAgentArgs(process.argv.slice(2), process.env);

@@ -2,6 +2,7 @@ import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ConfigError } from './config';
+import { installProcessGuards } from './process-guards';
 
 export interface BootstrapOptions {
   port: number;
@@ -55,6 +56,7 @@ export interface ServiceMain<C extends ServiceConfig> {
  * "<name> <replica> listening on port N" line on stdout (scripts wait for it), exit 1 on failure.
  */
 export function runService<C extends ServiceConfig>(service: ServiceMain<C>): void {
+  installProcessGuards(service.name);
   const start = async () => {
     let config: C;
     try {

@@ -9,3 +9,4 @@ export * from './zod-pipe';
 export * from './json-rpc';
 export * from './unix-socket-server';
 export * from './service-module';
+export * from './process-guards';

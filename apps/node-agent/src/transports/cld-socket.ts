@@ -4,26 +4,45 @@ import { CldFrameSplitter } from '#cld';
 import { UnixSocketServer } from '#service-kit';
 import { AgentLog, errorText } from '../core/log';
 import type { CldDispatcher } from './cld-dispatch';
+import { DEFAULT_FLOW_LIMITS, type FlowLimits } from './flow-control';
 
 /**
  * cld messages on a Unix stream socket, back to back with the sizes they have on the pipe (for
  * userspace servers and tests). Upcalls on one connection are handled concurrently, as the
  * kernel has many in flight; each reply is written whole. A frame whose cm_vers has no known
  * size leaves no way to find the next frame: that connection is closed, the others go on.
+ *
+ * Flow control: at `perConnection` upcalls in flight, or with more than `maxBufferedBytes` of
+ * replies the peer has not read, the agent stops reading the connection until both clear. It
+ * never answers an upcall with an error for being busy: the kernel would take -EREMOTEIO on a
+ * Check as "no record" (NFS4ERR_RECLAIM_BAD), so a busy agent makes the upcall wait instead.
  */
-export async function listenCldSocket(path: string, dispatcher: CldDispatcher, log: AgentLog): Promise<UnixSocketServer> {
-  const server = await UnixSocketServer.listen(path, (socket) => serveCldFrames(socket, dispatcher, log));
+export async function listenCldSocket(path: string, dispatcher: CldDispatcher, log: AgentLog, limits: FlowLimits = DEFAULT_FLOW_LIMITS): Promise<UnixSocketServer> {
+  const server = await UnixSocketServer.listen(path, (socket) => serveCldFrames(socket, dispatcher, log, limits));
   log.info(`cld socket on ${path}`);
   return server;
 }
 
-function serveCldFrames(socket: Socket, dispatcher: CldDispatcher, log: AgentLog): void {
+function serveCldFrames(socket: Socket, dispatcher: CldDispatcher, log: AgentLog, limits: FlowLimits): void {
   const splitter = new CldFrameSplitter();
   let inFlight = 0;
   let broken = false;
+  let paused = false;
+  const throttle = () => {
+    if (broken) return;
+    const over = inFlight >= limits.perConnection || socket.writableLength > limits.maxBufferedBytes;
+    if (over !== paused) {
+      paused = over;
+      if (over) socket.pause();
+      else socket.resume();
+    }
+  };
+  socket.on('drain', throttle);
   const send = async (frame: Buffer) => {
     if (socket.destroyed || socket.writableEnded) return;
-    if (!socket.write(frame)) await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
+    const flushed = socket.write(frame);
+    throttle();
+    if (!flushed) await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
   };
   socket.on('error', (err) => log.debug(`cld client: ${errorText(err)}`));
   socket.on('end', () => {
@@ -39,8 +58,10 @@ function serveCldFrames(socket: Socket, dispatcher: CldDispatcher, log: AgentLog
         .finally(() => {
           // Upcalls before the unreadable frame are still answered, then the connection ends.
           if (--inFlight === 0 && broken) socket.end();
+          throttle();
         });
     }
+    throttle();
     if (error && !broken) {
       broken = true;
       log.warn(`cld socket: ${error.message}; closing this connection`);

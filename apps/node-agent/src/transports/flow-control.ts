@@ -1,0 +1,83 @@
+import type { Socket } from 'node:net';
+
+/**
+ * Flow control of the agent's sockets (issue 10 item 1): no client can make the agent hold an
+ * unbounded number of requests or replies.
+ *
+ * - Per connection: at `perConnection` requests in flight the agent stops reading that
+ *   connection; requests already read past the cap (the rest of the chunk) are refused.
+ * - Replies a client does not read pile up in the socket's write buffer: past `maxBufferedBytes`
+ *   the agent stops reading that connection until the buffer drains ('drain').
+ * - Across connections: an `InFlightBudget` caps the requests the agent works on at once; a JSON
+ *   request over it is answered NFS4ERR_DELAY at once (see docs/node-agent.md for why cld does not
+ *   answer an error there).
+ */
+export interface FlowLimits {
+  perConnection: number;
+  maxBufferedBytes: number;
+}
+
+export const DEFAULT_FLOW_LIMITS: FlowLimits = { perConnection: 1024, maxBufferedBytes: 1024 * 1024 };
+/** Requests the agent works on at once across all JSON connections. */
+export const DEFAULT_GLOBAL_IN_FLIGHT = 16_384;
+
+/** A count of requests in flight shared by every connection of one listener. */
+export class InFlightBudget {
+  private used = 0;
+  constructor(readonly limit: number) {}
+
+  get inFlight(): number {
+    return this.used;
+  }
+
+  tryTake(): boolean {
+    if (this.used >= this.limit) return false;
+    this.used++;
+    return true;
+  }
+
+  release(): void {
+    this.used--;
+  }
+}
+
+/** One connection's reading, paused while it has too much in flight or too much unread output. */
+export class ConnectionFlow {
+  private inFlight = 0;
+  private paused = false;
+
+  constructor(private readonly socket: Socket, private readonly limits: FlowLimits = DEFAULT_FLOW_LIMITS) {
+    socket.on('drain', () => this.update());
+  }
+
+  /** Whether one more request may start on this connection (false: refuse it). */
+  tryStart(): boolean {
+    if (this.inFlight >= this.limits.perConnection) return false;
+    this.inFlight++;
+    this.update();
+    return true;
+  }
+
+  finished(): void {
+    this.inFlight--;
+    this.update();
+  }
+
+  /** Writes one reply and stops reading if the client is not reading its replies. */
+  write(data: string | Buffer): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.socket.write(data);
+    this.update();
+  }
+
+  private update(): void {
+    const over = this.inFlight >= this.limits.perConnection || this.socket.writableLength > this.limits.maxBufferedBytes;
+    if (over && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!over && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+}
