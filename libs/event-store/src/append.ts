@@ -1,7 +1,7 @@
 import type { JetStreamPublishOptions } from '@nats-io/jetstream';
 import { jitteredDelay, sleep } from './backoff';
 import { fromGet, linkHolds } from './chain';
-import { actualFromDescription, AppendUnavailable, ConcurrencyConflict, isTransient, isWrongLastSequence } from './errors';
+import { actualFromDescription, AppendUnavailable, ConcurrencyConflict, isNoResponders, isTransient, isWrongLastSequence } from './errors';
 import { checkExpectedVersion, type AppendToStreamResult, type ExpectedVersion } from './event-store';
 import type { StreamAccess } from './stream-access';
 
@@ -54,10 +54,11 @@ export async function appendConditionally<M>(ctx: AppendContext<M>, subject: str
         throw new ConcurrencyConflict(subject, expected as number, actualFromDescription(err.message), { cause: err });
       }
       if (!isTransient(err)) throw err;
-      maybeStored = true;
+      // "No responders" means no stream took the message: only timeouts and 503s leave it unknown.
+      maybeStored ||= !isNoResponders(err);
       // With untilKnown the same message is offered until the store answers: the msgID (inside the
       // duplicate window) or the lost-ack guard above (after it) keeps that to one stored decision.
-      if (attempt >= access.transientAttempts && !untilKnown) throw new AppendUnavailable(subject, attempt, { cause: err });
+      if (attempt >= access.transientAttempts && !(untilKnown && maybeStored)) throw new AppendUnavailable(subject, attempt, { cause: err });
       await sleep(jitteredDelay(attempt, 25, 1000));
     }
   }
