@@ -4,7 +4,7 @@ import { CldFrameSplitter } from '#cld';
 import { UnixSocketServer } from '#service-kit';
 import { AgentLog, errorText } from '../core/log';
 import type { CldDispatcher } from './cld-dispatch';
-import { DEFAULT_FLOW_LIMITS, type FlowLimits } from './flow-control';
+import { ConnectionFlow, DEFAULT_FLOW_LIMITS, type FlowLimits } from './flow-control';
 
 /**
  * cld messages on a Unix stream socket, back to back with the sizes they have on the pipe (for
@@ -27,22 +27,10 @@ function serveCldFrames(socket: Socket, dispatcher: CldDispatcher, log: AgentLog
   const splitter = new CldFrameSplitter();
   let inFlight = 0;
   let broken = false;
-  let paused = false;
-  const throttle = () => {
-    if (broken) return;
-    const over = inFlight >= limits.perConnection || socket.writableLength > limits.maxBufferedBytes;
-    if (over !== paused) {
-      paused = over;
-      if (over) socket.pause();
-      else socket.resume();
-    }
-  };
-  socket.on('drain', throttle);
+  const flow = new ConnectionFlow(socket, limits);
   const send = async (frame: Buffer) => {
     if (socket.destroyed || socket.writableEnded) return;
-    const flushed = socket.write(frame);
-    throttle();
-    if (!flushed) await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
+    if (!flow.write(frame)) await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
   };
   socket.on('error', (err) => log.debug(`cld client: ${errorText(err)}`));
   socket.on('end', () => {
@@ -53,19 +41,19 @@ function serveCldFrames(socket: Socket, dispatcher: CldDispatcher, log: AgentLog
     const { frames, error } = splitter.push(chunk);
     for (const frame of frames) {
       inFlight++;
+      flow.started();
       dispatcher.handle(frame, send)
         .catch((err: unknown) => log.error(`cld: ${errorText(err)}`))
         .finally(() => {
+          flow.finished();
           // Upcalls before the unreadable frame are still answered, then the connection ends.
           if (--inFlight === 0 && broken) socket.end();
-          throttle();
         });
     }
-    throttle();
     if (error && !broken) {
       broken = true;
       log.warn(`cld socket: ${error.message}; closing this connection`);
-      socket.pause();
+      flow.stop();
       if (inFlight === 0) socket.end();
     }
   });

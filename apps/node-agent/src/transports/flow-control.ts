@@ -45,6 +45,7 @@ export class InFlightBudget {
 export class ConnectionFlow {
   private inFlight = 0;
   private paused = false;
+  private stopped = false;
 
   constructor(private readonly socket: Socket, private readonly limits: FlowLimits = DEFAULT_FLOW_LIMITS) {
     socket.on('drain', () => this.update());
@@ -53,9 +54,14 @@ export class ConnectionFlow {
   /** Whether one more request may start on this connection (false: refuse it). */
   tryStart(): boolean {
     if (this.inFlight >= this.limits.perConnection) return false;
+    this.started();
+    return true;
+  }
+
+  /** A request that must be served whatever the count (cld: no busy error exists). */
+  started(): void {
     this.inFlight++;
     this.update();
-    return true;
   }
 
   finished(): void {
@@ -63,14 +69,25 @@ export class ConnectionFlow {
     this.update();
   }
 
-  /** Writes one reply and stops reading if the client is not reading its replies. */
-  write(data: string | Buffer): void {
-    if (this.socket.destroyed || this.socket.writableEnded) return;
-    this.socket.write(data);
+  /**
+   * Writes one reply and stops reading if the client is not reading its replies. False when the
+   * reply went to the buffer rather than the socket (wait for 'drain' to write more in order).
+   */
+  write(data: string | Buffer): boolean {
+    if (this.socket.destroyed || this.socket.writableEnded) return true;
+    const flushed = this.socket.write(data);
     this.update();
+    return flushed;
+  }
+
+  /** Stops reading for good (the connection is being closed). */
+  stop(): void {
+    this.stopped = true;
+    this.socket.pause();
   }
 
   private update(): void {
+    if (this.stopped) return;
     const over = this.inFlight >= this.limits.perConnection || this.socket.writableLength > this.limits.maxBufferedBytes;
     if (over && !this.paused) {
       this.paused = true;
