@@ -10,59 +10,51 @@ export class RequestTimeout extends Error {
 
 /**
  * One request's deadline, handed to every command the request submits (issue 10 item 6: a
- * request answered "retry later" is never decided afterwards). When it passes, commands still
- * queued in the group committer are withdrawn, and no new one is submitted; a command already
- * offered to the store is waited for, so its request is answered its real outcome.
+ * request answered "retry later" is never decided afterwards). If it passes before any command
+ * of the request was offered to the store, the commands still queued in the group committer are
+ * withdrawn and nothing more is submitted: "retry later" is then the truth. Once one command was
+ * offered, the request has (or may have) taken effect, so it runs to its end and is answered its
+ * real outcome.
  */
 export class RequestDeadline {
   private readonly controller = new AbortController();
-  private inFlight = 0;
-  private onIdle?: () => void;
+  private offered = false;
 
   constructor(readonly ms: number, readonly what: string) {}
 
-  get expired(): boolean {
-    return this.controller.signal.aborted;
-  }
-
   /** Submits one command under this deadline: `submit` gets the committer's admission. */
-  async track<T>(submit: (admission: Admission) => Promise<T>): Promise<T> {
-    if (this.expired) throw this.controller.signal.reason;
-    let started = false;
-    try {
-      return await submit({
-        signal: this.controller.signal,
-        onStart: () => {
-          started = true;
-          this.inFlight++;
-        },
-      });
-    } finally {
-      if (started && --this.inFlight === 0) this.onIdle?.();
-    }
+  track<T>(submit: (admission: Admission) => Promise<T>): Promise<T> {
+    if (this.controller.signal.aborted) return Promise.reject(this.controller.signal.reason);
+    return submit({
+      signal: this.controller.signal,
+      onStart: () => {
+        this.offered = true;
+      },
+    });
   }
 
-  /** The deadline passed: withdraw what is queued; `idle` runs once nothing is in flight. */
-  expire(idle: () => void): void {
+  /**
+   * The deadline passed. True when the request is answered "retry later" (nothing of it was
+   * offered: what is queued is withdrawn now); false when it must run to its real outcome.
+   */
+  expire(): boolean {
+    if (this.offered) return false;
     this.controller.abort(new RequestTimeout(this.ms, this.what));
-    if (this.inFlight === 0) idle();
-    else this.onIdle = idle;
+    return true;
   }
 }
 
 /**
- * Runs `work` under a deadline of `ms`. At the deadline, if nothing of the request is in flight,
- * the answer is RequestTimeout ("retry later"): its queued commands were withdrawn and whatever
- * it still waits for (a read) has no effect. If a command is in flight, the request waits for it;
- * once it settled, the work either finishes with its real outcome or, should it go on waiting
- * for something else, gets RequestTimeout (it can submit nothing more).
+ * Runs `work` under a deadline of `ms`. At the deadline, if nothing of the request was offered to
+ * the store, the answer is RequestTimeout ("retry later"): its queued commands were withdrawn and
+ * whatever else it waits for (a read) has no effect. Otherwise the work's own outcome is the
+ * answer, however long the store takes.
  */
 export function withDeadline<T>(ms: number, what: string, work: (deadline: RequestDeadline) => Promise<T>): Promise<T> {
   const deadline = new RequestDeadline(ms, what);
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
-      // setImmediate: a command that just settled first lets the work finish with its outcome.
-      deadline.expire(() => setImmediate(() => reject(new RequestTimeout(ms, what))));
+      if (deadline.expire()) reject(new RequestTimeout(ms, what));
     }, ms);
     work(deadline).then(
       (value) => {
