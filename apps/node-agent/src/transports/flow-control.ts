@@ -5,7 +5,8 @@ import type { Socket } from 'node:net';
  * unbounded number of requests or replies.
  *
  * - Per connection: at `perConnection` requests in flight the agent stops reading that
- *   connection; requests already read past the cap (the rest of the chunk) are refused.
+ *   connection (the client's own writes then block: backpressure a pipelining client expects);
+ *   requests already read in the same chunk are still served, so the overshoot is one read.
  * - Replies a client does not read pile up in the socket's write buffer: past `maxBufferedBytes`
  *   the agent stops reading that connection until the buffer drains ('drain').
  * - Across connections: an `InFlightBudget` caps the requests the agent works on at once; a JSON
@@ -17,7 +18,7 @@ export interface FlowLimits {
   maxBufferedBytes: number;
 }
 
-export const DEFAULT_FLOW_LIMITS: FlowLimits = { perConnection: 1024, maxBufferedBytes: 1024 * 1024 };
+export const DEFAULT_FLOW_LIMITS: FlowLimits = { perConnection: 4096, maxBufferedBytes: 1024 * 1024 };
 /** Requests the agent works on at once across all JSON connections. */
 export const DEFAULT_GLOBAL_IN_FLIGHT = 16_384;
 
@@ -51,14 +52,7 @@ export class ConnectionFlow {
     socket.on('drain', () => this.update());
   }
 
-  /** Whether one more request may start on this connection (false: refuse it). */
-  tryStart(): boolean {
-    if (this.inFlight >= this.limits.perConnection) return false;
-    this.started();
-    return true;
-  }
-
-  /** A request that must be served whatever the count (cld: no busy error exists). */
+  /** One more request read from the connection; at the cap, reading stops until one finishes. */
   started(): void {
     this.inFlight++;
     this.update();

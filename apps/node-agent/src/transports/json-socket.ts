@@ -37,16 +37,13 @@ function serveJsonLines(socket: Socket, service: AgentService, log: AgentLog, fl
     for (let i = 0; i < overflows; i++) send({ id: null, status: 'ERR_BAD_REQUEST', error: `request line longer than ${MAX_LINE_BYTES} bytes` });
     for (const line of lines) {
       if (line.trim() === '') continue;
-      // Over a cap the request is refused before it is parsed or decided: "retry later" is true.
-      if (!flow.tryStart()) {
-        send(saturated(line, 'this connection has too many requests in flight'));
-        continue;
-      }
+      // Over the global cap the request is refused before it is parsed or decided, so "retry
+      // later" is true; the per-connection cap only stops reading (flow-control.ts).
       if (!budget.tryTake()) {
-        flow.finished();
         send(saturated(line, 'the agent has too many requests in flight'));
         continue;
       }
+      flow.started();
       void answer(line, service, log).then((reply) => {
         budget.release();
         flow.finished();
