@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import type { AgentReply } from '#contracts';
 import type { AgentService } from '../core/agent-service';
 import { silentLog } from '../core/log';
+import { encodeUpcall } from '#cld';
+import { CldDispatcher } from './cld-dispatch';
+import { listenCldSocket } from './cld-socket';
 import { listenJsonSocket } from './json-socket';
 
 /**
@@ -110,6 +113,31 @@ describe('JSON socket flow control', () => {
       await until(() => service.handled === 400, 'every request once the client reads', 20_000);
     } finally {
       client.destroy();
+      await server.close();
+    }
+  });
+
+  it('cld socket: at its in-flight cap the agent stops reading upcalls and never answers one with a busy error', async () => {
+    const service = new HeldService();
+    const path = join(dir, 'cld.sock');
+    const server = await listenCldSocket(path, new CldDispatcher(service as unknown as AgentService, silentLog), silentLog, { perConnection: 2, maxBufferedBytes: 1024 * 1024 });
+    const kernel = await open(path);
+    try {
+      let replies = 0;
+      kernel.on('data', (d: Buffer) => { replies += d.length; });
+      const create = (xid: number) => encodeUpcall({ version: 2, cmd: 'Create', xid, name: Buffer.from(`c${xid}`) });
+      kernel.write(Buffer.concat([create(1), create(2)]));
+      await until(() => service.handled === 2, 'two upcalls in flight');
+      kernel.write(create(3));
+      await new Promise((r) => setTimeout(r, 150));
+      expect(service.handled).toBe(2); // the third waits in the socket, unread
+      expect(replies).toBe(0); // and nothing was refused
+      service.releaseAll();
+      await until(() => service.handled === 3, 'the third upcall once one finished');
+      service.releaseAll();
+      await until(() => replies === 3 * create(0).length, 'three replies');
+    } finally {
+      kernel.destroy();
       await server.close();
     }
   });
