@@ -10,6 +10,7 @@ import { endianness, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
 import { type CldDowncall, CldStatus, type CldVersion, encodeUpcall } from '#cld';
+import { subjects } from '#contracts';
 import { openGraceStore, type OpenedStore } from '#cluster-store';
 import { startNatsServer, type NatsServer } from '#infra';
 import { CldStreamClient, type Exchange } from '../apps/node-agent/test/cld-client';
@@ -256,24 +257,42 @@ describe('cld on the agent socket', () => {
       await nats.stop();
     });
 
-    it('answers -EREMOTEIO (storage failure) instead of hanging, then serves again', async () => {
+    it('answers -EREMOTEIO to what is still queued at its deadline, never decides it afterwards, and answers the upcall in flight its real outcome', async () => {
+      // Issue 10 item 6. The kernel treats -EREMOTEIO as "no record" (Create not stable, Check a
+      // miss: RECLAIM_BAD), so an upcall answered so must never take effect later. On the old
+      // code the queued Remove and GraceStart were still appended once NATS came back, and the
+      // Create in flight was answered -EREMOTEIO although it was stored.
       const a = await agent('sock-partition', 'n1', nats.url, own, 1500);
       const { client, socket } = await CldStreamClient.connect(a.cldPath);
       const first = upcall(2, 'Create', 'p1');
       expect((await client.call(first, xidOf(first))).decoded[0]!.status).toBe(0);
       await nats.kill('SIGSTOP');
-      for (const u of [upcall(2, 'Create', 'p2'), upcall(2, 'Remove', 'p1'), upcall(2, 'GraceStart')]) {
-        expect(hex((await client.call(u, xidOf(u))).frames)).toEqual(hex([withStatus(u, CldStatus.EREMOTEIO)]));
-      }
+      const batchesBefore = a.core.views.totalBatches;
+      const inFlight = upcall(2, 'Create', 'p2');
+      let inFlightAnswered = false;
+      const inFlightReply = client.call(inFlight, xidOf(inFlight)).then((r) => ((inFlightAnswered = true), r));
+      await waitUntil(() => a.core.views.totalBatches > batchesBefore, 'the Create to be taken into a batch');
+      const queued = [upcall(2, 'Remove', 'p1'), upcall(2, 'GraceStart')];
+      const replies = await Promise.all(queued.map((u) => client.call(u, xidOf(u))));
+      replies.forEach((r, i) => expect(hex(r.frames)).toEqual(hex([withStatus(queued[i]!, CldStatus.EREMOTEIO)])));
       const version = upcall(2, 'GetVersion');
       expect((await client.call(version, xidOf(version))).decoded[0]!.status).toBe(0);
+      expect(inFlightAnswered).toBe(false);
       await nats.kill('SIGCONT');
+      expect((await inFlightReply).decoded[0]!.status).toBe(0);
       await waitUntil(async () => {
         const u = upcall(2, 'Create', 'p3');
         return (await client.call(u, xidOf(u))).decoded[0]!.status === 0;
       }, 'a Create to succeed once NATS is back', 30_000);
+      // The log: p1, p2 and p3 recorded; the withdrawn Remove and GraceStart never appended.
+      const { messages } = await own.store.readStream(subjects.cluster(names, 'sock-partition'));
+      const types = messages.flatMap((m) => m.message.events.map((e) => e.type));
+      expect(types).not.toContain('ClientRemoved');
+      expect(types).not.toContain('GraceStarted');
+      const check = upcall(2, 'Check', 'p1');
+      expect((await client.call(check, xidOf(check))).decoded[0]!.status).toBe(0);
       socket.destroy();
-    });
+    }, 60_000);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { NatsAuthError } from '#cluster-store';
 import { StreamMissing, TruncatedHistory } from '#event-store';
-import { bootstrapService, ConfigError, listeningPort } from '#service-kit';
+import { bootstrapService, ConfigError, installProcessGuards, listeningPort } from '#service-kit';
 import { AgentAdminModule } from './admin/admin.module';
 import { type AgentConfig, parseAgentArgs, usage } from './config';
 import { AgentCore } from './core/agent-core';
@@ -16,6 +16,7 @@ import { listenCldSocket } from './transports/cld-socket';
 import { listenJsonSocket } from './transports/json-socket';
 
 async function main(): Promise<void> {
+  installProcessGuards('gk-node-agent');
   let config: AgentConfig;
   try {
     const parsed = parseAgentArgs(process.argv.slice(2), process.env);
@@ -35,11 +36,11 @@ async function main(): Promise<void> {
   const stops: Array<() => Promise<unknown>> = [];
   try {
     if (config.jsonSocket) {
-      const json = await listenJsonSocket(config.jsonSocket, core.service, log, config.socketAccess);
+      const json = await listenJsonSocket(config.jsonSocket, core.service, log, { access: config.socketAccess });
       stops.push(() => json.close());
     }
     if (config.cldSocket) {
-      const cld = await listenCldSocket(config.cldSocket, dispatcher, log, config.socketAccess);
+      const cld = await listenCldSocket(config.cldSocket, dispatcher, log, { access: config.socketAccess });
       stops.push(() => cld.close());
     }
     if (config.cldPipe) {

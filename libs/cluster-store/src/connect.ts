@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decisionCodec, DecisionMessage, StreamNames, subjects } from '#contracts';
 import { JetStreamEventStore, MalformedHandler, provisionStream, requireStream } from '#event-store';
+import { defaultReplicas, durabilityWarning, topologyOf } from './durability';
 import { connectNats, describeNatsSecurity, developmentMode, natsSecurityOptions } from './nats-connection';
 import { KvSnapshotBlobs } from './snapshot-blobs';
 import type { SnapshotPolicy } from './snapshot-writer';
@@ -43,7 +44,10 @@ export async function openGraceStore(options: {
   timeoutMs?: number;
   /** Create the stream if missing and reconcile its settings (default: GK_CREATE_STREAM=1 or development mode). */
   provision?: boolean;
-  /** Event stream replicas; default from GK_STREAM_REPLICAS, else the stream's own (1 when created). */
+  /**
+   * Event stream replicas; default from GK_STREAM_REPLICAS, else the stream's own (when created:
+   * 3 on a clustered NATS system, 1 on a single server).
+   */
   replicas?: number;
   /** Where NATS credentials, TLS files and the mode are read (default process.env; tests: one identity each). */
   environment?: Record<string, string | undefined>;
@@ -51,6 +55,8 @@ export async function openGraceStore(options: {
   snapshots?: boolean;
   /** A snapshot that could not be used or written. Default: a warning on stderr. */
   onSnapshotProblem?: (message: string) => void;
+  /** Where a durability warning goes (a single-replica log outside development). Default: the start-up notes. */
+  warn?: (message: string) => void;
 }): Promise<OpenedStore> {
   const environment = options.environment ?? process.env;
   const replicas = options.replicas ?? replicasFromEnvironment(environment);
@@ -69,14 +75,21 @@ export async function openGraceStore(options: {
     // cap pipelined appends at 14k/s instead of 22k/s.
     noAsyncTraces: true,
   });
+  // The snapshot bucket gets as many replicas as the event stream it summarises.
+  let replicasNow = 1;
   try {
     const jsm = await jetstreamManager(nc);
+    const topology = topologyOf(nc.info);
     if (provision) {
-      await provisionStream(jsm, options.names, { replicas });
+      replicasNow = (await provisionStream(jsm, options.names, { replicas, replicasWhenCreated: defaultReplicas(topology) })).config.num_replicas;
     } else {
-      const { weaknesses } = await requireStream(jsm, options.names);
+      const { info, weaknesses } = await requireStream(jsm, options.names);
+      replicasNow = info.config.num_replicas;
       for (const w of weaknesses) startupNotes.push({ level: 'warn', text: `WARNING: event stream ${options.names.stream}: ${w} (run gracectl init to fix)` });
     }
+    const warning = durabilityWarning(options.names.stream, replicasNow, topology, options.natsUrl);
+    if (warning && options.warn) options.warn(warning);
+    else if (warning) startupNotes.push({ level: 'warn', text: warning });
   } catch (err) {
     await nc.close();
     throw err;
@@ -92,7 +105,7 @@ export async function openGraceStore(options: {
   let snapshots: Snapshots | undefined;
   if ((options.snapshots ?? true) && policy !== 'off') {
     try {
-      snapshots = { blobs: await KvSnapshotBlobs.open(nc, options.names, { create: provision, replicas }), onProblem, policy };
+      snapshots = { blobs: await KvSnapshotBlobs.open(nc, options.names, { create: provision, replicas: replicasNow }), onProblem, policy };
     } catch (err) {
       onProblem(`snapshot bucket unavailable, every load replays the whole log: ${(err as Error).message}`);
     }

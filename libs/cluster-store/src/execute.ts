@@ -34,6 +34,8 @@ export interface ExecuteOptions {
   /** Default: the domain's `decide`. */
   decide?: Decider;
   onConflict?: (conflict: ConcurrencyConflict, attempt: number) => void;
+  /** Wait for the store's verdict on an offered decision instead of failing (see handleCommand). */
+  untilKnown?: boolean;
 }
 
 /**
@@ -59,6 +61,7 @@ export async function executeCommands(
     maxAttempts: options.maxAttempts,
     maxBackoffMs: options.maxBackoffMs,
     onConflict: options.onConflict,
+    untilKnown: options.untilKnown,
     decide: (state) => {
       const outcomes = commands.map((c) => decider(c, state));
       const events = outcomes.flatMap((o) => (o.ok ? o.decision.events : []));

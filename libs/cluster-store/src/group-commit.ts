@@ -11,7 +11,33 @@ interface Pending {
   meta: ExecuteMeta;
   resolve: (result: CommandResult) => void;
   reject: (error: unknown) => void;
+  admission?: Admission;
+  /** Detaches the abort listener once the request left the queue. */
+  release?: () => void;
 }
+
+/** How a request waits in the queue. */
+export interface Admission {
+  /**
+   * Aborted when the request's deadline passed: a request still queued then is withdrawn (its
+   * promise rejects with the signal's reason) and never decided. Once taken into a batch it is
+   * offered to the store and gets its real outcome.
+   */
+  signal?: AbortSignal;
+  /** Called when the request is taken into a batch (from then on it cannot be withdrawn). */
+  onStart?: () => void;
+}
+
+/** Refusal of a request because the queue is full: the caller answers "retry later". */
+export class CommitQueueFull extends Error {
+  override readonly name = 'CommitQueueFull';
+  constructor(readonly limit: number) {
+    super(`group commit queue full (${limit} requests waiting): retry later`);
+  }
+}
+
+/** Requests that may wait for the append in flight before new ones are refused. */
+export const DEFAULT_MAX_QUEUED = 10_000;
 
 /** One message must stay well under NATS' 1 MiB max_payload even with 1024-byte client ids. */
 const MAX_BATCH_BYTES = 256 * 1024;
@@ -33,14 +59,37 @@ export class GroupCommitter {
 
   private readonly viewInUse: () => LiveClusterView;
 
-  /** `view`: a view, or where to find the one in use (a supervisor replaces views). */
-  constructor(view: LiveClusterView | (() => LiveClusterView)) {
+  /**
+   * `view`: a view, or where to find the one in use (a supervisor replaces views). `maxQueued`
+   * bounds the requests waiting behind the append in flight (memory, and answers that would
+   * come too late anyway).
+   */
+  constructor(view: LiveClusterView | (() => LiveClusterView), private readonly maxQueued = DEFAULT_MAX_QUEUED) {
     this.viewInUse = typeof view === 'function' ? view : () => view;
   }
 
-  submit(command: Command, meta: ExecuteMeta): Promise<CommandResult> {
+  /** Requests waiting for a batch (not those in flight). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  submit(command: Command, meta: ExecuteMeta, admission?: Admission): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ command, meta, resolve, reject });
+      const signal = admission?.signal;
+      if (signal?.aborted) return reject(signal.reason);
+      if (this.queue.length >= this.maxQueued) return reject(new CommitQueueFull(this.maxQueued));
+      const pending: Pending = { command, meta, resolve, reject, admission };
+      if (signal) {
+        const withdraw = () => {
+          const at = this.queue.indexOf(pending);
+          if (at < 0) return; // already in a batch: it gets its real outcome
+          this.queue.splice(at, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', withdraw, { once: true });
+        pending.release = () => signal.removeEventListener('abort', withdraw);
+      }
+      this.queue.push(pending);
       if (!this.running) void this.drain();
     });
   }
@@ -48,10 +97,19 @@ export class GroupCommitter {
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      while (this.queue.length > 0) await this.run(this.takeBatch());
+      while (this.queue.length > 0) await this.run(this.started(this.takeBatch()));
     } finally {
       this.running = false;
     }
+  }
+
+  /** The batch leaves the queue: its requests can no longer be withdrawn. */
+  private started(batch: Pending[]): Pending[] {
+    for (const p of batch) {
+      p.release?.();
+      p.admission?.onStart?.();
+    }
+    return batch;
   }
 
   private takeBatch(): Pending[] {

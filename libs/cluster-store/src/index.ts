@@ -9,3 +9,4 @@ export * from './snapshot-writer';
 export * from './snapshots';
 export * from './retention';
 export * from './nats-connection';
+export * from './durability';

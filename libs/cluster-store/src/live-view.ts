@@ -97,7 +97,10 @@ export class LiveClusterView {
    */
   executeMany(commands: Command[], meta: ExecuteMeta, maxAttempts = 100): Promise<CommandResult[]> {
     // No pause after a lost race: waiting for the view to apply the winner's message is the pause.
-    return executeCommands(this.store, this.subject, this.cluster, this.source, commands, meta, { maxAttempts, maxBackoffMs: 0 });
+    // untilKnown: a service answers a decision it offered with its real outcome, never "retry
+    // later" while the decision may still stand (issue 10 item 6; requests not yet offered are
+    // withdrawn by their deadline in the group committer instead).
+    return executeCommands(this.store, this.subject, this.cluster, this.source, commands, meta, { maxAttempts, maxBackoffMs: 0, untilKnown: true });
   }
 
   /** The view as the command handler's state source: its state at once, catching up by waiting. */

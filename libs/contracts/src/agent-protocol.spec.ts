@@ -8,6 +8,8 @@ describe('parseAgentRequest', () => {
     [{ op: 'grace_start', graceStart: -5 }, { op: 'grace_start', graceStart: -5 }],
     [{ op: 'grace_done' }, { op: 'grace_done' }],
     [{ op: 'remove', client: '00', extra: 'ignored' }, { op: 'remove', client: '00' }],
+    // The empty owner is a client id: nfsdcltrack records `create ""` (SPEC §4.1).
+    [{ op: 'create', client: '' }, { op: 'create', client: '' }],
   ])('accepts %j', (body, request) => {
     expect(parseAgentRequest(body)).toEqual({ ok: true, request });
   });
@@ -22,7 +24,7 @@ describe('parseAgentRequest', () => {
     [{ op: '__proto__' }, /unknown op/],
     [{ op: 'create' }, /create: client/],
     [{ op: 'create', client: '0A' }, /lowercase hex/],
-    [{ op: 'create', client: '' }, /lowercase hex/],
+    [{ op: 'create', client: 'a' }, /lowercase hex/],
     [{ op: 'create', client: 'ab'.repeat(1025) }, /1024 bytes/],
     [{ op: 'reclaim', client: '0a', hasSession: 1 }, /hasSession/],
     [{ op: 'grace_done', wait: 'no' }, /wait/],

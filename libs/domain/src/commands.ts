@@ -20,7 +20,18 @@ export type NodeCommand =
   | { type: 'removeClients'; node: NodeId; clients: ClientId[] }
   | { type: 'reclaim'; node: NodeId; clients: ClientId[] }
   | { type: 'reclaimComplete'; node: NodeId; clients: ClientId[] }
-  | { type: 'mayGrant'; node: NodeId; now: number };
+  | { type: 'mayGrant'; node: NodeId; now: number; ownGrace?: OwnGraceMeasure };
+
+/**
+ * How long this node's own grace period has lasted, as the agent measured it on its monotonic
+ * clock (I7): `began` names the grace start measured (the event time the state records for it,
+ * see `ownGraceBegan`), `elapsedMs` the monotonic time since the agent first saw that start. The
+ * agent always sends it; without one (the domain's virtual-time tests) `now` alone decides.
+ */
+export interface OwnGraceMeasure {
+  began: number;
+  elapsedMs: number;
+}
 
 export type Command = AdminCommand | NodeCommand;
 

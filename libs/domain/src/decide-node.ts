@@ -1,5 +1,5 @@
 import { ClientId, EventBody, ReclaimCompleteStatus, ReclaimStatus } from '#contracts';
-import { Outcome, NodeCommand } from './commands';
+import { Outcome, NodeCommand, type OwnGraceMeasure } from './commands';
 import { graceEnded } from './decide-admin';
 import { nodeGraceOver } from './deadline';
 import { reclaimCompleteReason, reclaimStatus } from './reclaim-rule';
@@ -38,7 +38,7 @@ export function decideNode(c: NodeCommand, s: ClusterState): Outcome {
     case 'reclaimComplete':
       return reclaimComplete(c.node, c.clients, s);
     case 'mayGrant':
-      return mayGrant(c.node, c.now, s);
+      return mayGrant(c.node, c.now, c.ownGrace, s);
   }
 }
 
@@ -77,14 +77,14 @@ function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): Ou
  * `first-exit` for a node with nothing left to recover whose own grace time has passed: then the
  * grant itself ends recovery for the whole cluster, in the same decision (I1).
  */
-function mayGrant(node: string, now: number, s: ClusterState): Outcome {
+function mayGrant(node: string, now: number, measured: OwnGraceMeasure | undefined, s: ClusterState): Outcome {
   const grant = (events: EventBody[], endsGrace: boolean): Outcome =>
     ({ ok: true, decision: { events, needsFreshView: true, reply: { kind: 'mayGrant', status: 'OK', endsGrace } } });
   const refuse: Outcome = { ok: true, decision: { events: [], needsFreshView: false, reply: { kind: 'mayGrant', status: 'NFS4ERR_GRACE', endsGrace: false } } };
   const member = s.members.get(node);
   if (!member) return refuse;
   if (!inGrace(s)) return grant(s.nonReclaimGranted ? [] : [{ type: 'FirstNonReclaimGrant', node }], false);
-  if (s.config.exitPolicy !== 'first-exit' || member.need || !nodeGraceOver(s, node, now)) return refuse;
+  if (s.config.exitPolicy !== 'first-exit' || member.need || !nodeGraceOver(s, node, now, measured)) return refuse;
   return grant([{ type: 'FirstNonReclaimGrant', node }, graceEnded(s, 'first-non-reclaim-grant', membersNeeding(s))], true);
 }
 

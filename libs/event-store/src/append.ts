@@ -1,15 +1,13 @@
 import type { JetStreamPublishOptions } from '@nats-io/jetstream';
 import { jitteredDelay, sleep } from './backoff';
 import { fromGet, linkHolds } from './chain';
-import { actualFromDescription, AppendUnavailable, ConcurrencyConflict, isTransient, isWrongLastSequence } from './errors';
+import { actualFromDescription, AppendUnavailable, ConcurrencyConflict, isNoResponders, isTransient, isWrongLastSequence } from './errors';
 import { checkExpectedVersion, type AppendToStreamResult, type ExpectedVersion } from './event-store';
 import type { StreamAccess } from './stream-access';
 
 /** What the conditional append needs besides the stream access. */
 export interface AppendContext<M> {
   access: StreamAccess<M>;
-  /** Whether the server's expectation check must be confirmed by reading back (replicated stream). */
-  replicated: () => Promise<boolean>;
   /** Sequence of the message with this id on the subject, at or after `from` (bounded replay). */
   findById: (subject: string, from: number, id: string) => Promise<number | undefined>;
 }
@@ -20,9 +18,10 @@ export interface AppendContext<M> {
  * comes back as `{duplicate: true}` instead of being stored twice.
  *
  * @throws ConcurrencyConflict when another writer appended first.
- * @throws AppendUnavailable when transient failures outlast the retries (the message may be stored).
+ * @throws AppendUnavailable when transient failures outlast the retries (the message may be stored);
+ *   never with `untilKnown`.
  */
-export async function appendConditionally<M>(ctx: AppendContext<M>, subject: string, message: M, expected: ExpectedVersion): Promise<AppendToStreamResult> {
+export async function appendConditionally<M>(ctx: AppendContext<M>, subject: string, message: M, expected: ExpectedVersion, untilKnown = false): Promise<AppendToStreamResult> {
   const { access } = ctx;
   access.checkSubject(subject, false);
   checkExpectedVersion(expected);
@@ -58,21 +57,25 @@ export async function appendConditionally<M>(ctx: AppendContext<M>, subject: str
         throw new ConcurrencyConflict(subject, expected as number, actualFromDescription(err.message), { cause: err });
       }
       if (!isTransient(err)) throw err;
-      maybeStored = true;
-      if (attempt >= access.transientAttempts) throw new AppendUnavailable(subject, attempt, { cause: err });
+      // "No responders" means no stream took the message: only timeouts and 503s leave it unknown.
+      maybeStored ||= !isNoResponders(err);
+      // With untilKnown the same message is offered until the store answers: the msgID (inside the
+      // duplicate window) or the lost-ack guard above (after it) keeps that to one stored decision.
+      if (attempt >= access.transientAttempts && !(untilKnown && maybeStored)) throw new AppendUnavailable(subject, attempt, { cause: err });
       await sleep(jitteredDelay(attempt, 25, 1000));
     }
   }
 }
 
 /**
- * Where the server's expectation check cannot be trusted (replicated streams, see chain.ts),
- * confirms that the message at `seq` links to its predecessor as readers will require; otherwise
- * readers skip it, and the writer must hear that it lost the race. `linkedTo` undefined: read the
+ * Confirms that the message at `seq` links to its predecessor as readers will require (chain.ts);
+ * otherwise readers skip it, and the writer must hear that it lost the race. Done on every
+ * conditional append, whatever the stream's replica count: the count can change under a running
+ * writer (an operator scales R1 to R3), and an answer cached from before would let a writer report
+ * success for a message every reader ignores (issue 10, item 5). `linkedTo` undefined: read the
  * expectation the stored message carries (a duplicate may come from an earlier call).
  */
 async function confirmLink<M>(ctx: AppendContext<M>, subject: string, seq: number, linkedTo: number | undefined, expected: number): Promise<void> {
-  if (!(await ctx.replicated())) return;
   let link = linkedTo;
   if (link === undefined) {
     const stored = await ctx.access.getMessage({ seq });

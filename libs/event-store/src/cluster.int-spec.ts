@@ -105,6 +105,32 @@ describe('event store on a 3-node JetStream cluster (replicas: 3)', () => {
     console.log(`[event-store] R3 race: 200 decisions, ${conflicts} conflicts retried, ${stale.length} stale appends accepted by nats-server and ignored`);
   }, 120_000);
 
+  it('a live stream scaled from R1 to R3 under racing writers: no writer is told OK for a message readers skip', async () => {
+    // Issue 10 item 5: the writer-side link check used to run only when a cached "replicated?"
+    // answer said so; taken while the stream was R1, it stayed false after the scale to R3, and
+    // writers reported success for stale appends every reader ignores (expectSerialHistory then
+    // finds fewer decisions than the writers were told were stored).
+    const names = streamNames(uniquePrefix('es_scale'));
+    const initial = await provisionStream(jsm, names, { replicas: 1 });
+    expect(initial.config.num_replicas).toBe(1);
+    const subject = subjects.cluster(names, 'scale');
+    const WRITERS = 12;
+    const PER_WRITER = 50;
+    let done = 0;
+    const scaled = (async () => {
+      while (done < (WRITERS * PER_WRITER) / 10) await sleep(5);
+      const at = done;
+      await provisionStream(jsm, names, { replicas: 3 });
+      return { at, after: done };
+    })();
+    const conflicts = await race(names, subject, WRITERS, PER_WRITER, () => done++);
+    const scale = await scaled;
+    expect((await jsm.streams.info(names.stream)).config.num_replicas).toBe(3);
+    expect(scale.after).toBeLessThan(WRITERS * PER_WRITER);
+    const stale = await expectSerialHistory(names, subject, WRITERS * PER_WRITER);
+    console.log(`[event-store] R1 -> R3 under ${WRITERS} writers: scaled after ${scale.at} decisions, ${conflicts} conflicts retried, ${stale.length} stale appends refused to their writers and ignored by readers`);
+  }, 180_000);
+
   it('writers racing through a stream-leader kill lose no decision and duplicate none', async () => {
     const names = streamNames(uniquePrefix('es_failover'));
     await provisionStream(jsm, names, { replicas: 3 });

@@ -39,6 +39,12 @@ export interface HandleOptions<S, M, O> {
   maxBackoffMs?: number;
   /** Called after each lost race, e.g. to count conflicts. */
   onConflict?: (conflict: ConcurrencyConflict, attempt: number) => void;
+  /**
+   * Once a message is offered, wait for the store's verdict (AppendToStreamOptions.untilKnown)
+   * instead of failing with AppendUnavailable: whoever answers the caller then answers the real
+   * outcome, never "retry later" for a decision that may stand.
+   */
+  untilKnown?: boolean;
 }
 
 export interface Handled<M, O> {
@@ -84,8 +90,12 @@ export async function handleCommand<S, M, O>(opts: HandleOptions<S, M, O>): Prom
       return { outcome, message, sequence: null, version, duplicate: false, attempts: attempt };
     }
     try {
-      const appended = await opts.store.appendToStream(opts.subject, message, { expectedVersion: version });
-      await opts.source.catchUp(appended.nextExpectedVersion);
+      const appended = await opts.store.appendToStream(opts.subject, message, { expectedVersion: version, untilKnown: opts.untilKnown });
+      await opts.source.catchUp(appended.nextExpectedVersion).catch(() => {
+        // The decision is stored: its outcome stands, and failing now would answer "retry later"
+        // for it. A source that could not catch up (a live view being replaced) is still safe:
+        // its next append carries a stale version, loses the race and catches up then.
+      });
       return { outcome, message, sequence: appended.nextExpectedVersion, version: appended.nextExpectedVersion, duplicate: appended.duplicate, attempts: attempt };
     } catch (err) {
       if (!(err instanceof ConcurrencyConflict)) throw err;

@@ -72,10 +72,14 @@ export function isTransient(err: unknown): boolean {
   // The client reports "no responders" on a publish as JetStreamNotEnabled (cause: RequestError).
   // It happens while a stream leader is being elected, and also when no stream captures the subject
   // at all: bounded retries cover the first without hiding the second for long.
+  return isNoResponders(err);
+}
+
+/** A publish no stream answered: nothing was stored (a stream leader election, or no stream at all). */
+export function isNoResponders(err: unknown): boolean {
   // JetStreamNotEnabled is not exported by the package's public entry point, hence the name check.
   if (err instanceof Error && err.name === 'JetStreamNotEnabled') return err.cause instanceof RequestError && err.cause.isNoResponders();
-  if (err instanceof RequestError) return err.isNoResponders();
-  return false;
+  return err instanceof RequestError && err.isNoResponders();
 }
 
 export function errorText(err: unknown): string {

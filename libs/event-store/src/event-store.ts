@@ -34,6 +34,12 @@ export type ExpectedVersion = number | 'any';
 
 export interface AppendToStreamOptions {
   expectedVersion: ExpectedVersion;
+  /**
+   * Keep retrying transient failures with the same message until the store says stored or
+   * refused, instead of giving up with AppendUnavailable ("may be stored"). For callers that must
+   * never answer "retry later" for a decision that may stand (the agent's in-flight requests).
+   */
+  untilKnown?: boolean;
 }
 
 export interface AppendToStreamResult {

@@ -32,11 +32,6 @@ export interface EventStoreOptions<M> {
   subscribeBatch?: number;
   /** A replay that receives nothing for this long fails instead of hanging. Default 30000 ms. */
   readIdleTimeoutMs?: number;
-  /**
-   * Check after each conditional append that the server's concurrency check really held (see
-   * chain.ts). `auto` (default): only on replicated streams, where nats-server 2.9 can get it wrong.
-   */
-  verifyAppends?: 'auto' | boolean;
   /** Subjects whose every message must carry the expectation (see chain.ts `LinkedSubjects`). */
   linkedSubjects?: LinkedSubjects;
 }
@@ -56,9 +51,7 @@ export class JetStreamEventStore<M> implements EventStore<M> {
   private readonly access: StreamAccess<M>;
   private readonly replay: ReplaySettings;
   private readonly subscribeBatch: number;
-  private readonly verifyAppends: 'auto' | boolean;
   private readonly appending: AppendContext<M>;
-  private replicatedStream?: Promise<boolean>;
 
   constructor(opts: EventStoreOptions<M>) {
     this.names = opts.names;
@@ -73,12 +66,12 @@ export class JetStreamEventStore<M> implements EventStore<M> {
     });
     this.replay = { readBatch: opts.readBatch ?? 4096, readIdleTimeoutMs: opts.readIdleTimeoutMs ?? 30_000 };
     this.subscribeBatch = opts.subscribeBatch ?? 1024;
-    this.verifyAppends = opts.verifyAppends ?? 'auto';
-    this.appending = { access: this.access, replicated: () => this.replicated(), findById: (s, from, id) => this.findById(s, from, id) };
+    // Every conditional append is checked against the reader rule (append.ts confirmLink).
+    this.appending = { access: this.access, findById: (s, from, id) => this.findById(s, from, id) };
   }
 
   appendToStream(subject: string, message: M, options: AppendToStreamOptions): Promise<AppendToStreamResult> {
-    return appendConditionally(this.appending, subject, message, options.expectedVersion);
+    return appendConditionally(this.appending, subject, message, options.expectedVersion, options.untilKnown);
   }
 
   currentVersion(subject: string): Promise<number> {
@@ -136,18 +129,5 @@ export class JetStreamEventStore<M> implements EventStore<M> {
       if (found === undefined && decoded.ok && this.access.codec.idOf(decoded.value) === id) found = m.seq;
     });
     return found;
-  }
-
-  private replicated(): Promise<boolean> {
-    if (this.verifyAppends !== 'auto') return Promise.resolve(this.verifyAppends);
-    this.replicatedStream ??= this.access.manager()
-      .then((jsm) => this.access.retryTransient(() => jsm.streams.info(this.names.stream)))
-      .then((info) => info.config.num_replicas > 1)
-      .catch(() => {
-        // Unknown: verify this time (the safe side) and ask again next time.
-        this.replicatedStream = undefined;
-        return true;
-      });
-    return this.replicatedStream;
   }
 }

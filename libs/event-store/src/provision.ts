@@ -19,6 +19,8 @@ export interface ProvisionOptions {
    * service started without it never scales down what an operator set up.
    */
   replicas?: number;
+  /** Replicas when the stream has to be created and `replicas` is not given (never changes an existing stream). */
+  replicasWhenCreated?: number;
   /** How long a msgID is remembered for de-duplication. Default 2 minutes. */
   duplicateWindowMs?: number;
 }
@@ -50,7 +52,7 @@ export function eventStreamConfig(names: StreamNames, opts: ProvisionOptions = {
     max_msgs_per_subject: -1,
     max_msg_size: -1,
     max_consumers: -1,
-    num_replicas: opts.replicas ?? 1,
+    num_replicas: opts.replicas ?? opts.replicasWhenCreated ?? 1,
     duplicate_window: nanos(opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
     // Fail closed: no API call may remove a message or clear the log (I6). The server refuses to
     // lift either once set; deleting the whole stream is kept from services by NATS permissions

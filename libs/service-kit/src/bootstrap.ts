@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ConfigError } from './config';
 import { EscapingConsoleLogger } from './log-text';
 import { type Dependency, StartingServer, waitForDependencies } from './start-up';
+import { installProcessGuards } from './process-guards';
 
 export interface BootstrapOptions {
   port: number;
@@ -66,6 +67,7 @@ export interface ServiceMain<C extends ServiceConfig> {
  * "<name> <replica> listening on port N" line on stdout (scripts wait for it); exit 1 on failure.
  */
 export function runService<C extends ServiceConfig>(service: ServiceMain<C>): void {
+  installProcessGuards(service.name);
   const start = async () => {
     let config: C;
     try {

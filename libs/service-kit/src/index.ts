@@ -14,3 +14,4 @@ export * from './peer-credentials';
 export * from './socket-access';
 export * from './secrets';
 export * from './start-up';
+export * from './process-guards';

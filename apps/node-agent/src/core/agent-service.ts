@@ -2,9 +2,10 @@ import type { ClientRef, GkEvent } from '#contracts';
 import type { CommandResult, ViewSupervisor } from '#cluster-store';
 import { checkClient, type ClusterState, type Command, inGrace, nothingLeftToReclaim, reclaimableClients, recordStanding, reclaimStatus, summarize } from '#domain';
 import { BootTracker, bootCausation } from './boots';
-import { withDeadline } from './deadline';
+import { type RequestDeadline, withDeadline } from './deadline';
 import { GraceDoneWaiter } from './grace-done-waiter';
 import { AgentLog, errorText } from './log';
+import { OwnGraceClock } from './own-grace-clock';
 import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from '#contracts';
 
 export interface AgentServiceOptions {
@@ -22,6 +23,8 @@ export interface AgentServiceOptions {
    * so a removed node never comes back through a late or stray grace_start.
    */
   autoJoin?: boolean;
+  /** Monotonic milliseconds, for this node's own grace under `first-exit` (I7). */
+  mono?: () => number;
 }
 
 /** A client the NFS server may see reclaim, for cld's GraceStart list. */
@@ -53,6 +56,7 @@ export class AgentService {
   private readonly boots: BootTracker;
   private readonly now: () => number;
   private readonly graceDoneWaiter: GraceDoneWaiter;
+  private readonly ownGrace: OwnGraceClock;
   readonly counters = new Map<string, number>();
   /** Final refusals answered outside grace, which the log does not store (noise), by op. */
   readonly refusalsNotStored = new Map<string, number>();
@@ -63,10 +67,11 @@ export class AgentService {
     this.views = options.views;
     this.boots = new BootTracker(options.node);
     this.now = options.now ?? Date.now;
+    this.ownGrace = new OwnGraceClock(options.node, options.mono);
     this.graceDoneWaiter = new GraceDoneWaiter({
       node: options.node,
       state: () => this.state,
-      lift: (causation) => this.deadline('grace_done', () => this.submit({ type: 'lift', nodes: [this.node] }, causation)),
+      lift: (causation) => this.deadline('grace_done', (d) => this.submit({ type: 'lift', nodes: [this.node] }, causation, d)),
       log: options.log,
     });
   }
@@ -78,6 +83,7 @@ export class AgentService {
   /** Fed by the live view after each stored decision is applied, in log order. */
   applied(events: readonly GkEvent[], state: ClusterState): void {
     this.boots.observe(events);
+    this.ownGrace.observe(state);
     this.graceDoneWaiter.applied(state);
   }
 
@@ -131,14 +137,14 @@ export class AgentService {
    * boot and changes nothing.
    */
   async graceStart(r: OpRequest<'grace_start'>, causation?: string): Promise<AgentReply> {
-    return this.deadline('grace_start', async () => {
+    return this.deadline('grace_start', async (d) => {
       const sameBoot = r.graceStart !== undefined && this.state.exists && this.boots.isSameBoot(r.graceStart, this.state);
       if (!sameBoot) {
         const cause = r.graceStart !== undefined ? bootCausation(r.graceStart) : causation;
-        this.expectOk(await this.submit({ type: 'start', nodes: [this.node], addMissing: this.options.autoJoin ?? false }, cause));
+        this.expectOk(await this.submit({ type: 'start', nodes: [this.node], addMissing: this.options.autoJoin ?? false }, cause, d));
         if (r.graceStart !== undefined) this.boots.remember(r.graceStart);
       }
-      if (r.liftIfDone) await this.liftIfDone(causation);
+      if (r.liftIfDone) await this.liftIfDone(causation, d);
       const s = this.state;
       return { status: 'OK', epoch: s.epoch, recoveryEpoch: s.recoveryEpoch, inGrace: inGrace(s), reclaimable: reclaimableClients(s, this.node).length };
     });
@@ -146,19 +152,19 @@ export class AgentService {
 
   /** Records a confirmed client; answers only once the record is stored. */
   async create(r: OpRequest<'create'>, causation?: string): Promise<AgentReply> {
-    return this.deadline('create', async () => {
+    return this.deadline('create', async (d) => {
       const ref: ClientRef = { client: r.client };
       if (r.principalHash !== undefined) ref.principalHash = r.principalHash;
       if (r.hasSession !== undefined) ref.hasSession = r.hasSession;
-      this.expectOk(await this.submit({ type: 'create', node: this.node, clients: [ref] }, causation));
-      if (r.liftIfDone && r.hasSession) await this.liftIfDone(causation);
+      this.expectOk(await this.submit({ type: 'create', node: this.node, clients: [ref] }, causation, d));
+      if (r.liftIfDone && r.hasSession) await this.liftIfDone(causation, d);
       return { status: 'OK' };
     });
   }
 
   async remove(client: string, causation?: string): Promise<AgentReply> {
-    return this.deadline('remove', async () => {
-      this.expectOk(await this.submit({ type: 'removeClients', node: this.node, clients: [client] }, causation));
+    return this.deadline('remove', async (d) => {
+      this.expectOk(await this.submit({ type: 'removeClients', node: this.node, clients: [client] }, causation, d));
       return { status: 'OK' };
     });
   }
@@ -170,9 +176,9 @@ export class AgentService {
    * (nfsdcltrack: a v4.0 client's check), a reclaimable client's check is its reclaim.
    */
   async check(r: OpRequest<'check'>, causation?: string): Promise<AgentReply> {
-    return this.deadline('check', async () => {
+    return this.deadline('check', async (d) => {
       if (r.reclaim && reclaimStatus(this.state, this.node, r.client) === 'OK') {
-        await this.reclaimStatusOf(r.client, causation);
+        await this.reclaimStatusOf(r.client, causation, d);
       }
       const standing = recordStanding(this.state, this.node, r.client);
       if (standing === 'current') return { status: 'OK' };
@@ -185,15 +191,15 @@ export class AgentService {
   /** One reclaim, group-committed: OK only once its ReclaimAccepted is in the log (I1). */
   async reclaim(client: string, causation?: string): Promise<AgentReply> {
     try {
-      return { status: await this.deadline('reclaim', () => this.reclaimStatusOf(client, causation)) };
+      return { status: await this.deadline('reclaim', (d) => this.reclaimStatusOf(client, causation, d)) };
     } catch (err) {
       return { status: 'NFS4ERR_GRACE', error: `retry later: ${errorText(err)}` };
     }
   }
 
   async reclaimComplete(client: string, causation?: string): Promise<AgentReply> {
-    return this.deadline('reclaim_complete', async () => {
-      const a = this.expectOk(await this.submit({ type: 'reclaimComplete', node: this.node, clients: [client] }, causation));
+    return this.deadline('reclaim_complete', async (d) => {
+      const a = this.expectOk(await this.submit({ type: 'reclaimComplete', node: this.node, clients: [client] }, causation, d));
       const status = a.reply.kind === 'reclaimComplete' ? a.reply.statuses[0]! : 'NFS4ERR_DELAY';
       this.countIfNotStored('reclaim_complete', client, status, a);
       return { status };
@@ -209,8 +215,8 @@ export class AgentService {
     const recoveryEpoch = this.state.recoveryEpoch;
     const ended = () => this.state.recoveryEpoch !== recoveryEpoch;
     const waiting = wait && recoveryEpoch !== 0 ? this.graceDoneWaiter.wait(recoveryEpoch) : undefined;
-    await this.deadline('grace_done', async () => {
-      if (recoveryEpoch !== 0 && this.state.members.has(this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation);
+    await this.deadline('grace_done', async (d) => {
+      if (recoveryEpoch !== 0 && this.state.members.has(this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation, d);
     }).catch((err: unknown) => {
       if (!waiting) throw err;
       // The lift is retried while waiting; a store outage only delays the answer.
@@ -224,7 +230,10 @@ export class AgentService {
   /** May this node grant non-reclaim state? The domain decides; an OK is confirmed against the log. */
   async mayGrant(causation?: string): Promise<AgentReply> {
     try {
-      const a = await this.deadline('may_grant', async () => this.expectOk(await this.submit({ type: 'mayGrant', node: this.node, now: this.now() }, causation)));
+      const a = await this.deadline('may_grant', async (d) => {
+        const command: Command = { type: 'mayGrant', node: this.node, now: this.now(), ownGrace: this.ownGrace.measure(this.state) };
+        return this.expectOk(await this.submit(command, causation, d));
+      });
       if (a.reply.kind !== 'mayGrant') return { status: 'NFS4ERR_GRACE' };
       return a.reply.endsGrace ? { status: a.reply.status, endedGrace: true } : { status: a.reply.status };
     } catch (err) {
@@ -260,8 +269,8 @@ export class AgentService {
     });
   }
 
-  private async reclaimStatusOf(client: string, causation?: string): Promise<AgentStatus> {
-    const a = this.expectOk(await this.submit({ type: 'reclaim', node: this.node, clients: [client] }, causation));
+  private async reclaimStatusOf(client: string, causation: string | undefined, d: RequestDeadline): Promise<AgentStatus> {
+    const a = this.expectOk(await this.submit({ type: 'reclaim', node: this.node, clients: [client] }, causation, d));
     // Without a cluster there is no grace period to reclaim in.
     const status = a.reply.kind === 'reclaim' ? a.reply.statuses[0]! : 'NFS4ERR_NO_GRACE';
     this.countIfNotStored('reclaim', client, status, a);
@@ -273,18 +282,20 @@ export class AgentService {
     if (status !== 'OK' && status !== 'NFS4ERR_GRACE' && !stored) this.refusalsNotStored.set(op, (this.refusalsNotStored.get(op) ?? 0) + 1);
   }
 
-  private async liftIfDone(causation?: string): Promise<void> {
-    if (nothingLeftToReclaim(this.state, this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation);
+  private async liftIfDone(causation: string | undefined, d: RequestDeadline): Promise<void> {
+    if (nothingLeftToReclaim(this.state, this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation, d);
   }
 
   /**
    * Submits through the group committer. With auto-join, a cluster that does not exist yet is
    * created by adding this node (what `start` with addMissing would do, had there been a cluster
-   * to start in); without, the refusal says how to create it.
+   * to start in); without, the refusal says how to create it. Every command carries its request's
+   * deadline: withdrawn while queued once it passed.
    */
-  private async submit(command: Command, causation?: string): Promise<CommandResult> {
+  private async submit(command: Command, causation: string | undefined, d: RequestDeadline): Promise<CommandResult> {
     const meta = { actor: this.node, causation, now: this.now };
-    const answer = await this.views.committer.submit(command, meta);
+    const send = (c: Command) => d.track((admission) => this.views.committer.submit(c, meta, admission));
+    const answer = await send(command);
     if (answer.ok || command.type === 'lift') return answer;
     if (!this.options.autoJoin && (answer.rejection.code === 'NO_CLUSTER' || answer.rejection.code === 'NOT_MEMBER')) {
       const what = answer.rejection.code === 'NO_CLUSTER' ? `cluster ${this.cluster} does not exist` : `node ${this.node} is not a member of cluster ${this.cluster}`;
@@ -292,8 +303,8 @@ export class AgentService {
     }
     if (answer.rejection.code !== 'NO_CLUSTER') return answer;
     this.options.log.info(`cluster ${this.cluster} does not exist: creating it with member ${this.node}`);
-    await this.views.committer.submit({ type: 'add', nodes: [this.node] }, meta);
-    return this.views.committer.submit(command, meta);
+    await send({ type: 'add', nodes: [this.node] });
+    return send(command);
   }
 
   private expectOk(answer: CommandResult): Extract<CommandResult, { ok: true }> {
@@ -301,8 +312,8 @@ export class AgentService {
     return answer;
   }
 
-  private deadline<T>(what: string, work: () => Promise<T>): Promise<T> {
-    return withDeadline(work(), this.options.requestTimeoutMs, what);
+  private deadline<T>(what: string, work: (d: RequestDeadline) => Promise<T>): Promise<T> {
+    return withDeadline(this.options.requestTimeoutMs, what, work);
   }
 }
 

@@ -3,12 +3,16 @@ import { type AgentReply, parseAgentRequest, readRequestId } from '#contracts';
 import { type SocketAccess, UnixSocketServer } from '#service-kit';
 import type { AgentService } from '../core/agent-service';
 import { AgentLog, errorText } from '../core/log';
+import { ConnectionFlow, DEFAULT_FLOW_LIMITS, DEFAULT_GLOBAL_IN_FLIGHT, type FlowLimits, InFlightBudget } from './flow-control';
 import { LineSplitter } from './line-splitter';
 
 /** A request line is a few KiB at most (a 1024-byte client id is 2048 hex digits). */
 export const MAX_LINE_BYTES = 64 * 1024;
-/** Requests in flight per connection before the agent stops reading from it (backpressure). */
-const MAX_IN_FLIGHT = 4096;
+
+export interface JsonSocketLimits extends FlowLimits {
+  /** Requests in flight across all connections before new ones are answered NFS4ERR_DELAY. */
+  global: number;
+}
 
 /**
  * The JSON-lines API (SPEC §4.1) on a Unix stream socket: one request object per line, one
@@ -16,32 +20,50 @@ const MAX_IN_FLIGHT = 4096;
  * may be answered out of order (and concurrent writes share group commits). Bad input gets
  * ERR_BAD_REQUEST and the connection stays usable.
  */
-export async function listenJsonSocket(path: string, service: AgentService, log: AgentLog, access?: SocketAccess): Promise<UnixSocketServer> {
-  const server = await UnixSocketServer.listen(path, (socket) => serveJsonLines(socket, service, log), { access, onRefused: (m) => log.error(m) });
+export async function listenJsonSocket(path: string, service: AgentService, log: AgentLog, options: { access?: SocketAccess; limits?: Partial<JsonSocketLimits> } = {}): Promise<UnixSocketServer> {
+  const limits = options.limits ?? {};
+  const flowLimits: FlowLimits = { ...DEFAULT_FLOW_LIMITS, ...limits };
+  const budget = new InFlightBudget(limits.global ?? DEFAULT_GLOBAL_IN_FLIGHT);
+  const server = await UnixSocketServer.listen(path, (socket) => serveJsonLines(socket, service, log, new ConnectionFlow(socket, flowLimits), budget), { access: options.access, onRefused: (m) => log.error(m) });
   log.info(`JSON API on ${path}`);
   return server;
 }
 
-function serveJsonLines(socket: Socket, service: AgentService, log: AgentLog): void {
+function serveJsonLines(socket: Socket, service: AgentService, log: AgentLog, flow: ConnectionFlow, budget: InFlightBudget): void {
   const splitter = new LineSplitter(MAX_LINE_BYTES);
-  let inFlight = 0;
-  const send = (reply: AgentReply) => {
-    if (!socket.destroyed) socket.write(replyLine(reply));
-  };
+  const send = (reply: AgentReply) => flow.write(replyLine(reply));
   socket.on('error', (err) => log.debug(`JSON client: ${errorText(err)}`));
   socket.on('data', (chunk: Buffer) => {
     const { lines, overflows } = splitter.push(chunk);
     for (let i = 0; i < overflows; i++) send({ id: null, status: 'ERR_BAD_REQUEST', error: `request line longer than ${MAX_LINE_BYTES} bytes` });
     for (const line of lines) {
       if (line.trim() === '') continue;
-      inFlight++;
-      if (inFlight === MAX_IN_FLIGHT) socket.pause();
+      // Over the global cap the request is refused before it is parsed or decided, so "retry
+      // later" is true; the per-connection cap only stops reading (flow-control.ts).
+      if (!budget.tryTake()) {
+        send(saturated(line, 'the agent has too many requests in flight'));
+        continue;
+      }
+      flow.started();
       void answer(line, service, log).then((reply) => {
+        budget.release();
+        flow.finished();
         send(reply);
-        if (inFlight-- === MAX_IN_FLIGHT) socket.resume();
       });
     }
   });
+}
+
+/** NFS4ERR_DELAY for a request refused by a cap, echoing its id when it has a readable one. */
+function saturated(line: string, why: string): AgentReply {
+  let id: AgentReply['id'] = null;
+  try {
+    const read = readRequestId(JSON.parse(line));
+    if (read.ok) id = read.id;
+  } catch {
+    // not JSON: the id stays null
+  }
+  return { id, status: 'NFS4ERR_DELAY', error: `retry later: ${why}` };
 }
 
 /** One line in, one reply out; never rejects. */
