@@ -27,6 +27,10 @@ class HeldService {
   releaseAll(): void {
     for (const r of this.held.splice(0)) r();
   }
+  /** No client to reclaim: a cld Create stays a create. */
+  reclaimable(): { client: string }[] {
+    return [];
+  }
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'gk-flow-'));
