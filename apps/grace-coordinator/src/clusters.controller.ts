@@ -5,12 +5,12 @@ import { AdminTokenGuard } from '#service-kit';
 import { GraceCoordinator } from './coordinator';
 import { CoordinatorReply, CoordinatorRequestSchema, ErrorCode } from './operations';
 
-const CHANGE_OPS = ['add', 'start', 'join', 'lift', 'remove', 'enforce', 'noenforce', 'configure', 'end'] as const;
+const CHANGE_OPS = ['add', 'start', 'join', 'lift', 'remove', 'enforce', 'noenforce', 'configure', 'end', 'move'] as const;
 
 const STATUS_OF: Record<ErrorCode, number> = {
-  NO_CLUSTER: 404, NOT_SERVED: 404, NOT_MEMBER: 404,
+  NO_CLUSTER: 404, NOT_SERVED: 404, NOT_MEMBER: 404, UNKNOWN_HOST: 404,
   NO_NODES: 400, INVALID: 400, BAD_REQUEST: 400,
-  IN_GRACE: 409, NOT_IN_GRACE: 409, NOT_YET: 409, WAIT_POLICY: 409,
+  IN_GRACE: 409, NOT_IN_GRACE: 409, NOT_YET: 409, WAIT_POLICY: 409, FENCED: 409,
   UNAVAILABLE: 503, INTERNAL: 500,
 };
 
@@ -78,9 +78,9 @@ export class ClustersController {
   @HttpCode(200)
   @UseGuards(AdminTokenGuard)
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Change the grace state: add | start | join | lift | remove | enforce | noenforce (body {nodes}), configure (body {config}), end (ends grace now, reason admin)' })
+  @ApiOperation({ summary: 'Change the grace state: add | start | join | lift | remove | enforce | noenforce (body {nodes}), configure (body {config}), end (ends grace now, reason admin), move (body {identity, host}: failover/failback)' })
   @ApiParam({ name: 'op', enum: CHANGE_OPS })
-  @ApiBody({ schema: requestBodySchema, description: 'e.g. {"nodes": ["a", "b"]} or {"config": {"graceTimeMs": 60000}}; optional actor and causation' })
+  @ApiBody({ schema: requestBodySchema, description: 'e.g. {"nodes": ["a", "b"]}, {"config": {"graceTimeMs": 60000}} or {"identity": "b", "host": "a"}; optional actor and causation' })
   @ApiOkResponse({ description: '{ok: true, dump, summary, sequence}' })
   async change(@Param('cluster') cluster: string, @Param('op') op: string, @Body() body: unknown) {
     if (!(CHANGE_OPS as readonly string[]).includes(op)) {

@@ -7,7 +7,7 @@ import { CommandContext, CommandSpec, Failure } from './command';
 import { auditCommand } from './commands/audit';
 import { configureCommand } from './commands/configure';
 import { dumpCommand } from './commands/dump';
-import { addCommand, nodeCommands } from './commands/grace-ops';
+import { addCommand, moveCommand, nodeCommands } from './commands/grace-ops';
 import { replayCommand } from './commands/replay';
 import { statusCommand } from './commands/status';
 
@@ -19,6 +19,7 @@ export const COMMANDS: CommandSpec[] = [
   dumpCommand,
   addCommand,
   ...nodeCommands,
+  moveCommand,
   statusCommand,
   configureCommand,
   auditCommand,
