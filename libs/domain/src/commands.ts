@@ -12,7 +12,8 @@ export type AdminCommand =
   | { type: 'join'; nodes: NodeId[] }
   | { type: 'enforce'; nodes: NodeId[] }
   | { type: 'noenforce'; nodes: NodeId[] }
-  | { type: 'lift'; nodes: NodeId[] }
+  /** With `via`, an agent's grace_done: fenced like `start` (an old host must not end a moved identity's recovery). */
+  | { type: 'lift'; nodes: NodeId[]; via?: Via }
   | { type: 'remove'; nodes: NodeId[] }
   | { type: 'member'; nodes: NodeId[] }
   | { type: 'end'; reason: 'admin' }

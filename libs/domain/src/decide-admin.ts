@@ -14,7 +14,7 @@ export function decideAdmin(c: AdminCommand, s: ClusterState): Outcome {
     case 'configure':
       return configure(c.config, s);
     case 'start':
-      return c.via ? fenced(c.nodes, c.via, s) ?? start(c.nodes, s, c.addMissing ?? false) : start(c.nodes, s, c.addMissing ?? false);
+      return (c.via && fenced(c.nodes, c.via, s)) || start(c.nodes, s, c.addMissing ?? false);
     case 'move':
       return move(c.identity, c.host, s);
     case 'join':
@@ -28,7 +28,7 @@ export function decideAdmin(c: AdminCommand, s: ClusterState): Outcome {
         return done(nodes.filter((n) => s.members.get(n)!.enforcing).map((node) => ({ type: 'NodeEnforcementLifted', node })));
       });
     case 'lift':
-      return withMembers(c.nodes, s, (nodes) => lift(nodes, s));
+      return withMembers(c.nodes, s, (nodes) => (c.via && fenced(nodes, c.via, s)) || lift(nodes, s));
     case 'remove':
       return withMembers(c.nodes, s, (nodes) => remove(nodes, s));
     case 'member':
@@ -95,7 +95,7 @@ function move(identity: NodeId, host: NodeId, s: ClusterState): Outcome {
   return done([moved, ...restart.decision.events]);
 }
 
-/** An agent's grace_start through a host that does not serve the identity is refused (I8). */
+/** An agent's grace_start or grace_done through a host that does not serve the identity is refused (I8). */
 function fenced(nodes: NodeId[], via: Via, s: ClusterState): Outcome | undefined {
   const node = nodes.find((n) => fenceReason(s, n, via) !== undefined);
   return node === undefined ? undefined : reject('FENCED', fenceMessage(s, node, via));

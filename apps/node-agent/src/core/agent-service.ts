@@ -1,15 +1,18 @@
 import type { ClientRef, GkEvent } from '#contracts';
 import type { CommandResult, ViewSupervisor } from '#cluster-store';
-import { checkClient, type ClusterState, type Command, inGrace, nothingLeftToReclaim, reclaimableClients, recordStanding, reclaimStatus, summarize } from '#domain';
-import { BootTracker, bootCausation } from './boots';
+import { checkClient, type ClusterState, type Command, inGrace, nothingLeftToReclaim, placementOf, reclaimableClients, recordStanding, reclaimStatus, summarize } from '#domain';
+import { bootCausation } from './boots';
 import { withDeadline } from './deadline';
-import { GraceDoneWaiter } from './grace-done-waiter';
+import { Fenced, IdentitySeat } from './identity-seats';
 import { AgentLog, errorText } from './log';
 import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from '#contracts';
 
 export interface AgentServiceOptions {
   cluster: string;
+  /** This host: the agent's node name, which commands name as the host acting for an identity. */
   node: string;
+  /** The server identities served here, the first being the one cld and gk-cltrack act for (default: [node]). */
+  identities?: readonly string[];
   /** The live view and its group committer (the holder may swap in a reloaded pair). */
   views: ViewSupervisor;
   /** How long a request may wait for the event store before it is answered "retry later". */
@@ -30,6 +33,9 @@ class Rejected extends Error {
   }
 }
 
+/** A request naming an identity this agent does not serve. */
+class UnknownIdentity extends Error {}
+
 /**
  * The agent's one implementation of every operation (SPEC §4.1). The JSON socket, cld and
  * gk-cltrack are thin adapters over it, so all three give the same answers.
@@ -44,23 +50,27 @@ export class AgentService {
   readonly node: string;
   readonly cluster: string;
   private readonly views: ViewSupervisor;
-  private readonly boots: BootTracker;
   private readonly now: () => number;
-  private readonly graceDoneWaiter: GraceDoneWaiter;
+  /** The identities served here, the primary (cld, gk-cltrack, requests naming none) first. */
+  private readonly seats: Map<string, IdentitySeat>;
+  private readonly primary: IdentitySeat;
   readonly counters = new Map<string, number>();
 
   constructor(private readonly options: AgentServiceOptions) {
     this.node = options.node;
     this.cluster = options.cluster;
     this.views = options.views;
-    this.boots = new BootTracker(options.node);
     this.now = options.now ?? Date.now;
-    this.graceDoneWaiter = new GraceDoneWaiter({
-      node: options.node,
-      state: () => this.state,
-      lift: (causation) => this.deadline('grace_done', () => this.submit({ type: 'lift', nodes: [this.node] }, causation)),
-      log: options.log,
-    });
+    const lift = (seat: IdentitySeat, causation: string) =>
+      this.deadline('grace_done', () => this.submit(seat, { type: 'lift', nodes: [seat.identity], via: seat.via(this.state) }, causation));
+    this.seats = new Map((options.identities?.length ? options.identities : [options.node])
+      .map((identity) => [identity, new IdentitySeat(identity, options.node, () => this.state, lift, options.log)]));
+    this.primary = this.seats.values().next().value!;
+  }
+
+  /** The identities served here, the primary first. */
+  get identities(): string[] {
+    return [...this.seats.keys()];
   }
 
   get state(): ClusterState {
@@ -69,8 +79,7 @@ export class AgentService {
 
   /** Fed by the live view after each stored decision is applied, in log order. */
   applied(events: readonly GkEvent[], state: ClusterState): void {
-    this.boots.observe(events);
-    this.graceDoneWaiter.applied(state);
+    for (const seat of this.seats.values()) seat.applied(events, state);
   }
 
   /** Runs one request and counts its outcome. Never throws. */
@@ -79,7 +88,10 @@ export class AgentService {
     try {
       reply = await this.dispatch(request, causation);
     } catch (err) {
-      reply = { status: failureStatus(request.op), error: errorText(err) };
+      if (err instanceof UnknownIdentity) reply = { status: 'ERR_BAD_REQUEST', error: err.message };
+      // Fenced (I8): this host does not serve the identity; "retry later" (cld: -EREMOTEIO), never a success.
+      else if (isFenced(err)) reply = { status: 'NFS4ERR_DELAY', error: errorText(err), fenced: true };
+      else reply = { status: failureStatus(request.op), error: errorText(err) };
       this.options.log.warn(`${request.op} failed: ${errorText(err)}`);
     }
     const key = `${request.op} ${reply.status}`;
@@ -88,69 +100,83 @@ export class AgentService {
   }
 
   private dispatch(r: AnyRequest, causation?: string): Promise<AgentReply> | AgentReply {
+    const seat = this.seatOf(r.identity);
     switch (r.op) {
       case 'hello':
-        return this.hello();
+        return this.hello(seat);
       case 'grace_start':
-        return this.graceStart(r, causation);
+        return this.graceStart(seat, r, causation);
       case 'create':
-        return this.create(r, causation);
+        return this.create(seat, r, causation);
       case 'remove':
-        return this.remove(r.client, causation);
+        return this.remove(seat, r.client, causation);
       case 'check':
-        return this.check(r, causation);
+        return this.check(seat, r, causation);
       case 'reclaim':
-        return this.reclaim(r.client, causation);
+        return this.reclaim(seat, r.client, causation);
       case 'reclaim_complete':
-        return this.reclaimComplete(r.client, causation);
+        return this.reclaimComplete(seat, r.client, causation);
       case 'grace_done':
-        return this.graceDone(r.wait ?? true, causation);
+        return this.graceDone(seat, r.wait ?? true, causation);
       case 'may_grant':
-        return this.mayGrant(causation);
+        return this.mayGrant(seat, causation);
       case 'status':
-        return this.status();
+        return this.status(seat);
     }
   }
 
-  hello(): AgentReply {
+  /** The identity a request is for: the one it names, else the primary; one not served here is bad input. */
+  private seatOf(identity: string | undefined): IdentitySeat {
+    if (identity === undefined) return this.primary;
+    const seat = this.seats.get(identity);
+    if (!seat) throw new UnknownIdentity(`identity ${identity} is not served by this agent (it serves ${this.identities.join(', ')})`);
+    return seat;
+  }
+
+  hello(seat = this.primary): AgentReply {
     const s = this.state;
-    return { status: 'OK', cluster: this.cluster, node: this.node, epoch: s.epoch, recoveryEpoch: s.recoveryEpoch, inGrace: inGrace(s) };
+    return { status: 'OK', cluster: this.cluster, node: seat.identity, host: this.node, epoch: s.epoch, recoveryEpoch: s.recoveryEpoch, inGrace: inGrace(s) };
   }
 
   /**
-   * The NFS server (re)started: `start [node]` with addMissing, which begins a grace period or
+   * The NFS server (re)started: `start [identity]` with addMissing, which begins a grace period or
    * joins the one in force (SPEC §2). A repeated grace_start with the same boot time is the same
-   * boot and changes nothing.
+   * boot and changes nothing. Through this host it is accepted only while the log places the
+   * identity here; the agent then serves the identity at that placement generation.
    */
-  async graceStart(r: OpRequest<'grace_start'>, causation?: string): Promise<AgentReply> {
+  async graceStart(seat: IdentitySeat, r: OpRequest<'grace_start'>, causation?: string): Promise<AgentReply> {
     return this.deadline('grace_start', async () => {
-      const sameBoot = r.graceStart !== undefined && this.state.exists && this.boots.isSameBoot(r.graceStart, this.state);
+      const placement = placementOf(this.state, seat.identity);
+      if (placement.host !== this.node) seat.via(this.state); // throws Fenced: another host serves it
+      const sameBoot = r.graceStart !== undefined && this.state.exists && seat.generation === placement.generation && seat.boots.isSameBoot(r.graceStart, this.state);
       if (!sameBoot) {
         const cause = r.graceStart !== undefined ? bootCausation(r.graceStart) : causation;
-        this.expectOk(await this.submit({ type: 'start', nodes: [this.node], addMissing: true }, cause));
-        if (r.graceStart !== undefined) this.boots.remember(r.graceStart);
+        const via = { host: this.node, generation: placement.generation };
+        this.expectOk(await this.submit(seat, { type: 'start', nodes: [seat.identity], addMissing: true, via }, cause));
+        seat.generation = via.generation;
+        if (r.graceStart !== undefined) seat.boots.remember(r.graceStart);
       }
-      if (r.liftIfDone) await this.liftIfDone(causation);
+      if (r.liftIfDone) await this.liftIfDone(seat, causation);
       const s = this.state;
-      return { status: 'OK', epoch: s.epoch, recoveryEpoch: s.recoveryEpoch, inGrace: inGrace(s), reclaimable: reclaimableClients(s, this.node).length };
+      return { status: 'OK', epoch: s.epoch, recoveryEpoch: s.recoveryEpoch, inGrace: inGrace(s), reclaimable: reclaimableClients(s, seat.identity).length };
     });
   }
 
   /** Records a confirmed client; answers only once the record is stored. */
-  async create(r: OpRequest<'create'>, causation?: string): Promise<AgentReply> {
+  async create(seat: IdentitySeat, r: OpRequest<'create'>, causation?: string): Promise<AgentReply> {
     return this.deadline('create', async () => {
       const ref: ClientRef = { client: r.client };
       if (r.principalHash !== undefined) ref.principalHash = r.principalHash;
       if (r.hasSession !== undefined) ref.hasSession = r.hasSession;
-      this.expectOk(await this.submit({ type: 'create', node: this.node, clients: [ref] }, causation));
-      if (r.liftIfDone && r.hasSession) await this.liftIfDone(causation);
+      this.expectOk(await this.submit(seat, { type: 'create', node: seat.identity, clients: [ref], via: seat.via(this.state) }, causation));
+      if (r.liftIfDone && r.hasSession) await this.liftIfDone(seat, causation);
       return { status: 'OK' };
     });
   }
 
-  async remove(client: string, causation?: string): Promise<AgentReply> {
+  async remove(seat: IdentitySeat, client: string, causation?: string): Promise<AgentReply> {
     return this.deadline('remove', async () => {
-      this.expectOk(await this.submit({ type: 'removeClients', node: this.node, clients: [client] }, causation));
+      this.expectOk(await this.submit(seat, { type: 'removeClients', node: seat.identity, clients: [client], via: seat.via(this.state) }, causation));
       return { status: 'OK' };
     });
   }
@@ -161,31 +187,34 @@ export class AgentService {
    * valid only while grace lasts, so that answer is confirmed against the log. With `reclaim`
    * (nfsdcltrack: a v4.0 client's check), a reclaimable client's check is its reclaim.
    */
-  async check(r: OpRequest<'check'>, causation?: string): Promise<AgentReply> {
+  async check(seat: IdentitySeat, r: OpRequest<'check'>, causation?: string): Promise<AgentReply> {
     return this.deadline('check', async () => {
-      if (r.reclaim && reclaimStatus(this.state, this.node, r.client) === 'OK') {
-        await this.reclaimStatusOf(r.client, causation);
+      seat.via(this.state);
+      if (r.reclaim && reclaimStatus(this.state, seat.identity, r.client) === 'OK') {
+        await this.reclaimStatusOf(seat, r.client, causation);
       }
-      const standing = recordStanding(this.state, this.node, r.client);
+      const standing = recordStanding(this.state, seat.identity, r.client);
       if (standing === 'current') return { status: 'OK' };
       if (standing === 'none') return { status: 'NFS4ERR_RECLAIM_BAD' };
       await this.views.view.catchUp();
-      return { status: checkClient(this.state, this.node, r.client) };
+      seat.via(this.state);
+      return { status: checkClient(this.state, seat.identity, r.client) };
     });
   }
 
   /** One reclaim, group-committed: OK only once its ReclaimAccepted is in the log (I1). */
-  async reclaim(client: string, causation?: string): Promise<AgentReply> {
+  async reclaim(seat: IdentitySeat, client: string, causation?: string): Promise<AgentReply> {
     try {
-      return { status: await this.deadline('reclaim', () => this.reclaimStatusOf(client, causation)) };
+      return { status: await this.deadline('reclaim', () => this.reclaimStatusOf(seat, client, causation)) };
     } catch (err) {
+      if (isFenced(err)) throw err;
       return { status: 'NFS4ERR_GRACE', error: `retry later: ${errorText(err)}` };
     }
   }
 
-  async reclaimComplete(client: string, causation?: string): Promise<AgentReply> {
+  async reclaimComplete(seat: IdentitySeat, client: string, causation?: string): Promise<AgentReply> {
     return this.deadline('reclaim_complete', async () => {
-      const a = this.expectOk(await this.submit({ type: 'reclaimComplete', node: this.node, clients: [client] }, causation));
+      const a = this.expectOk(await this.submit(seat, { type: 'reclaimComplete', node: seat.identity, clients: [client], via: seat.via(this.state) }, causation));
       return { status: a.reply.kind === 'reclaimComplete' ? a.reply.statuses[0]! : 'NFS4ERR_DELAY' };
     });
   }
@@ -195,86 +224,95 @@ export class AgentService {
    * grace period has ended (so nfsd leaves grace no earlier than the cluster); without, at once
    * with `ended`.
    */
-  async graceDone(wait: boolean, causation?: string): Promise<AgentReply> {
+  async graceDone(seat: IdentitySeat, wait: boolean, causation?: string): Promise<AgentReply> {
+    const via = seat.via(this.state);
     const recoveryEpoch = this.state.recoveryEpoch;
     const ended = () => this.state.recoveryEpoch !== recoveryEpoch;
-    const waiting = wait && recoveryEpoch !== 0 ? this.graceDoneWaiter.wait(recoveryEpoch) : undefined;
+    const waiting = wait && recoveryEpoch !== 0 ? seat.waiter.wait(recoveryEpoch) : undefined;
     await this.deadline('grace_done', async () => {
-      if (recoveryEpoch !== 0 && this.state.members.has(this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation);
+      if (recoveryEpoch !== 0 && this.state.members.has(seat.identity)) await this.submit(seat, { type: 'lift', nodes: [seat.identity], via }, causation);
     }).catch((err: unknown) => {
       if (!waiting) throw err;
       // The lift is retried while waiting; a store outage only delays the answer.
       this.options.log.warn(`grace_done: lift failed, will retry: ${errorText(err)}`);
-      void this.graceDoneWaiter.retryLift();
+      void seat.waiter.retryLift();
     });
     if (waiting && !ended()) await waiting;
     return { status: 'OK', ended: recoveryEpoch === 0 || ended(), epoch: this.state.epoch, recoveryEpoch: this.state.recoveryEpoch };
   }
 
   /** May this node grant non-reclaim state? The domain decides; an OK is confirmed against the log. */
-  async mayGrant(causation?: string): Promise<AgentReply> {
+  async mayGrant(seat: IdentitySeat, causation?: string): Promise<AgentReply> {
     try {
-      const a = await this.deadline('may_grant', async () => this.expectOk(await this.submit({ type: 'mayGrant', node: this.node, now: this.now() }, causation)));
+      const a = await this.deadline('may_grant', async () =>
+        this.expectOk(await this.submit(seat, { type: 'mayGrant', node: seat.identity, now: this.now(), via: seat.via(this.state) }, causation)));
       if (a.reply.kind !== 'mayGrant') return { status: 'NFS4ERR_GRACE' };
       return a.reply.endsGrace ? { status: a.reply.status, endedGrace: true } : { status: a.reply.status };
     } catch (err) {
+      if (isFenced(err)) throw err;
       return { status: 'NFS4ERR_GRACE', error: `retry later: ${errorText(err)}` };
     }
   }
 
-  status(): AgentReply {
+  status(seat = this.primary): AgentReply {
     const s = this.state;
-    const records = s.records.get(this.node);
+    const records = s.records.get(seat.identity);
     return {
       status: 'OK',
-      node: this.node,
+      node: seat.identity,
+      host: this.node,
       version: this.views.view.version,
       grace: summarize(s),
       records: {
         current: records?.current.size ?? 0,
         recovery: records?.recovery?.size ?? 0,
-        reclaimable: reclaimableClients(s, this.node).length,
+        reclaimable: reclaimableClients(s, seat.identity).length,
       },
+      identities: [...this.seats.values()].map((x) => ({ identity: x.identity, generation: x.generation ?? null, servedHere: x.servedHere(s) })),
       counters: Object.fromEntries([...this.counters].sort(([a], [b]) => a.localeCompare(b))),
       batches: { appends: this.views.totalBatches, requests: this.views.totalBatchedRequests },
       viewReloads: this.views.reloads,
     };
   }
 
-  /** The clients that may reclaim here now, with their principal hashes (cld GraceStart). */
+  /** The clients that may reclaim here now, with their principal hashes (cld GraceStart: the primary identity). */
   reclaimable(): ReclaimableClient[] {
-    const r = this.state.records.get(this.node);
-    return reclaimableClients(this.state, this.node).map((client) => {
+    const identity = this.primary.identity;
+    const r = this.state.records.get(identity);
+    return reclaimableClients(this.state, identity).map((client) => {
       const ph = r?.recovery?.get(client)?.principalHash;
       return ph ? { client, principalHash: ph } : { client };
     });
   }
 
-  private async reclaimStatusOf(client: string, causation?: string): Promise<AgentStatus> {
-    const a = this.expectOk(await this.submit({ type: 'reclaim', node: this.node, clients: [client] }, causation));
+  private async reclaimStatusOf(seat: IdentitySeat, client: string, causation?: string): Promise<AgentStatus> {
+    const a = this.expectOk(await this.submit(seat, { type: 'reclaim', node: seat.identity, clients: [client], via: seat.via(this.state) }, causation));
     // Without a cluster there is no grace period to reclaim in.
     return a.reply.kind === 'reclaim' ? a.reply.statuses[0]! : 'NFS4ERR_NO_GRACE';
   }
 
-  private async liftIfDone(causation?: string): Promise<void> {
-    if (nothingLeftToReclaim(this.state, this.node)) await this.submit({ type: 'lift', nodes: [this.node] }, causation);
+  private async liftIfDone(seat: IdentitySeat, causation?: string): Promise<void> {
+    if (nothingLeftToReclaim(this.state, seat.identity)) await this.submit(seat, { type: 'lift', nodes: [seat.identity], via: seat.via(this.state) }, causation);
   }
 
   /**
    * Submits through the group committer. A cluster that does not exist yet is created by adding
-   * this node (what `start` with addMissing would do, had there been a cluster to start in).
+   * the identity (what `start` with addMissing would do, had there been a cluster to start in).
    */
-  private async submit(command: Command, causation?: string): Promise<CommandResult> {
+  private async submit(seat: IdentitySeat, command: Command, causation?: string): Promise<CommandResult> {
     const meta = { actor: this.node, causation, now: this.now };
     const answer = await this.views.committer.submit(command, meta);
     if (answer.ok || answer.rejection.code !== 'NO_CLUSTER' || command.type === 'lift') return answer;
-    this.options.log.info(`cluster ${this.cluster} does not exist: creating it with member ${this.node}`);
-    await this.views.committer.submit({ type: 'add', nodes: [this.node] }, meta);
+    this.options.log.info(`cluster ${this.cluster} does not exist: creating it with member ${seat.identity}`);
+    await this.views.committer.submit({ type: 'add', nodes: [seat.identity] }, meta);
     return this.views.committer.submit(command, meta);
   }
 
   private expectOk(answer: CommandResult): Extract<CommandResult, { ok: true }> {
-    if (!answer.ok) throw new Rejected(answer.rejection.code, `${answer.rejection.code}: ${answer.rejection.message}`);
+    if (!answer.ok) {
+      if (answer.rejection.code === 'FENCED') throw new Fenced(answer.rejection.message);
+      throw new Rejected(answer.rejection.code, `${answer.rejection.code}: ${answer.rejection.message}`);
+    }
     return answer;
   }
 
@@ -282,6 +320,8 @@ export class AgentService {
     return withDeadline(work(), this.options.requestTimeoutMs, what);
   }
 }
+
+const isFenced = (err: unknown): boolean => err instanceof Fenced;
 
 /** What an operation answers when the store failed it: "retry later" in its own vocabulary. */
 function failureStatus(op: AnyRequest['op']): AgentStatus {
