@@ -1,0 +1,53 @@
+import type { AgentApi } from '#agent-client';
+import type { SimCluster } from './cluster';
+import { SimNfsServer } from './nfs-server';
+
+/** An agent's API with every request naming the identity it is for (the JSON API's `identity`). */
+export function forIdentity(api: AgentApi, identity: string): AgentApi {
+  return {
+    request: (op, fields, options) => api.request(op, { ...fields, identity }, options),
+    // The host's agent client is shared with its own server: closing one identity's view of it closes nothing.
+    close: async () => undefined,
+  };
+}
+
+export interface Failover {
+  /** The identity's server on its new host, started (its `grace_start` answered). */
+  server: SimNfsServer;
+  /** The server object that served the identity before: crashed, or still up when `oldHostAlive`. */
+  previous: SimNfsServer;
+}
+
+/**
+ * What a cluster manager does on a failover or failback, in its order: `gracectl move identity
+ * host` (the log fences the old placement), then the identity's NFS server starts on the new host
+ * (it took over the service address: `grace_start` naming the identity through that host's
+ * agent), and the identity's clients, whose address now leads there, find it.
+ *
+ * The old host's server is crashed first unless `oldHostAlive` (a partitioned host: then the
+ * cluster filesystem's lock manager fences it, which orphans its locks, while the server itself
+ * runs on, unaware of the move). Its incarnation carries over, as for a restart in place.
+ */
+export async function moveIdentity(sim: SimCluster, identity: string, host: string, options: { oldHostAlive?: boolean; holdGraceDone?: boolean } = {}): Promise<Failover> {
+  const previous = sim.server(identity);
+  if (!options.oldHostAlive) sim.crashServer(identity);
+  else sim.dlm.orphanServer(identity);
+  sim.obs.fault(`move ${identity} to host ${host}`);
+  const moved = await sim.adminCommand({ type: 'move', identity, host });
+  if (!moved.ok) throw new Error(`move ${identity} ${host}: ${moved.rejection.code}: ${moved.rejection.message}`);
+  const server = new SimNfsServer(identity, () => forIdentity(sim.agent(host).api(), identity), sim.dlm, sim.obs, {
+    ...previous.options,
+    host,
+  });
+  server.incarnation = previous.incarnation;
+  server.holdGraceDone = options.holdGraceDone ?? false;
+  sim.servers.set(identity, server);
+  for (const client of sim.clients) {
+    if (client.server !== previous) continue;
+    client.server = server;
+    if (options.oldHostAlive) client.loseContact();
+  }
+  sim.obs.fault(`start ${identity} on host ${host}`);
+  await server.start();
+  return { server, previous };
+}
