@@ -3,13 +3,15 @@ import { AgentKind, SimCluster } from './cluster';
 import { formatViolations, Violation } from './checker';
 import { Rng, sleep } from './clock';
 import { LockType } from './dlm';
+import { moveIdentity } from './failover';
 import { SimNfsClient } from './nfs-client';
 
 /**
  * Seeded random fault schedules: a small cluster, clients taking and releasing byte-range locks,
  * and faults injected while their requests are in flight (node restart, cluster-wide restart, a
  * node that dies for good and is removed, a client partitioned until its lease expires, an agent
- * killed with kill -9, NATS cut for one agent). Every schedule ends by healing everything, letting
+ * killed with kill -9, NATS cut for one agent, an identity moved to another host and back:
+ * failover and failback, in at least a third of the schedules). Every schedule ends by healing everything, letting
  * every client recover, waiting for the grace period to end, and running every check.
  *
  * The seed fixes every choice; the interleaving of concurrent requests still depends on timing,
@@ -30,12 +32,12 @@ export interface RandomRunResult {
   seed: number;
   violations: Violation[];
   faults: string[];
-  stats: { rounds: number; requests: number; graceEnds: string[]; epochs: number; ms: number };
+  stats: { rounds: number; requests: number; graceEnds: string[]; epochs: number; ms: number; moves: number };
 }
 
 type Fault =
   | 'restart-node' | 'restart-cluster' | 'crash-node' | 'start-node' | 'kill-node-for-good'
-  | 'partition' | 'expire' | 'heal' | 'kill-agent' | 'start-agent' | 'cut-nats' | 'restore-nats';
+  | 'partition' | 'expire' | 'heal' | 'kill-agent' | 'start-agent' | 'cut-nats' | 'restore-nats' | 'move';
 
 const FILES = ['f0', 'f1'];
 
@@ -59,7 +61,11 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     config,
     localGraceMs: 400,
     agentRequestTimeoutMs: 1000,
+    agentsServeAll: true,
   });
+  /** A failover schedule moves an identity away early and (usually) back later, besides the random moves. */
+  const failoverRounds = rng.chance(0.35) ? [1, rng.chance(0.75) ? rng.int(3, 5) : -1] : [];
+  let moves = 0;
   const dead = new Set<string>();
   const killedAgents = new Set<string>();
   /** Server starts and lease expiries run in the background: they wait for an agent that may be cut off. */
@@ -84,7 +90,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
   try {
     return await Promise.race([body(), hung]);
   } catch (err) {
-    return { seed: o.seed, violations: [{ check: 'run', message: (err as Error).stack ?? String(err) }], faults: faultLog(), stats: { rounds: 0, requests, graceEnds: [], epochs: 0, ms: Date.now() - startedAt } };
+    return { seed: o.seed, violations: [{ check: 'run', message: (err as Error).stack ?? String(err) }], faults: faultLog(), stats: { rounds: 0, requests, graceEnds: [], epochs: 0, ms: Date.now() - startedAt, moves } };
   } finally {
     clearTimeout(watchdog);
     await sim.close();
@@ -100,7 +106,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
       const active = clients.filter((c) => !dead.has(c.server.name) && !c.server.removed);
       for (const c of active) if (rng.chance(0.6)) actions.push(() => clientStep(c, rng.fork(round * 1000 + clients.indexOf(c))));
       requests += actions.length;
-      const fault = rng.chance(0.55) ? pickFault(rng) : undefined;
+      const fault = failoverRounds.includes(round) ? 'move' : rng.chance(0.55) ? pickFault(rng) : undefined;
       const faultDelayMs = rng.int(0, 15);
       await Promise.all([
         ...actions.map((a) => a()),
@@ -114,7 +120,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     const log = await sim.log();
     const graceEnds = log.flatMap((m) => m.events).flatMap((e) => (e.type === 'GraceEnded' ? [`${e.recoveryEpoch}:${e.reason}`] : []));
     const epochs = (await sim.state()).epoch;
-    return { seed: o.seed, violations, faults: faultLog(), stats: { rounds, requests, graceEnds, epochs, ms: Date.now() - startedAt } };
+    return { seed: o.seed, violations, faults: faultLog(), stats: { rounds, requests, graceEnds, epochs, ms: Date.now() - startedAt, moves } };
   }
 
   function faultLog(): string[] {
@@ -125,7 +131,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     return r.pick<Fault>([
       'restart-node', 'restart-node', 'restart-node', 'restart-cluster', 'crash-node', 'start-node', 'start-node',
       'kill-node-for-good', 'partition', 'partition', 'expire', 'expire', 'heal',
-      'kill-agent', 'start-agent', 'start-agent', 'cut-nats', 'restore-nats', 'restore-nats',
+      'kill-agent', 'start-agent', 'start-agent', 'cut-nats', 'restore-nats', 'restore-nats', 'move',
     ]);
   }
 
@@ -201,6 +207,21 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
           cutNats.add(node);
           sim.cutNats(node, rng.chance(0.5) ? 'refuse' : 'blackhole');
         }
+        break;
+      }
+      case 'move': {
+        // Failover or failback: a live identity to another live host (its own-name host when it is away).
+        const movable = live.filter((n) => sim.server(n).state !== 'starting');
+        if (!movable.length) break;
+        const identity = rng.pick(movable);
+        const away = sim.server(identity).options.host;
+        const host = away && away !== identity ? identity : rng.pick(live.filter((n) => n !== identity));
+        if (!host) break;
+        moves++;
+        // In the background: the server starts on its new host once that host's agent answers.
+        starts.push(moveIdentity(sim, identity, host).then(() => undefined, (err: unknown) => {
+          if (!dead.has(identity)) throw err; // removed meanwhile: the move was rightly refused
+        }));
         break;
       }
       case 'restore-nats':
