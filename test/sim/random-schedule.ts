@@ -64,7 +64,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     agentsServeAll: true,
   });
   /** A failover schedule moves an identity away early and (usually) back later, besides the random moves. */
-  const failoverRounds = rng.chance(0.35) ? [1, rng.chance(0.75) ? rng.int(3, 5) : -1] : [];
+  const failoverRounds = rng.chance(0.45) ? [1, rng.chance(0.75) ? rng.int(3, 5) : -1] : [];
   let moves = 0;
   const dead = new Set<string>();
   const killedAgents = new Set<string>();
