@@ -3,6 +3,7 @@ import type { CommandResult, ViewSupervisor } from '#cluster-store';
 import { checkClient, type ClusterState, type Command, inGrace, nothingLeftToReclaim, placementOf, reclaimableClients, recordStanding, reclaimStatus, summarize } from '#domain';
 import { bootCausation } from './boots';
 import { withDeadline } from './deadline';
+import { failureReply, isFenced, Rejected, UnknownIdentity } from './failure-reply';
 import { Fenced, IdentitySeat } from './identity-seats';
 import { AgentLog, errorText } from './log';
 import type { AgentReply, AgentStatus, AnyRequest, OpRequest } from '#contracts';
@@ -26,15 +27,6 @@ export interface ReclaimableClient {
   client: string;
   principalHash?: string;
 }
-
-class Rejected extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-  }
-}
-
-/** A request naming an identity this agent does not serve. */
-class UnknownIdentity extends Error {}
 
 /**
  * The agent's one implementation of every operation (SPEC §4.1). The JSON socket, cld and
@@ -88,10 +80,7 @@ export class AgentService {
     try {
       reply = await this.dispatch(request, causation);
     } catch (err) {
-      if (err instanceof UnknownIdentity) reply = { status: 'ERR_BAD_REQUEST', error: err.message };
-      // Fenced (I8): this host does not serve the identity; "retry later" (cld: -EREMOTEIO), never a success.
-      else if (isFenced(err)) reply = { status: 'NFS4ERR_DELAY', error: errorText(err), fenced: true };
-      else reply = { status: failureStatus(request.op), error: errorText(err) };
+      reply = failureReply(request.op, err);
       this.options.log.warn(`${request.op} failed: ${errorText(err)}`);
     }
     const key = `${request.op} ${reply.status}`;
@@ -319,11 +308,4 @@ export class AgentService {
   private deadline<T>(what: string, work: () => Promise<T>): Promise<T> {
     return withDeadline(work(), this.options.requestTimeoutMs, what);
   }
-}
-
-const isFenced = (err: unknown): boolean => err instanceof Fenced;
-
-/** What an operation answers when the store failed it: "retry later" in its own vocabulary. */
-function failureStatus(op: AnyRequest['op']): AgentStatus {
-  return op === 'reclaim' || op === 'may_grant' ? 'NFS4ERR_GRACE' : 'NFS4ERR_DELAY';
 }
