@@ -3,42 +3,20 @@
  * host is served there once its NFS server starts serving it, the old host's agent is fenced, and
  * failback is the same in the other direction.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { executeOnce, openGraceStore, type OpenedStore } from '#cluster-store';
+import { executeOnce } from '#cluster-store';
 import type { AdminCommand } from '#domain';
-import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames } from '#testing';
-import { AgentClient } from '#agent-client';
-import { startTestAgent, type TestAgent } from '../test/in-process';
+import type { AgentClient } from '#agent-client';
+import { agentsOnNats } from '../test/agents-on-nats';
 
 jest.setTimeout(60_000);
-const names = testStreamNames('agentfailover');
-let admin: NatsConnection;
-let opened: OpenedStore;
-const started: TestAgent[] = [];
-const clients: AgentClient[] = [];
-
-beforeAll(async () => {
-  admin = await connect({ servers: testNatsUrl() });
-  opened = await openGraceStore({ natsUrl: testNatsUrl(), names, name: 'agent-failover-test' });
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  for (const a of started) await a.stop();
-  await opened.close();
-  await cleanupStream(admin, names);
-  await admin.close();
-});
+const bed = agentsOnNats('agentfailover');
 
 async function agent(cluster: string, node: string, identities?: string[]): Promise<AgentClient> {
-  const a = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster, node, identities, store: opened });
-  started.push(a);
-  const c = await AgentClient.connect(a.jsonPath, AGENT_CLIENT_OPTIONS);
-  clients.push(c);
-  return c;
+  return (await bed.agent(cluster, node, identities)).c;
 }
 
 async function operator(cluster: string, command: AdminCommand) {
-  const r = await executeOnce(opened.store, names, cluster, command, { actor: 'gracectl:test' });
+  const r = await executeOnce(bed.opened.store, bed.names, cluster, command, { actor: 'gracectl:test' });
   if (!r.ok) throw new Error(`${command.type}: ${r.rejection.code} ${r.rejection.message}`);
 }
 
