@@ -2,8 +2,8 @@ import type { GraceConfig, StreamNames } from '#contracts';
 import { AgentKind, SimCluster } from './cluster';
 import { formatViolations, Violation } from './checker';
 import { Rng, sleep } from './clock';
-import { LockType } from './dlm';
 import { moveIdentity } from './failover';
+import { clientStep } from './random-client-step';
 import { SimNfsClient } from './nfs-client';
 
 /**
@@ -39,7 +39,6 @@ type Fault =
   | 'restart-node' | 'restart-cluster' | 'crash-node' | 'start-node' | 'kill-node-for-good'
   | 'partition' | 'expire' | 'heal' | 'kill-agent' | 'start-agent' | 'cut-nats' | 'restore-nats' | 'move';
 
-const FILES = ['f0', 'f1'];
 
 export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunResult> {
   const startedAt = Date.now();
@@ -295,37 +294,6 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await sleep(10);
     }
-  }
-}
-
-/** One random thing a client does: connect, open, lock, unlock, or renew (recovering after STALE_CLIENTID). */
-async function clientStep(c: SimNfsClient, r: Rng): Promise<void> {
-  if (!c.established && !c.hasState) {
-    await c.connect();
-    return;
-  }
-  const held = [...c.locks.values()].filter((l) => l.belief === 'held');
-  const choice = r.next();
-  if (choice < 0.15 || c.needsRecovery) {
-    const status = await c.renew();
-    if (status === 'NFS4ERR_STALE_CLIENTID' || (status === 'OK' && c.needsRecovery)) await c.recover({ retries: 5, retryMs: 20 });
-  } else if (choice < 0.3) {
-    const file = r.pick(FILES);
-    if (!c.opens.has(file)) await c.open(file);
-  } else if (choice < 0.75) {
-    const files = [...c.opens].filter(([, b]) => b === 'held').map(([f]) => f);
-    if (!files.length) {
-      await c.open(r.pick(FILES));
-      return;
-    }
-    const start = r.int(0, 7);
-    const type: LockType = r.chance(0.7) ? 'write' : 'read';
-    await c.lock(r.pick(files), { start, end: start + r.int(1, 3) }, type);
-  } else if (held.length) {
-    await c.unlock(r.pick(held).lineage);
-  } else {
-    const status = await c.renew();
-    if (status === 'NFS4ERR_STALE_CLIENTID') await c.recover({ retries: 5, retryMs: 20 });
   }
 }
 
