@@ -39,7 +39,6 @@ type Fault =
   | 'restart-node' | 'restart-cluster' | 'crash-node' | 'start-node' | 'kill-node-for-good'
   | 'partition' | 'expire' | 'heal' | 'kill-agent' | 'start-agent' | 'cut-nats' | 'restore-nats' | 'move';
 
-
 export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunResult> {
   const startedAt = Date.now();
   const rng = new Rng(o.seed);
