@@ -1,5 +1,6 @@
 import type { AgentApi } from '#agent-client';
 import type { SimCluster } from './cluster';
+import { sleep } from './clock';
 import { SimNfsServer } from './nfs-server';
 
 /** An agent's API with every request naming the identity it is for (the JSON API's `identity`). */
@@ -29,12 +30,10 @@ export interface Failover {
  * runs on, unaware of the move). Its incarnation carries over, as for a restart in place.
  */
 export async function moveIdentity(sim: SimCluster, identity: string, host: string, options: { oldHostAlive?: boolean; holdGraceDone?: boolean } = {}): Promise<Failover> {
+  // Everything up to the move happens at once, so that no other fault sees half a failover.
   const previous = sim.server(identity);
   if (!options.oldHostAlive) sim.crashServer(identity);
   else sim.dlm.orphanServer(identity);
-  sim.obs.fault(`move ${identity} to host ${host}`);
-  const moved = await sim.adminCommand({ type: 'move', identity, host });
-  if (!moved.ok) throw new Error(`move ${identity} ${host}: ${moved.rejection.code}: ${moved.rejection.message}`);
   const server = new SimNfsServer(identity, () => forIdentity(sim.agent(host).api(), identity), sim.dlm, sim.obs, {
     ...previous.options,
     host,
@@ -47,7 +46,14 @@ export async function moveIdentity(sim: SimCluster, identity: string, host: stri
     client.server = server;
     if (options.oldHostAlive) client.loseContact();
   }
-  sim.obs.fault(`start ${identity} on host ${host}`);
-  await server.start();
+  sim.obs.fault(`move ${identity} to host ${host}`);
+  const moved = await sim.adminCommand({ type: 'move', identity, host });
+  if (!moved.ok) throw new Error(`move ${identity} ${host}: ${moved.rejection.code}: ${moved.rejection.message}`);
+  // Something else (a random schedule's start fault) may have started it meanwhile: then wait for that start.
+  if (server.state === 'down') {
+    sim.obs.fault(`start ${identity} on host ${host}`);
+    await server.start();
+  }
+  while (server.state === 'starting') await sleep(10);
   return { server, previous };
 }
