@@ -49,6 +49,8 @@ export async function moveIdentity(sim: SimCluster, identity: string, host: stri
   sim.obs.fault(`move ${identity} to host ${host}`);
   const moved = await sim.adminCommand({ type: 'move', identity, host });
   if (!moved.ok) throw new Error(`move ${identity} ${host}: ${moved.rejection.code}: ${moved.rejection.message}`);
+  // A later move of the same identity superseded this one (it crashed this server): nothing to start.
+  if (sim.servers.get(identity) !== server) return { server, previous };
   // Something else (a random schedule's start fault) may have started it meanwhile: then wait for that start.
   if (server.state === 'down') {
     sim.obs.fault(`start ${identity} on host ${host}`);
