@@ -12,6 +12,9 @@ export function forIdentity(api: AgentApi, identity: string): AgentApi {
   };
 }
 
+/** Per simulated cluster and identity, the last move being appended. */
+const movesInFlight = new WeakMap<SimCluster, Map<string, Promise<unknown>>>();
+
 export interface Failover {
   /** The identity's server on its new host, started (its `grace_start` answered). */
   server: SimNfsServer;
@@ -47,7 +50,11 @@ export async function moveIdentity(sim: SimCluster, identity: string, host: stri
     if (options.oldHostAlive) client.loseContact();
   }
   sim.obs.fault(`move ${identity} to host ${host}`);
-  const moved = await sim.adminCommand({ type: 'move', identity, host });
+  // Moves of one identity are appended in the order they were made, as one cluster manager would.
+  const queue = movesInFlight.get(sim) ?? movesInFlight.set(sim, new Map()).get(sim)!;
+  const appended = (queue.get(identity) ?? Promise.resolve()).then(() => sim.adminCommand({ type: 'move', identity, host }));
+  queue.set(identity, appended.catch(() => undefined));
+  const moved = await appended;
   if (!moved.ok) throw new Error(`move ${identity} ${host}: ${moved.rejection.code}: ${moved.rejection.message}`);
   // A later move of the same identity superseded this one (it crashed this server): nothing to start.
   if (sim.servers.get(identity) !== server) return { server, previous };
