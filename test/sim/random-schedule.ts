@@ -64,6 +64,12 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
   /** A failover schedule moves an identity away early and (usually) back later, besides the random moves. */
   const failoverRounds = rng.chance(0.45) ? [1, rng.chance(0.75) ? rng.int(3, 5) : -1] : [];
   let moves = 0;
+  /**
+   * Identities being moved, until their server started on the new host: no other fault starts
+   * them meanwhile (a cluster manager starts the server only after the move is in the log; one
+   * started earlier is the pre-move instance, and the log rightly fences it).
+   */
+  const moving = new Map<string, Promise<void>>();
   const dead = new Set<string>();
   const killedAgents = new Set<string>();
   /** Server starts and lease expiries run in the background: they wait for an agent that may be cut off. */
@@ -137,7 +143,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     at(`fault ${fault}`);
     const live = nodes.filter((n) => !dead.has(n));
     const up = live.filter((n) => sim.server(n).state === 'up');
-    const down = live.filter((n) => sim.server(n).state === 'down');
+    const down = live.filter((n) => sim.server(n).state === 'down' && !moving.has(n));
     switch (fault) {
       case 'restart-node':
         if (up.length) {
@@ -148,7 +154,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
         break;
       case 'restart-cluster':
         for (const n of live) if (sim.server(n).state !== 'down') sim.crashServer(n);
-        startInBackground(live);
+        startInBackground(live.filter((n) => !moving.has(n)));
         break;
       case 'crash-node':
         if (up.length) sim.crashServer(rng.pick(up));
@@ -209,7 +215,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
       }
       case 'move': {
         // Failover or failback: a live identity to another live host (its own-name host when it is away).
-        const movable = live.filter((n) => sim.server(n).state !== 'starting');
+        const movable = live.filter((n) => sim.server(n).state !== 'starting' && !moving.has(n));
         if (!movable.length) break;
         const identity = rng.pick(movable);
         const away = sim.server(identity).options.host;
@@ -217,9 +223,11 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
         if (!host) break;
         moves++;
         // In the background: the server starts on its new host once that host's agent answers.
-        starts.push(moveIdentity(sim, identity, host).then(() => undefined, (err: unknown) => {
+        const move = moveIdentity(sim, identity, host).then(() => undefined, (err: unknown) => {
           if (!dead.has(identity)) throw err; // removed meanwhile: the move was rightly refused
-        }));
+        }).finally(() => moving.delete(identity));
+        moving.set(identity, move.catch(() => undefined));
+        starts.push(move);
         break;
       }
       case 'restore-nats':
@@ -242,6 +250,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     killedAgents.clear();
     for (const c of clients) if (c.partitioned) sim.healClient(c);
     for (const n of dead) if (!sim.server(n).removed) await sim.removeNode(n);
+    await Promise.all(moving.values());
     const down = nodes.filter((n) => !dead.has(n) && sim.server(n).state === 'down');
     if (down.length) startInBackground(down);
     await Promise.all(starts);
@@ -253,6 +262,13 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     for (let pass = 0; pass < 3; pass++) await Promise.all(live.map((c) => catchUpClient(c)));
     at('settle: waiting for grace to end');
     await sim.waitForGraceEnd(60_000);
+    if (trace) {
+      const st = await sim.state();
+      const where = nodes.map((n) => `${n}: ${sim.server(n).state}${sim.server(n).inGrace ? ' in grace' : ''} on ${sim.server(n).options.host ?? n}`);
+      const pending = await Promise.all(nodes.map((n) => Promise.race([Promise.resolve(sim.server(n).graceDone).then(() => ''), sleep(2000).then(() => `${n} grace_done pending (incarnation ${sim.server(n).incarnation})`)])));
+      at(`${pending.filter(Boolean).join(', ')}`);
+      at(`servers ${where.join('; ')}; log places ${JSON.stringify([...st.placements])}; dump ${JSON.stringify(await sim.dump())}`);
+    }
     at('settle: waiting for grace_done');
     await Promise.all(nodes.filter((n) => !dead.has(n)).map((n) => sim.server(n).graceDone));
     at('settle: final renewals');
