@@ -55,7 +55,14 @@ export async function moveIdentity(sim: SimCluster, identity: string, host: stri
   const appended = (queue.get(identity) ?? Promise.resolve()).then(() => sim.adminCommand({ type: 'move', identity, host }));
   queue.set(identity, appended.catch(() => undefined));
   const moved = await appended;
-  if (!moved.ok) throw new Error(`move ${identity} ${host}: ${moved.rejection.code}: ${moved.rejection.message}`);
+  if (!moved.ok) {
+    // Refused (e.g. the host left meanwhile): the identity stays where the log has it, with its old server object.
+    if (sim.servers.get(identity) === server) {
+      sim.servers.set(identity, previous);
+      for (const client of sim.clients) if (client.server === server) client.server = previous;
+    }
+    throw new Error(`move ${identity} ${host}: ${moved.rejection.code}: ${moved.rejection.message}`);
+  }
   // A later move of the same identity superseded this one (it crashed this server): nothing to start.
   if (sim.servers.get(identity) !== server) return { server, previous };
   // Something else (a random schedule's start fault) may have started it meanwhile: then wait for that start.

@@ -224,7 +224,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
         moves++;
         // In the background: the server starts on its new host once that host's agent answers.
         const move = moveIdentity(sim, identity, host).then(() => undefined, (err: unknown) => {
-          if (!dead.has(identity)) throw err; // removed meanwhile: the move was rightly refused
+          if (!dead.has(identity) && !dead.has(host)) throw err; // one of them left meanwhile: the move was rightly refused
         }).finally(() => moving.delete(identity));
         moving.set(identity, move.catch(() => undefined));
         starts.push(move);
