@@ -249,6 +249,13 @@ describe('grace-coordinator REST admin', () => {
     expect(metrics).toMatch(/^gk_grace_seconds_in_grace\{cluster="rest"\} 0$/m);
     expect(metrics).toMatch(/^gk_grace_decisions_total\{cluster="rest",type="GraceEnded"\} 1$/m);
     expect(metrics).toMatch(/^gk_coordinator_requests_total\{transport="rest",op="start",result="NOT_MEMBER"\} 1$/m);
+    // Failover over REST: the same move as gracectl's, behind the same token.
+    expect((await post(`/clusters/${c}/move`, { identity: 'b', host: 'a' }, null)).status).toBe(401);
+    const moved = await post(`/clusters/${c}/move`, { identity: 'b', host: 'a' });
+    expect(await moved.json()).toMatchObject({ ok: true, dump: table(3, 2, 'a\t E', 'b\tNE'), summary: { placements: [{ node: 'b', host: 'a', generation: 1 }] } });
+    const unknownHost = await post(`/clusters/${c}/move`, { identity: 'b', host: 'z' });
+    expect(unknownHost.status).toBe(404);
+    expect(await unknownHost.json()).toMatchObject({ ok: false, code: 'UNKNOWN_HOST' });
     const openapi = (await (await get('/docs-json')).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/clusters', '/clusters/{cluster}', '/clusters/{cluster}/dump', '/clusters/{cluster}/{op}', '/health', '/metrics']));
   });

@@ -147,6 +147,22 @@ describe('gracectl against JetStream', () => {
     expect((await gracectl('usage', 'dump')).code).toBe(1); // still missing: nothing was created
   });
 
+  it('move: failover and failback; dump stays ganesha-exact, status shows where an identity is served; refusals and usage', async () => {
+    const c = 'move';
+    await ok(c, 'add', 'a', 'b');
+    await ok(c, 'move', 'b', 'a');
+    expect(await dump(c)).toBe(table(2, 1, 'a\t E', 'b\tNE'));
+    const status = await gracectl(c, 'status');
+    expect(status.stdout).toContain('placements:     1 identity not on its own-name host\n  b\ton host a (placement generation 1)\n');
+    expect(await gracectl(c, 'move', 'b', 'z')).toEqual({ code: 1, stdout: '', stderr: 'Failure: host z is not known (known hosts: a, b); a host is known as a member or as the host of one\n' });
+    expect(await gracectl(c, 'move', 'z', 'a')).toEqual({ code: 1, stdout: '', stderr: 'Failure: node z is not a cluster member\n' });
+    expect((await gracectl(c, 'move', 'b')).code).toBe(2);
+    await ok(c, 'move', 'b', 'a'); // repeated by a cluster manager: nothing changes
+    await ok(c, 'move', 'b', 'b');
+    expect(await dump(c)).toBe(table(2, 1, 'a\t E', 'b\tNE'));
+    expect((await gracectl(c, 'status')).stdout).not.toContain('placements:');
+  });
+
   it('takes its defaults from NATS_URL, GK_CLUSTER and GK_PREFIX, and prints nothing else on success', async () => {
     const env = { NATS_URL: testNatsUrl(), GK_PREFIX: names.prefix, GK_CLUSTER: 'fromenv' };
     expect(await gracectlWith(env, ['add', 'x'])).toEqual({ code: 0, stdout: '', stderr: '' });

@@ -54,11 +54,14 @@ it(`${count} random fault schedules (seeds ${baseSeed}..${baseSeed + count - 1})
   const byReason = Object.fromEntries([...new Set(ends)].map((k) => [k, ends.filter((e) => e === k).length]));
   process.stderr.write(
     `[randomized] ${results.length} schedules in ${Date.now() - startedAt} ms (${CONCURRENCY} at a time), ` +
-      `${results.reduce((s, r) => s + r.stats.requests, 0)} client steps, grace ends ${JSON.stringify(byReason)}, ${failed.length} failed` +
+      `${results.reduce((s, r) => s + r.stats.requests, 0)} client steps, grace ends ${JSON.stringify(byReason)}, ` +
+      `${results.filter((r) => r.stats.moves > 0).length} with moves, ${failed.length} failed` +
       (failed.length ? `; failing seeds: ${failed.map((f) => f.seed).join(', ')}` : '') + '\n',
   );
   if (failed.length) throw new Error(failed.slice(0, 3).map(describeFailure).join('\n\n'));
   expect(results).toHaveLength(count);
+  // Failover and failback are exercised in at least a quarter of the schedules (issue 11).
+  if (count >= 20) expect(results.filter((r) => r.stats.moves > 0).length).toBeGreaterThanOrEqual(count / 4);
 }, TIMEOUT_MS);
 
 /**

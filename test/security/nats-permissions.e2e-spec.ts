@@ -166,7 +166,7 @@ describe('NATS with deploy/nats/permissions.conf', () => {
     const agentJs = jetstream(await connectAs('gk-agent-default'), { timeout: 2000 });
     await expect(agentJs.publish(subjects.cluster(names, 'prod'), forged)).rejects.toThrow(/permission/i);
     expect(await operator.store.currentVersion(subjects.cluster(names, cluster))).toBe(before);
-    expect((await agent.core.service.mayGrant()).status).toBe('NFS4ERR_GRACE');
+    expect((await agent.core.service.handle({ op: 'may_grant' })).status).toBe('NFS4ERR_GRACE');
     expect((await loadCluster(operator.store, names, cluster)).state.recoveryEpoch).toBe(1);
   });
 
@@ -182,9 +182,9 @@ describe('NATS with deploy/nats/permissions.conf', () => {
     expect(reread.malformed.map((m) => m.error.kind)).toEqual(['stale-append']);
     await agent.core.view.catchUp();
     expect(agent.core.view.state.recoveryEpoch).toBe(1);
-    expect((await agent.core.service.mayGrant()).status).toBe('NFS4ERR_GRACE');
+    expect((await agent.core.service.handle({ op: 'may_grant' })).status).toBe('NFS4ERR_GRACE');
     // Decisions go on after it: the agent's next append links to the forged message's sequence.
-    expect((await agent.core.service.create({ client: '0a0b' })).status).toBe('OK');
+    expect((await agent.core.service.handle({ op: 'create', client: '0a0b' })).status).toBe('OK');
     const decoded = decisionCodec.decode(forged);
     if (!decoded.ok) throw new Error('the forged decision does not decode');
     await expect(operator.store.appendToStream(subject, decoded.value, { expectedVersion: 'any' })).rejects.toThrow(/only conditional appends/);

@@ -35,6 +35,8 @@ export interface AgentSpec {
   names: StreamNames;
   /** The agent's `--request-timeout-ms`: how long it waits for NATS before "retry later". */
   requestTimeoutMs?: number;
+  /** The server identities it serves (`--identity`, primary first); default: the node alone. */
+  identities?: string[];
 }
 
 /** Where `npm run build` puts the node-agent, and whether it is there. */
@@ -84,6 +86,7 @@ export class ProcessAgent implements AgentHandle {
       this.main,
       '--cluster', this.spec.cluster,
       '--node', this.spec.node,
+      ...(this.spec.identities ?? []).flatMap((identity) => ['--identity', identity]),
       '--nats', this.nats.url,
       '--prefix', this.spec.names.prefix,
       '--json-socket', this.socketPath,
@@ -195,6 +198,7 @@ export class InProcessAgent implements AgentHandle {
         const core = await AgentCore.start({
           cluster: this.spec.cluster,
           node: this.spec.node,
+          identities: this.spec.identities,
           natsUrl: this.nats.url,
           names: this.spec.names,
           requestTimeoutMs: this.spec.requestTimeoutMs ?? 1000,

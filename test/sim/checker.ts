@@ -1,4 +1,5 @@
 import type { DecisionMessage } from '#contracts';
+import { checkReclaimsThroughServingHost } from './placement-check';
 import { InvariantOracle } from '../../libs/domain/src/testing/invariant-oracle';
 import { conflicts, Dlm, LockType } from './dlm';
 import type { Observation, Observations } from './observations';
@@ -34,6 +35,7 @@ export function checkRun(input: RunInput): Violation[] {
     ...checkAgentReplyStatuses(obs),
     ...checkAcknowledgedInLog(obs, input.log),
     ...checkRefusalsInLog(obs, input.log),
+    ...checkReclaimsThroughServingHost(obs, input.log),
     ...checkNoReclaimAfterObservedGrant(obs),
     ...(input.dlm ? checkDlm(input.dlm) : []),
   ];
@@ -177,7 +179,8 @@ export function checkAgentReplyStatuses(obs: Observation[]): Violation[] {
   const violations: Violation[] = [];
   for (const o of obs) {
     if (o.kind !== 'agent-reply' || o.status === 'ERR_AGENT') continue;
-    const allowed = ALLOWED[o.op];
+    // A fenced agent (its host does not serve the identity, I8) says "retry later" to any op.
+    const allowed = o.fenced ? [...(ALLOWED[o.op] ?? []), 'NFS4ERR_DELAY'] : ALLOWED[o.op];
     if (allowed && !allowed.includes(o.status)) {
       violations.push({ check: 'agent-status', message: `${o.server}: ${o.op}${o.client ? ` ${o.client}` : ''} answered ${o.status} (SPEC §4.1 allows ${allowed.join(', ')})` });
     }
@@ -209,6 +212,8 @@ export function checkAcknowledgedInLog(obs: Observation[], log: DecisionMessage[
   }
   return violations;
 }
+
+// ---- 5a. I8: a reclaim is accepted only through the host serving the identity: placement-check.ts ----
 
 // ---- 5b. every final refusal an agent gave inside grace is in the log, where check 3 judged its status ----
 

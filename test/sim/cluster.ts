@@ -32,6 +32,8 @@ export interface SimClusterOptions {
   agentRequestTimeoutMs?: number;
   /** Interposes on every server's agent requests (e.g. a deliberately broken agent, to test the checker). */
   wrapAgent?: (node: string, api: AgentApi) => AgentApi;
+  /** Whether every agent may serve every member identity after a move (failover scenarios); default: its own only. */
+  agentsServeAll?: boolean;
 }
 
 /**
@@ -79,7 +81,8 @@ export class SimCluster {
   }
 
   private async addAgent(node: string): Promise<void> {
-    const spec: AgentSpec = { cluster: this.options.cluster, node, natsUrl: this.options.natsUrl, names: this.options.names, requestTimeoutMs: this.options.agentRequestTimeoutMs };
+    const identities = this.options.agentsServeAll ? [node, ...this.options.nodes.filter((n) => n !== node)] : undefined;
+    const spec: AgentSpec = { cluster: this.options.cluster, node, identities, natsUrl: this.options.natsUrl, names: this.options.names, requestTimeoutMs: this.options.agentRequestTimeoutMs };
     this.agents.set(node, this.options.agents === 'process' ? await ProcessAgent.create(spec) : await InProcessAgent.create(spec));
   }
 

@@ -36,6 +36,8 @@ export interface ServerOptions {
   agentRetryMs?: number;
   /** Failures of background work (grace_start, grace_done), which no caller awaits. */
   onError?: (message: string) => void;
+  /** The host this server runs on, when it serves its identity away from its own-name host (failover). */
+  host?: string;
 }
 
 interface ClientSession {
@@ -305,7 +307,8 @@ export class SimNfsServer {
         continue;
       }
       if (!this.current(how.incarnation)) throw new Unreachable(`${this.name} crashed before answering`);
-      this.obs.record({ kind: 'agent-reply', sentTick, server: this.name, op, client: fields.client as string | undefined, status: reply.status });
+      const where = this.options.host && this.options.host !== this.name ? { host: this.options.host } : {};
+      this.obs.record({ kind: 'agent-reply', sentTick, server: this.name, op, client: fields.client as string | undefined, status: reply.status, ...where, ...(reply.fenced === true ? { fenced: true } : {}) });
       return reply;
     }
   }

@@ -27,7 +27,11 @@ export type Observation =
   /** A server's `grace_done` returned: the cluster's grace is over as far as it knows. */
   | { kind: 'grace-done'; tick: number; server: string }
   /** Agent replies as the servers received them (statuses per op are checked against SPEC §4.1). */
-  | { kind: 'agent-reply'; tick: number; sentTick: number; server: string; op: string; client?: string; status: string }
+  | { kind: 'agent-reply'; tick: number; sentTick: number; server: string; op: string; client?: string; status: string;
+    /** The host whose agent answered, when it is not the server identity's own-name host (failover). */
+    host?: string;
+    /** The agent refused because its host does not serve the identity (I8): "retry later". */
+    fenced?: boolean }
   | { kind: 'fault'; tick: number; what: string };
 
 /** An observation before it is stamped with its tick (distributes over the union). */

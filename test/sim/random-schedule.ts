@@ -2,14 +2,16 @@ import type { GraceConfig, StreamNames } from '#contracts';
 import { AgentKind, SimCluster } from './cluster';
 import { formatViolations, Violation } from './checker';
 import { Rng, sleep } from './clock';
-import { LockType } from './dlm';
+import { moveIdentity } from './failover';
+import { clientStep } from './random-client-step';
 import { SimNfsClient } from './nfs-client';
 
 /**
  * Seeded random fault schedules: a small cluster, clients taking and releasing byte-range locks,
  * and faults injected while their requests are in flight (node restart, cluster-wide restart, a
  * node that dies for good and is removed, a client partitioned until its lease expires, an agent
- * killed with kill -9, NATS cut for one agent). Every schedule ends by healing everything, letting
+ * killed with kill -9, NATS cut for one agent, an identity moved to another host and back:
+ * failover and failback, in at least a third of the schedules). Every schedule ends by healing everything, letting
  * every client recover, waiting for the grace period to end, and running every check.
  *
  * The seed fixes every choice; the interleaving of concurrent requests still depends on timing,
@@ -30,14 +32,12 @@ export interface RandomRunResult {
   seed: number;
   violations: Violation[];
   faults: string[];
-  stats: { rounds: number; requests: number; graceEnds: string[]; epochs: number; ms: number };
+  stats: { rounds: number; requests: number; graceEnds: string[]; epochs: number; ms: number; moves: number };
 }
 
 type Fault =
   | 'restart-node' | 'restart-cluster' | 'crash-node' | 'start-node' | 'kill-node-for-good'
-  | 'partition' | 'expire' | 'heal' | 'kill-agent' | 'start-agent' | 'cut-nats' | 'restore-nats';
-
-const FILES = ['f0', 'f1'];
+  | 'partition' | 'expire' | 'heal' | 'kill-agent' | 'start-agent' | 'cut-nats' | 'restore-nats' | 'move';
 
 export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunResult> {
   const startedAt = Date.now();
@@ -59,7 +59,17 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     config,
     localGraceMs: 400,
     agentRequestTimeoutMs: 1000,
+    agentsServeAll: true,
   });
+  /** A failover schedule moves an identity away early and (usually) back later, besides the random moves. */
+  const failoverRounds = rng.chance(0.45) ? [1, rng.chance(0.75) ? rng.int(3, 5) : -1] : [];
+  let moves = 0;
+  /**
+   * Identities being moved, until their server started on the new host: no other fault starts
+   * them meanwhile (a cluster manager starts the server only after the move is in the log; one
+   * started earlier is the pre-move instance, and the log rightly fences it).
+   */
+  const moving = new Map<string, Promise<void>>();
   const dead = new Set<string>();
   const killedAgents = new Set<string>();
   /** Server starts and lease expiries run in the background: they wait for an agent that may be cut off. */
@@ -84,7 +94,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
   try {
     return await Promise.race([body(), hung]);
   } catch (err) {
-    return { seed: o.seed, violations: [{ check: 'run', message: (err as Error).stack ?? String(err) }], faults: faultLog(), stats: { rounds: 0, requests, graceEnds: [], epochs: 0, ms: Date.now() - startedAt } };
+    return { seed: o.seed, violations: [{ check: 'run', message: (err as Error).stack ?? String(err) }], faults: faultLog(), stats: { rounds: 0, requests, graceEnds: [], epochs: 0, ms: Date.now() - startedAt, moves } };
   } finally {
     clearTimeout(watchdog);
     await sim.close();
@@ -100,7 +110,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
       const active = clients.filter((c) => !dead.has(c.server.name) && !c.server.removed);
       for (const c of active) if (rng.chance(0.6)) actions.push(() => clientStep(c, rng.fork(round * 1000 + clients.indexOf(c))));
       requests += actions.length;
-      const fault = rng.chance(0.55) ? pickFault(rng) : undefined;
+      const fault = failoverRounds.includes(round) ? 'move' : rng.chance(0.55) ? pickFault(rng) : undefined;
       const faultDelayMs = rng.int(0, 15);
       await Promise.all([
         ...actions.map((a) => a()),
@@ -114,7 +124,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     const log = await sim.log();
     const graceEnds = log.flatMap((m) => m.events).flatMap((e) => (e.type === 'GraceEnded' ? [`${e.recoveryEpoch}:${e.reason}`] : []));
     const epochs = (await sim.state()).epoch;
-    return { seed: o.seed, violations, faults: faultLog(), stats: { rounds, requests, graceEnds, epochs, ms: Date.now() - startedAt } };
+    return { seed: o.seed, violations, faults: faultLog(), stats: { rounds, requests, graceEnds, epochs, ms: Date.now() - startedAt, moves } };
   }
 
   function faultLog(): string[] {
@@ -125,7 +135,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     return r.pick<Fault>([
       'restart-node', 'restart-node', 'restart-node', 'restart-cluster', 'crash-node', 'start-node', 'start-node',
       'kill-node-for-good', 'partition', 'partition', 'expire', 'expire', 'heal',
-      'kill-agent', 'start-agent', 'start-agent', 'cut-nats', 'restore-nats', 'restore-nats',
+      'kill-agent', 'start-agent', 'start-agent', 'cut-nats', 'restore-nats', 'restore-nats', 'move',
     ]);
   }
 
@@ -133,7 +143,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     at(`fault ${fault}`);
     const live = nodes.filter((n) => !dead.has(n));
     const up = live.filter((n) => sim.server(n).state === 'up');
-    const down = live.filter((n) => sim.server(n).state === 'down');
+    const down = live.filter((n) => sim.server(n).state === 'down' && !moving.has(n));
     switch (fault) {
       case 'restart-node':
         if (up.length) {
@@ -144,7 +154,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
         break;
       case 'restart-cluster':
         for (const n of live) if (sim.server(n).state !== 'down') sim.crashServer(n);
-        startInBackground(live);
+        startInBackground(live.filter((n) => !moving.has(n)));
         break;
       case 'crash-node':
         if (up.length) sim.crashServer(rng.pick(up));
@@ -203,6 +213,23 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
         }
         break;
       }
+      case 'move': {
+        // Failover or failback: a live identity to another live host (its own-name host when it is away).
+        const movable = live.filter((n) => sim.server(n).state !== 'starting' && !moving.has(n));
+        if (!movable.length) break;
+        const identity = rng.pick(movable);
+        const away = sim.server(identity).options.host;
+        const host = away && away !== identity ? identity : rng.pick(live.filter((n) => n !== identity));
+        if (!host) break;
+        moves++;
+        // In the background: the server starts on its new host once that host's agent answers.
+        const move = moveIdentity(sim, identity, host).then(() => undefined, (err: unknown) => {
+          if (!dead.has(identity) && !dead.has(host)) throw err; // one of them left meanwhile: the move was rightly refused
+        }).finally(() => moving.delete(identity));
+        moving.set(identity, move.catch(() => undefined));
+        starts.push(move);
+        break;
+      }
       case 'restore-nats':
         if (cutNats.size) {
           const node = rng.pick([...cutNats]);
@@ -223,6 +250,7 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     killedAgents.clear();
     for (const c of clients) if (c.partitioned) sim.healClient(c);
     for (const n of dead) if (!sim.server(n).removed) await sim.removeNode(n);
+    await Promise.all(moving.values());
     const down = nodes.filter((n) => !dead.has(n) && sim.server(n).state === 'down');
     if (down.length) startInBackground(down);
     await Promise.all(starts);
@@ -234,6 +262,13 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     for (let pass = 0; pass < 3; pass++) await Promise.all(live.map((c) => catchUpClient(c)));
     at('settle: waiting for grace to end');
     await sim.waitForGraceEnd(60_000);
+    if (trace) {
+      const st = await sim.state();
+      const where = nodes.map((n) => `${n}: ${sim.server(n).state}${sim.server(n).inGrace ? ' in grace' : ''} on ${sim.server(n).options.host ?? n}`);
+      const pending = await Promise.all(nodes.map((n) => Promise.race([Promise.resolve(sim.server(n).graceDone).then(() => ''), sleep(2000).then(() => `${n} grace_done pending (incarnation ${sim.server(n).incarnation})`)])));
+      at(`${pending.filter(Boolean).join(', ')}`);
+      at(`servers ${where.join('; ')}; log places ${JSON.stringify([...st.placements])}; dump ${JSON.stringify(await sim.dump())}`);
+    }
     at('settle: waiting for grace_done');
     await Promise.all(nodes.filter((n) => !dead.has(n)).map((n) => sim.server(n).graceDone));
     at('settle: final renewals');
@@ -274,37 +309,6 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await sleep(10);
     }
-  }
-}
-
-/** One random thing a client does: connect, open, lock, unlock, or renew (recovering after STALE_CLIENTID). */
-async function clientStep(c: SimNfsClient, r: Rng): Promise<void> {
-  if (!c.established && !c.hasState) {
-    await c.connect();
-    return;
-  }
-  const held = [...c.locks.values()].filter((l) => l.belief === 'held');
-  const choice = r.next();
-  if (choice < 0.15 || c.needsRecovery) {
-    const status = await c.renew();
-    if (status === 'NFS4ERR_STALE_CLIENTID' || (status === 'OK' && c.needsRecovery)) await c.recover({ retries: 5, retryMs: 20 });
-  } else if (choice < 0.3) {
-    const file = r.pick(FILES);
-    if (!c.opens.has(file)) await c.open(file);
-  } else if (choice < 0.75) {
-    const files = [...c.opens].filter(([, b]) => b === 'held').map(([f]) => f);
-    if (!files.length) {
-      await c.open(r.pick(FILES));
-      return;
-    }
-    const start = r.int(0, 7);
-    const type: LockType = r.chance(0.7) ? 'write' : 'read';
-    await c.lock(r.pick(files), { start, end: start + r.int(1, 3) }, type);
-  } else if (held.length) {
-    await c.unlock(r.pick(held).lineage);
-  } else {
-    const status = await c.renew();
-    if (status === 'NFS4ERR_STALE_CLIENTID') await c.recover({ retries: 5, retryMs: 20 });
   }
 }
 

@@ -16,6 +16,8 @@ export interface ScenarioOptions {
   localGraceMs?: number;
   agents?: AgentKind;
   coordinator?: SimClusterOptions['coordinator'];
+  agentsServeAll?: boolean;
+  wrapAgent?: SimClusterOptions['wrapAgent'];
 }
 
 /** Grace and lease long enough that nothing ends by a timer unless the scenario wants it. */
@@ -33,6 +35,8 @@ export async function scenario(label: string, options: ScenarioOptions, body: (s
     coordinator: options.coordinator,
     config: { ...LONG, ...options.config },
     localGraceMs: options.localGraceMs ?? 600_000,
+    agentsServeAll: options.agentsServeAll,
+    wrapAgent: options.wrapAgent,
   });
   try {
     await body(sim);

@@ -6,9 +6,9 @@ import { GraceCoordinator } from './coordinator';
 import { CHANGE_OPS, CoordinatorReply, CoordinatorRequestSchema, ErrorCode, isChange } from './operations';
 
 const STATUS_OF: Record<ErrorCode, number> = {
-  NO_CLUSTER: 404, NOT_SERVED: 404, NOT_MEMBER: 404,
+  NO_CLUSTER: 404, NOT_SERVED: 404, NOT_MEMBER: 404, UNKNOWN_HOST: 404,
   NO_NODES: 400, INVALID: 400, BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403,
-  IN_GRACE: 409, NOT_IN_GRACE: 409, NOT_YET: 409, WAIT_POLICY: 409,
+  IN_GRACE: 409, NOT_IN_GRACE: 409, NOT_YET: 409, WAIT_POLICY: 409, FENCED: 409,
   UNAVAILABLE: 503, INTERNAL: 500,
 };
 
@@ -78,9 +78,9 @@ export class ClustersController {
   @HttpCode(200)
   @UseGuards(AdminTokenGuard)
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Change the grace state: add | start | join | lift | remove | enforce | noenforce (body {nodes}), configure (body {config}), end (ends grace now, reason admin)' })
+  @ApiOperation({ summary: 'Change the grace state: add | start | join | lift | remove | enforce | noenforce (body {nodes}), configure (body {config}), end (ends grace now, reason admin), move (body {identity, host}: failover/failback)' })
   @ApiParam({ name: 'op', enum: CHANGE_OPS })
-  @ApiBody({ schema: requestBodySchema, description: 'e.g. {"nodes": ["a", "b"]} or {"config": {"graceTimeMs": 60000}}; optional causation. The recorded actor is admin-token@rest' })
+  @ApiBody({ schema: requestBodySchema, description: 'e.g. {"nodes": ["a", "b"]}, {"config": {"graceTimeMs": 60000}} or {"identity": "b", "host": "a"}; optional causation. The recorded actor is admin-token@rest' })
   @ApiOkResponse({ description: '{ok: true, dump, summary, sequence}' })
   async change(@Param('cluster') cluster: string, @Param('op') op: string, @Body() body: unknown) {
     if (!isChange(op)) {

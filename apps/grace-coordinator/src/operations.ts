@@ -7,11 +7,11 @@ import type { ClusterCoordinator } from './cluster-coordinator';
 /** Operations that take node ids, as gracectl's (SPEC §2). */
 export const NODE_OPS = ['add', 'start', 'join', 'lift', 'remove', 'enforce', 'noenforce', 'member'] as const;
 export const READ_OPS = ['dump', 'status'] as const;
-export const OTHER_OPS = ['configure', 'end'] as const;
+export const OTHER_OPS = ['configure', 'end', 'move'] as const;
 export const ALL_OPS = [...READ_OPS, ...NODE_OPS, ...OTHER_OPS] as const;
 export type Op = (typeof ALL_OPS)[number];
 /** The operations that change the log: they need the admin token, on NATS as on REST. */
-export const CHANGE_OPS = ['add', 'start', 'join', 'lift', 'remove', 'enforce', 'noenforce', 'configure', 'end'] as const;
+export const CHANGE_OPS = ['add', 'start', 'join', 'lift', 'remove', 'enforce', 'noenforce', 'configure', 'end', 'move'] as const;
 
 export function isChange(op: string): boolean {
   return (CHANGE_OPS as readonly string[]).includes(op);
@@ -41,6 +41,8 @@ export const CoordinatorRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.enum(['join', 'lift', 'remove', 'enforce', 'noenforce', 'member']), nodes: z.array(NodeIdSchema).max(1000), ...meta }).strict(),
   z.object({ op: z.literal('configure'), config: GraceConfigSchema.partial(), ...meta }).strict(),
   z.object({ op: z.literal('end'), ...meta }).strict(),
+  /** Failover / failback: the identity is served by `host` from now on. */
+  z.object({ op: z.literal('move'), identity: NodeIdSchema, host: NodeIdSchema, ...meta }).strict(),
 ]);
 export type CoordinatorRequest = z.infer<typeof CoordinatorRequestSchema>;
 
@@ -68,6 +70,8 @@ function commandOf(request: CoordinatorRequest): AdminCommand | undefined {
       return { type: 'configure', config: request.config };
     case 'end':
       return { type: 'end', reason: 'admin' };
+    case 'move':
+      return { type: 'move', identity: request.identity, host: request.host };
     default:
       return { type: request.op, nodes: request.nodes };
   }

@@ -142,4 +142,24 @@ describe('coordinator replicas', () => {
       await coordinator.close();
     }
   });
+
+  it('answers move over NATS: failover and failback, refusals with their codes', async () => {
+    const cluster = 'rpcmove';
+    const coordinator = await GraceCoordinator.start({ nc: opened.nc, store: opened.store, names, clusters: [cluster], cluster: { replica: 'rpc2' } });
+    const subject = subjects.coordinatorRequests(names, cluster);
+    const ask = async (body: unknown) => (await nc.request(subject, JSON.stringify(body), { timeout: 5000 })).json<Record<string, unknown>>();
+    try {
+      await ask({ op: 'add', nodes: ['a', 'b'] });
+      expect(await ask({ op: 'move', identity: 'b', host: 'a' })).toMatchObject({
+        ok: true, dump: 'cur=2 rec=1\n' + '='.repeat(54) + '\na\t E\nb\tNE\n', summary: { placements: [{ node: 'b', host: 'a', generation: 1 }] },
+      });
+      expect(await ask({ op: 'move', identity: 'b', host: 'q' })).toMatchObject({ ok: false, code: 'UNKNOWN_HOST' });
+      expect(await ask({ op: 'move', identity: 'q', host: 'a' })).toMatchObject({ ok: false, code: 'NOT_MEMBER', error: 'node q is not a cluster member' });
+      expect(await ask({ op: 'move', identity: 'b' })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+      expect(await ask({ op: 'move', identity: 'b', host: 'b' })).toMatchObject({ ok: true, summary: { placements: [{ node: 'b', host: 'b', generation: 2 }] } });
+      expect((await events(cluster)).filter((e) => e.type === 'IdentityMoved').map((e) => e.actor)).toEqual(['coordinator:rpc2', 'coordinator:rpc2']);
+    } finally {
+      await coordinator.close();
+    }
+  });
 });

@@ -9,7 +9,7 @@ import { auditCommand } from './commands/audit';
 import { configureCommand } from './commands/configure';
 import { dumpCommand } from './commands/dump';
 import { initCommand } from './commands/init';
-import { addCommand, nodeCommands } from './commands/grace-ops';
+import { addCommand, moveCommand, nodeCommands } from './commands/grace-ops';
 import { replayCommand } from './commands/replay';
 import { retentionCommand } from './commands/retention';
 import { statusCommand } from './commands/status';
@@ -23,6 +23,7 @@ export const COMMANDS: CommandSpec[] = [
   initCommand,
   addCommand,
   ...nodeCommands,
+  moveCommand,
   statusCommand,
   configureCommand,
   auditCommand,

@@ -21,6 +21,11 @@ export function statusText(s: GraceSummary, now: number): string {
     const flags = [m.need ? 'NEED' : '', m.enforcing ? 'ENFORCING' : ''].filter(Boolean).join(', ');
     lines.push(`  ${m.node}\t${m.need ? 'N' : ' '}${m.enforcing ? 'E' : ' '}  ${flags || '-'}`);
   }
+  const away = (s.placements ?? []).filter((p) => p.host !== p.node);
+  if (away.length > 0) {
+    lines.push(`placements:     ${away.length} identit${away.length === 1 ? 'y' : 'ies'} not on its own-name host`);
+    for (const p of away) lines.push(`  ${p.node}\ton host ${p.host} (placement generation ${p.generation})`);
+  }
   const c = s.config;
   lines.push(`config:         grace time ${seconds(c.graceTimeMs)}, lease time ${seconds(c.leaseTimeMs)}, deadline policy ${c.deadlinePolicy}, exit policy ${c.exitPolicy}`);
   if (s.lastGraceEnd) {

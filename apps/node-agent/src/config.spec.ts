@@ -34,6 +34,14 @@ describe('gk-node-agent arguments', () => {
     expect(() => config(['--node', 'a', '--socket-group', 'no-such-group-gk'])).toThrow(/GK_SOCKET_GROUP: no group "no-such-group-gk"/);
   });
 
+  it('serves the identities given by repeated --identity or GK_IDENTITIES, primary first, without repeats', () => {
+    expect(config(['--node', 'h1', '--identity', 'vip1', '--identity=vip2', '--identity', 'vip1']).identities).toEqual(['vip1', 'vip2']);
+    expect(config(['--node', 'h1'], { GK_IDENTITIES: 'b, c' }).identities).toEqual(['b', 'c']);
+    expect(config(['--node', 'h1', '--identity', 'z'], { GK_IDENTITIES: 'b,c' }).identities).toEqual(['z']);
+    expect(config(['--node', 'h1']).identities).toBeUndefined();
+    expect(() => config(['--node', 'h1', '--identity', 'bad id'])).toThrow(/invalid identity "bad id"/);
+  });
+
   it('takes every setting from flags (--flag v and --flag=v) or the environment, flags first', () => {
     const c = config(
       ['--cluster=prod', '--node', 'n1', '--nats', 'nats://x:4222', '--json-socket', 'off', '--cld-socket=/run/c.sock', '--admin-port', 'off', '--end-grace-file', 'off'],

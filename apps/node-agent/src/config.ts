@@ -10,6 +10,7 @@ export const DEFAULT_ADMIN_PORT = 8091;
 export const FLAGS: Record<string, { variable: string; help: string }> = {
   '--cluster': { variable: 'GK_CLUSTER', help: 'cluster id (default: default)' },
   '--node': { variable: 'GK_NODE', help: 'this NFS server\'s node id (required)' },
+  '--identity': { variable: 'GK_IDENTITIES', help: 'a server identity served here; repeatable, or comma-separated; the first is the one cld and gk-cltrack act for (default: the node id)' },
   '--nats': { variable: 'NATS_URL', help: 'NATS server(s), comma-separated (default: nats://127.0.0.1:4222)' },
   '--prefix': { variable: 'GK_PREFIX', help: 'subject prefix of the event stream (default: gk)' },
   '--json-socket': { variable: 'GK_JSON_SOCKET', help: `JSON API socket, or "off" (default: ${DEFAULT_JSON_SOCKET})` },
@@ -34,6 +35,11 @@ const offOr = <T extends z.ZodType>(schema: T) => z.union([z.literal('off'), sch
 const AgentEnvSchema = z.object({
   GK_CLUSTER: env.cluster,
   GK_NODE: NodeIdSchema,
+  GK_IDENTITIES: z.string().optional().transform((v, ctx) => {
+    const ids = (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    for (const id of ids) if (!NodeIdSchema.safeParse(id).success) ctx.addIssue({ code: 'custom', message: `invalid identity ${JSON.stringify(id)}` });
+    return ids.length ? [...new Set(ids)] : undefined;
+  }),
   NATS_URL: env.natsUrl,
   GK_PREFIX: env.prefix,
   GK_JSON_SOCKET: offOr(path('JSON socket')).default(DEFAULT_JSON_SOCKET),
@@ -56,6 +62,8 @@ const AgentEnvSchema = z.object({
 export interface AgentConfig {
   cluster: string;
   node: string;
+  /** Identities served here, primary first; undefined: the node id alone. */
+  identities?: string[];
   natsUrl: string;
   names: StreamNames;
   jsonSocket?: string;
@@ -79,6 +87,7 @@ export function parseAgentArgs(argv: readonly string[], environment: Record<stri
   const source: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(environment)) if (v !== '') source[k] = v;
   const problems: string[] = [];
+  let identityGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return { help: true };
@@ -91,7 +100,10 @@ export function parseAgentArgs(argv: readonly string[], environment: Record<stri
     }
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) problems.push(`${name} needs a value`);
+    // A repeated --identity adds one (the other flags: the last one wins).
+    else if (name === '--identity' && identityGiven) source[flag.variable] += `,${value}`;
     else source[flag.variable] = value;
+    if (name === '--identity') identityGiven = true;
   }
   if (problems.length) throw new ConfigError(problems);
   const c = loadConfig(AgentEnvSchema, source);
@@ -101,6 +113,7 @@ export function parseAgentArgs(argv: readonly string[], environment: Record<stri
     config: {
       cluster: c.GK_CLUSTER,
       node: c.GK_NODE,
+      identities: c.GK_IDENTITIES,
       natsUrl: c.NATS_URL,
       names: streamNames(c.GK_PREFIX),
       jsonSocket: off(c.GK_JSON_SOCKET),

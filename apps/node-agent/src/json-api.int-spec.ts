@@ -3,38 +3,14 @@
  * bad input, pipelining, grace_done waiting for the cluster, restart from the log.
  */
 import { readFileSync } from 'node:fs';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { loadCluster, openGraceStore, type OpenedStore } from '#cluster-store';
-import { AGENT_CLIENT_OPTIONS, cleanupStream, testNatsUrl, testStreamNames, waitUntil } from '#testing';
-import { AgentClient } from '#agent-client';
-import { startTestAgent, type TestAgent } from '../test/in-process';
+import { loadCluster } from '#cluster-store';
+import { waitUntil } from '#testing';
+import { agentsOnNats } from '../test/agents-on-nats';
 
 jest.setTimeout(60_000);
-const names = testStreamNames('agentjson');
-let admin: NatsConnection;
-let opened: OpenedStore;
-const started: TestAgent[] = [];
-const clients: AgentClient[] = [];
-
-beforeAll(async () => {
-  admin = await connect({ servers: testNatsUrl() });
-  opened = await openGraceStore({ natsUrl: testNatsUrl(), names, name: 'agent-json-test' });
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  for (const a of started) await a.stop();
-  await opened.close();
-  await cleanupStream(admin, names);
-  await admin.close();
-});
-
-async function agent(cluster: string, node: string): Promise<{ a: TestAgent; c: AgentClient }> {
-  const a = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster, node, store: opened });
-  started.push(a);
-  const c = await AgentClient.connect(a.jsonPath, AGENT_CLIENT_OPTIONS);
-  clients.push(c);
-  return { a, c };
-}
+const bed = agentsOnNats('agentjson');
+const { names, started } = bed;
+const agent = (cluster: string, node: string) => bed.agent(cluster, node);
 
 const X = '0a01';
 const Y = '0a02';
@@ -73,7 +49,7 @@ describe('JSON API ops', () => {
     // The two NO_GRACE reclaims outside grace were counted, not stored; the ones inside grace were stored.
     expect(Object.fromEntries(a.core.service.refusalsNotStored)).toEqual({ reclaim: 2 });
 
-    const { state } = await loadCluster(opened.store, names, 'ops');
+    const { state } = await loadCluster(bed.opened.store, names, 'ops');
     expect(state.nonReclaimGranted).toBe(true);
     expect(state.lastGraceEnd).toMatchObject({ recoveryEpoch: 1, reason: 'all-reclaimed' });
   });
@@ -110,7 +86,7 @@ describe('JSON API ops', () => {
     const waiting = ca.send({ op: 'grace_done' }).then((r) => ((answered = true), r));
     // Requests on one connection run concurrently, so the log tells when a's lift is stored:
     // from then on, a must still be waiting while b needs grace.
-    await waitUntil(async () => (await loadCluster(opened.store, names, 'wait')).state.members.get('a')?.need === false);
+    await waitUntil(async () => (await loadCluster(bed.opened.store, names, 'wait')).state.members.get('a')?.need === false);
     expect(await ca.send({ op: 'hello' })).toMatchObject({ inGrace: true });
     expect(answered).toBe(false);
     expect(await cb.send({ op: 'grace_done', wait: false })).toMatchObject({ status: 'OK', ended: true });
@@ -184,7 +160,7 @@ describe('JSON API input handling', () => {
     const replies = await c.raw(`${lines}\n`, ids.length);
     expect(replies.map((r) => r.id).sort()).toEqual([...ids].sort());
     expect(replies.every((r) => r.status === 'OK' || r.status === 'NFS4ERR_RECLAIM_BAD')).toBe(true);
-    const { state } = await loadCluster(opened.store, names, 'pipe');
+    const { state } = await loadCluster(bed.opened.store, names, 'pipe');
     const created = ids.filter((_, i) => i % 3 !== 2).map((_, k) => k);
     expect(state.records.get('n1')?.current.size).toBe(created.length);
     // Concurrent creates shared appends.

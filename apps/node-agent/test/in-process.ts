@@ -27,6 +27,7 @@ export async function startTestAgent(o: {
   names: StreamNames;
   cluster: string;
   node: string;
+  identities?: string[];
   store?: OpenedStore;
   requestTimeoutMs?: number;
   log?: AgentLog;
@@ -40,6 +41,7 @@ export async function startTestAgent(o: {
   const core = await AgentCore.start({
     cluster: o.cluster,
     node: o.node,
+    identities: o.identities,
     natsUrl: o.natsUrl,
     names: o.names,
     endGraceFile,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ClientIdSchema, PrincipalHashSchema } from './ids';
+import { ClientIdSchema, NodeIdSchema, PrincipalHashSchema } from './ids';
 import { zodProblemText } from './zod-text';
 
 /**
@@ -15,9 +15,16 @@ const clientFields = {
   hasSession: z.boolean().optional(),
 };
 
+/**
+ * Every op may say which server identity it is for (an agent may serve several, SPEC §2); absent:
+ * the agent's primary identity, the one its cld and gk-cltrack paths act for.
+ */
+const target = { identity: NodeIdSchema.optional() };
+
 export const OpSchemas = {
-  hello: z.object({}),
+  hello: z.object({ ...target }),
   grace_start: z.object({
+    ...target,
     /**
      * The NFS server's boot time (nfsdcltrack's NFSDCLTRACK_GRACE_START). A second grace_start
      * with the same value is the same boot, not a restart. Absent: always a restart.
@@ -26,18 +33,19 @@ export const OpSchemas = {
     /** nfsdcltrack's early end: lift this node's NEED at once if nothing is left to reclaim. */
     liftIfDone: z.boolean().optional(),
   }),
-  create: z.object({ ...clientFields, liftIfDone: z.boolean().optional() }),
-  remove: z.object({ client: ClientIdSchema }),
+  create: z.object({ ...target, ...clientFields, liftIfDone: z.boolean().optional() }),
+  remove: z.object({ ...target, client: ClientIdSchema }),
   check: z.object({
+    ...target,
     ...clientFields,
     /** nfsdcltrack semantics: a v4.0 client's check during grace is its reclaim. */
     reclaim: z.boolean().optional(),
   }),
-  reclaim: z.object(clientFields),
-  reclaim_complete: z.object(clientFields),
-  grace_done: z.object({ wait: z.boolean().optional() }),
-  may_grant: z.object({}),
-  status: z.object({}),
+  reclaim: z.object({ ...target, ...clientFields }),
+  reclaim_complete: z.object({ ...target, ...clientFields }),
+  grace_done: z.object({ ...target, wait: z.boolean().optional() }),
+  may_grant: z.object({ ...target }),
+  status: z.object({ ...target }),
 } as const;
 
 export type OpName = keyof typeof OpSchemas;

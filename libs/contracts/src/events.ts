@@ -55,6 +55,8 @@ export const EventSchemas = {
     node: NodeIdSchema,
     recoveryEpoch: z.number().int().positive(),
     clients: z.array(ClientIdSchema).min(1),
+    /** The host the reclaims came through, when it is not the identity's own-name host (I8 audits). */
+    host: NodeIdSchema.optional(),
   }),
   ReclaimRejected: ev('ReclaimRejected', {
     node: NodeIdSchema,
@@ -62,6 +64,18 @@ export const EventSchemas = {
   }),
   ReclaimCompleted: ev('ReclaimCompleted', { node: NodeIdSchema, clients: z.array(ClientIdSchema).min(1) }),
   FirstNonReclaimGrant: ev('FirstNonReclaimGrant', { node: NodeIdSchema }),
+  /**
+   * The identity `node` (a member: every event names its member `node`) is served by `toHost`
+   * from now on (failover, failback). `generation`
+   * is its placement generation after the move: it only grows, and an agent acting with an older
+   * one is fenced (SPEC I8). The decision that moves also starts or joins grace for the identity.
+   */
+  IdentityMoved: ev('IdentityMoved', {
+    node: NodeIdSchema,
+    fromHost: NodeIdSchema,
+    toHost: NodeIdSchema,
+    generation: z.number().int().positive(),
+  }),
   ClientRecordsInvalidated: ev('ClientRecordsInvalidated', {
     recoveryEpoch: z.number().int().positive(),
     reason: GraceEndReasonSchema,

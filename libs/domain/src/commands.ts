@@ -1,26 +1,35 @@
 import { ClientId, ClientRef, EventBody, GraceConfig, NodeId, ReclaimCompleteStatus, ReclaimStatus } from '#contracts';
+import type { Via } from './placement-rule';
 
 /** The gracectl / coordinator operations of SPEC §2. */
 export type AdminCommand =
   | { type: 'add'; nodes: NodeId[]; config?: Partial<GraceConfig> }
   | { type: 'configure'; config: Partial<GraceConfig> }
-  | { type: 'start'; nodes: NodeId[]; addMissing?: boolean }
+  /** With `via`, an agent's grace_start: fenced unless that host serves the identity (one node) at that generation. */
+  | { type: 'start'; nodes: NodeId[]; addMissing?: boolean; via?: Via }
+  /** The identity is served by `host` from now on: failover, failback (SPEC §2, identities). */
+  | { type: 'move'; identity: NodeId; host: NodeId }
   | { type: 'join'; nodes: NodeId[] }
   | { type: 'enforce'; nodes: NodeId[] }
   | { type: 'noenforce'; nodes: NodeId[] }
-  | { type: 'lift'; nodes: NodeId[] }
+  /** With `via`, an agent's grace_done: fenced like `start` (an old host must not end a moved identity's recovery). */
+  | { type: 'lift'; nodes: NodeId[]; via?: Via }
   | { type: 'remove'; nodes: NodeId[] }
   | { type: 'member'; nodes: NodeId[] }
   | { type: 'end'; reason: 'admin' }
   | { type: 'expire'; now: number };
 
-/** What a node-agent decides on behalf of its NFS server. */
+/**
+ * What a node-agent decides on behalf of its NFS server, for the identity `node`, acting from
+ * host `via` (absent: the identity's own-name host, never moved — the simple case). A command
+ * through a host that does not serve the identity at that point of the log is fenced (I8).
+ */
 export type NodeCommand =
-  | { type: 'create'; node: NodeId; clients: ClientRef[] }
-  | { type: 'removeClients'; node: NodeId; clients: ClientId[] }
-  | { type: 'reclaim'; node: NodeId; clients: ClientId[] }
-  | { type: 'reclaimComplete'; node: NodeId; clients: ClientId[] }
-  | { type: 'mayGrant'; node: NodeId; now: number; ownGrace?: OwnGraceMeasure };
+  | { type: 'create'; node: NodeId; clients: ClientRef[]; via?: Via }
+  | { type: 'removeClients'; node: NodeId; clients: ClientId[]; via?: Via }
+  | { type: 'reclaim'; node: NodeId; clients: ClientId[]; via?: Via }
+  | { type: 'reclaimComplete'; node: NodeId; clients: ClientId[]; via?: Via }
+  | { type: 'mayGrant'; node: NodeId; now: number; ownGrace?: OwnGraceMeasure; via?: Via };
 
 /**
  * How long this node's own grace period has lasted, as the agent measured it on its monotonic
@@ -43,7 +52,9 @@ export type RejectionCode =
   | 'IN_GRACE'         // refused while a grace period is in force
   | 'NOT_IN_GRACE'     // needs a grace period in force
   | 'NOT_YET'          // the deadline has not passed
-  | 'WAIT_POLICY';     // deadlinePolicy `wait` keeps grace while a member needs it
+  | 'WAIT_POLICY'      // deadlinePolicy `wait` keeps grace while a member needs it
+  | 'UNKNOWN_HOST'     // a move names a host that is not known (see knownHosts)
+  | 'FENCED';          // the acting host does not serve the identity at this point of the log (I8)
 
 export interface Rejection {
   code: RejectionCode;

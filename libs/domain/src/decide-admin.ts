@@ -1,7 +1,8 @@
 import { DEFAULT_GRACE_CONFIG, EventBody, GraceConfig, GraceConfigSchema, GraceEndReason, NodeId } from '#contracts';
 import { AdminCommand, Outcome, Decision, Rejection } from './commands';
 import { graceDeadline } from './deadline';
-import { allEnforcing, ClusterState, inGrace, membersNeeding } from './state';
+import { fenceMessage, fenceReason, knownHosts, Via } from './placement-rule';
+import { allEnforcing, ClusterState, inGrace, membersNeeding, placementOf } from './state';
 
 const done = (events: EventBody[]): Outcome => ({ ok: true, decision: { events, needsFreshView: false, reply: { kind: 'none' } } as Decision });
 const reject = (code: Rejection['code'], message: string): Outcome => ({ ok: false, rejection: { code, message } });
@@ -13,7 +14,9 @@ export function decideAdmin(c: AdminCommand, s: ClusterState): Outcome {
     case 'configure':
       return configure(c.config, s);
     case 'start':
-      return start(c.nodes, s, c.addMissing ?? false);
+      return (c.via && fenced(c.nodes, c.via, s)) || start(c.nodes, s, c.addMissing ?? false);
+    case 'move':
+      return move(c.identity, c.host, s);
     case 'join':
       return withMembers(c.nodes, s, () => (inGrace(s) ? start(c.nodes, s, false) : done([])));
     case 'enforce':
@@ -25,7 +28,7 @@ export function decideAdmin(c: AdminCommand, s: ClusterState): Outcome {
         return done(nodes.filter((n) => s.members.get(n)!.enforcing).map((node) => ({ type: 'NodeEnforcementLifted', node })));
       });
     case 'lift':
-      return withMembers(c.nodes, s, (nodes) => lift(nodes, s));
+      return withMembers(c.nodes, s, (nodes) => (c.via && fenced(nodes, c.via, s)) || lift(nodes, s));
     case 'remove':
       return withMembers(c.nodes, s, (nodes) => remove(nodes, s));
     case 'member':
@@ -70,6 +73,32 @@ function start(nodes: NodeId[], s: ClusterState, addMissing: boolean): Outcome {
     for (const node of listed) events.push({ type: 'NodeJoinedGrace', node, recoveryEpoch: s.recoveryEpoch });
   }
   return done(events);
+}
+
+/**
+ * move I H: the identity is served by host H from now on, and enters recovery exactly as if it
+ * had restarted (start or join, in the same decision), so its clients reclaim through H. The
+ * placement generation grows, which fences every agent that acted for I before. Moving to the
+ * host that serves it already changes nothing (a cluster manager may repeat a move).
+ */
+function move(identity: NodeId, host: NodeId, s: ClusterState): Outcome {
+  if (!s.members.has(identity)) return notMember([identity]);
+  const hosts = knownHosts(s);
+  if (!hosts.has(host)) {
+    return reject('UNKNOWN_HOST', `host ${host} is not known (known hosts: ${[...hosts].sort().join(', ')}); a host is known as a member or as the host of one`);
+  }
+  const from = placementOf(s, identity);
+  if (from.host === host) return done([]);
+  const restart = start([identity], s, false);
+  if (!restart.ok) return restart;
+  const moved: EventBody = { type: 'IdentityMoved', node: identity, fromHost: from.host, toHost: host, generation: from.generation + 1 };
+  return done([moved, ...restart.decision.events]);
+}
+
+/** An agent's grace_start or grace_done through a host that does not serve the identity is refused (I8). */
+function fenced(nodes: NodeId[], via: Via, s: ClusterState): Outcome | undefined {
+  const node = nodes.find((n) => fenceReason(s, n, via) !== undefined);
+  return node === undefined ? undefined : reject('FENCED', fenceMessage(s, node, via));
 }
 
 /** lift N…: nothing while grace is in force and some member does not enforce yet. */

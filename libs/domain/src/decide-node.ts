@@ -2,6 +2,7 @@ import { ClientId, EventBody, ReclaimCompleteStatus, ReclaimStatus } from '#cont
 import { Outcome, NodeCommand, type OwnGraceMeasure } from './commands';
 import { graceEnded } from './decide-admin';
 import { nodeGraceOver } from './deadline';
+import { fenceMessage, fenceReason, ownHost } from './placement-rule';
 import { reclaimCompleteReason, reclaimStatus } from './reclaim-rule';
 import { ClusterState, inGrace, membersNeeding } from './state';
 
@@ -17,6 +18,9 @@ const noCluster: Outcome = { ok: false, rejection: { code: 'NO_CLUSTER', message
 
 export function decideNode(c: NodeCommand, s: ClusterState): Outcome {
   if (!s.exists) return noCluster;
+  const via = c.via ?? ownHost(c.node);
+  // I8: only the host serving the identity at this point of the log acts for it.
+  if (fenceReason(s, c.node, via)) return { ok: false, rejection: { code: 'FENCED', message: fenceMessage(s, c.node, via) } };
   switch (c.type) {
     case 'create': {
       const current = s.records.get(c.node)?.current;
@@ -34,7 +38,7 @@ export function decideNode(c: NodeCommand, s: ClusterState): Outcome {
       return ok(known.length ? [{ type: 'ClientRemoved', node: c.node, clients: known }] : []);
     }
     case 'reclaim':
-      return reclaim(c.node, c.clients, s);
+      return reclaim(c.node, c.clients, s, via.host);
     case 'reclaimComplete':
       return reclaimComplete(c.node, c.clients, s);
     case 'mayGrant':
@@ -42,7 +46,7 @@ export function decideNode(c: NodeCommand, s: ClusterState): Outcome {
   }
 }
 
-function reclaim(node: string, clients: ClientId[], s: ClusterState): Outcome {
+function reclaim(node: string, clients: ClientId[], s: ClusterState, host: string): Outcome {
   const statuses = clients.map((client) => reclaimStatus(s, node, client));
   const accepted = unique(clients.filter((_, i) => statuses[i] === 'OK'));
   const rejected = clients
@@ -50,7 +54,8 @@ function reclaim(node: string, clients: ClientId[], s: ClusterState): Outcome {
     .filter((x): x is { client: string; status: Exclude<ReclaimStatus, 'OK'> } => x.status !== 'OK')
     .map((x) => ({ ...x, op: 'reclaim' as const }));
   const events: EventBody[] = [];
-  if (accepted.length) events.push({ type: 'ReclaimAccepted', node, recoveryEpoch: s.recoveryEpoch, clients: accepted });
+  // The host is named only when it is not the identity's own: the simple case's events are unchanged.
+  if (accepted.length) events.push({ type: 'ReclaimAccepted', node, recoveryEpoch: s.recoveryEpoch, clients: accepted, ...(host !== node ? { host } : {}) });
   if (rejected.length && refusalsRecorded(s)) events.push({ type: 'ReclaimRejected', node, rejections: rejected });
   return { ok: true, decision: { events, needsFreshView: accepted.length > 0, reply: { kind: 'reclaim', statuses } } };
 }

@@ -97,6 +97,9 @@ export function evolve(s: ClusterState, e: GkEvent, effects?: EvolveEffect[]): C
     case 'FirstNonReclaimGrant':
       s.nonReclaimGranted = true;
       break;
+    case 'IdentityMoved':
+      s.placements.set(e.node, { host: e.toHost, generation: e.generation });
+      break;
     case 'ReclaimRejected':
     case 'ClientRecordsInvalidated':
       break; // audit facts: they record what was answered or derived, and change nothing

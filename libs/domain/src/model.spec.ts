@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { DecisionMessage, streamNames, subjects } from '#contracts';
 import { executeCommands, loadCluster } from '#cluster-store';
 import { InMemoryEventStore, reloadEachAttempt, type StateSource } from '#event-store';
-import { Command, Outcome, decide, evolve } from './index';
+import { Command, Outcome, decide, evolve, placementOf } from './index';
 import { checkClient } from './queries';
 import type { ClusterState } from './state';
 import { InvariantOracle } from './testing/invariant-oracle';
@@ -12,10 +12,16 @@ import { InvariantOracle } from './testing/invariant-oracle';
  * node deciding on its own possibly stale view and appending with the store's rule (expected
  * version) through the services' command handler over the in-memory event store, while an
  * independent oracle replays the log and checks
- * invariants I1–I5 (and I7's lower bound on deadline ends) after every step.
+ * invariants I1–I5 (and I7's lower bound on deadline ends) after every step. Identities move
+ * between hosts (failover, failback); each identity's commands come from a host (the one serving
+ * it, or now and then any host) with the placement generation that host adopted when it last
+ * started serving the identity, and the oracle checks I8: a reclaim is answered OK only through
+ * the host serving the identity at that point of the log.
  */
+/** `h`: the host sending the command; absent, the host serving the identity now. */
 type Op =
-  | { k: 'restart'; n: number }           // NFS server (re)start → grace_start
+  | { k: 'restart'; n: number; h?: number } // NFS server (re)start → grace_start
+  | { k: 'move'; n: number; h: number }    // failover / failback: identity n to host h
   | { k: 'agentCrash'; n: number }        // the agent loses its view and reloads
   | { k: 'lift'; n: number }
   | { k: 'remove'; n: number }
@@ -24,7 +30,7 @@ type Op =
   | { k: 'noenforce'; n: number }
   | { k: 'create'; n: number; x: number }
   | { k: 'removeClient'; n: number; x: number }
-  | { k: 'reclaim'; n: number; xs: number[] }
+  | { k: 'reclaim'; n: number; xs: number[]; h?: number }
   | { k: 'complete'; n: number; x: number }
   | { k: 'mayGrant'; n: number }
   | { k: 'tick'; ms: number }
@@ -33,8 +39,11 @@ type Op =
 
 const node = fc.nat({ max: 4 });
 const client = fc.nat({ max: 7 });
+/** Mostly the serving host; one time in four any host (a stale or partitioned one). */
+const sender = fc.option(node, { freq: 3, nil: undefined });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 2, arbitrary: node.map((n) => ({ k: 'restart' as const, n })) },
+  { weight: 2, arbitrary: fc.record({ n: node, h: sender }).map((r) => ({ k: 'restart' as const, ...r })) },
+  { weight: 1, arbitrary: fc.record({ n: node, h: node }).map((r) => ({ k: 'move' as const, ...r })) },
   { weight: 1, arbitrary: node.map((n) => ({ k: 'agentCrash' as const, n })) },
   { weight: 1, arbitrary: node.map((n) => ({ k: 'lift' as const, n })) },
   { weight: 1, arbitrary: node.map((n) => ({ k: 'remove' as const, n })) },
@@ -43,7 +52,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: node.map((n) => ({ k: 'noenforce' as const, n })) },
   { weight: 6, arbitrary: fc.record({ n: node, x: client }).map((r) => ({ k: 'create' as const, ...r })) },
   { weight: 1, arbitrary: fc.record({ n: node, x: client }).map((r) => ({ k: 'removeClient' as const, ...r })) },
-  { weight: 12, arbitrary: fc.record({ n: node, xs: fc.array(client, { minLength: 1, maxLength: 4 }) }).map((r) => ({ k: 'reclaim' as const, ...r })) },
+  { weight: 12, arbitrary: fc.record({ n: node, xs: fc.array(client, { minLength: 1, maxLength: 4 }), h: sender }).map((r) => ({ k: 'reclaim' as const, ...r })) },
   { weight: 1, arbitrary: fc.record({ n: node, x: client }).map((r) => ({ k: 'complete' as const, ...r })) },
   { weight: 2, arbitrary: node.map((n) => ({ k: 'mayGrant' as const, n })) },
   { weight: 2, arbitrary: fc.integer({ min: 1, max: 40_000 }).map((ms) => ({ k: 'tick' as const, ms })) },
@@ -86,6 +95,10 @@ async function runSchedule(nodeCount: number, cfg: { deadlinePolicy: 'abandon' |
   const viewOf = async (n: string) => viewSource(views.get(n) ?? views.set(n, await fresh()).get(n)!);
   const reload = reloadEachAttempt(fresh);
   let lastMessage: DecisionMessage | undefined;
+  /** The placement generation each host adopted for an identity (`host/identity`) when it last started serving it. */
+  const adopted = new Map<string, number>(nodes.map((n) => [`${n}/${n}`, 0]));
+  const hostOf = (n: string, h: number | undefined) => (h === undefined ? oracle.placedAt(n).host : nodes[h % nodeCount]);
+  const via = (n: string, host: string) => ({ host, generation: adopted.get(`${host}/${n}`) ?? -1 });
 
   /** The services' command handler: decide on the view; append with its version; on conflict catch up and decide again. */
   const execute = async (actor: string, command: Command, source: StateSource<ClusterState>) => {
@@ -95,10 +108,12 @@ async function runSchedule(nodeCount: number, cfg: { deadlinePolicy: 'abandon' |
       maxBackoffMs: 0,
       onConflict: () => count('conflict'),
     });
+    if (!result.ok && result.rejection.code === 'FENCED') count('fenced');
     if (result.ok && result.sequence !== null) {
       lastMessage = (await store.readStream(subject, { from: result.sequence, to: result.sequence })).messages[0].message;
       oracle.observe(result.events, now);
       for (const e of result.events) count(e.type === 'GraceEnded' ? `GraceEnded:${e.reason}` : e.type, e.type === 'ReclaimAccepted' ? e.clients.length : 1);
+      for (const e of result.events) if (e.type === 'ReclaimAccepted' && e.host) count('ReclaimAccepted:moved', e.clients.length);
     }
     return result;
   };
@@ -108,25 +123,35 @@ async function runSchedule(nodeCount: number, cfg: { deadlinePolicy: 'abandon' |
   for (const op of ops) {
     steps++;
     const n = 'n' in op ? nodes[op.n % nodeCount] : nodes[0];
+    // The host acting for identity n, and the placement it believes.
+    const host = hostOf(n, 'h' in op ? op.h : undefined);
     switch (op.k) {
-      case 'restart': await execute(n, { type: 'start', nodes: [n], addMissing: true }, await viewOf(n)); break;
+      case 'restart': {
+        // grace_start through this host: it serves n from now on at the generation its view shows, if the log agrees.
+        const source = await viewOf(host);
+        const generation = placementOf((await source.current()).state, n).generation;
+        const r = await execute(host, { type: 'start', nodes: [n], addMissing: true, via: { host, generation } }, source);
+        if (r.ok) adopted.set(`${host}/${n}`, generation);
+        break;
+      }
+      case 'move': await execute('admin', { type: 'move', identity: n, host: nodes[op.h % nodeCount] }, reload); break;
       case 'agentCrash': views.delete(n); break;
-      case 'lift': await execute(n, { type: 'lift', nodes: [n] }, await viewOf(n)); break;
+      case 'lift': await execute(host, { type: 'lift', nodes: [n], via: via(n, host) }, await viewOf(host)); break;
       case 'remove': await execute('admin', { type: 'remove', nodes: [n] }, reload); break;
       case 'add': await execute('admin', { type: 'add', nodes: [n] }, reload); break;
       case 'enforce': await execute('admin', { type: 'enforce', nodes: [n] }, reload); break;
       case 'noenforce': await execute('admin', { type: 'noenforce', nodes: [n] }, reload); break;
-      case 'create': await execute(n, { type: 'create', node: n, clients: [{ client: clients[op.x] }] }, await viewOf(n)); break;
-      case 'removeClient': await execute(n, { type: 'removeClients', node: n, clients: [clients[op.x]] }, await viewOf(n)); break;
-      case 'complete': await execute(n, { type: 'reclaimComplete', node: n, clients: [clients[op.x]] }, await viewOf(n)); break;
+      case 'create': await execute(host, { type: 'create', node: n, clients: [{ client: clients[op.x] }], via: via(n, host) }, await viewOf(host)); break;
+      case 'removeClient': await execute(host, { type: 'removeClients', node: n, clients: [clients[op.x]], via: via(n, host) }, await viewOf(host)); break;
+      case 'complete': await execute(host, { type: 'reclaimComplete', node: n, clients: [clients[op.x]], via: via(n, host) }, await viewOf(host)); break;
       case 'reclaim': {
         const xs = op.xs.map((x) => clients[x]);
-        const r = await execute(n, { type: 'reclaim', node: n, clients: xs }, await viewOf(n));
-        if (r.ok && r.reply.kind === 'reclaim') oracle.checkReclaimReplies(n, xs, r.reply.statuses);
+        const r = await execute(host, { type: 'reclaim', node: n, clients: xs, via: via(n, host) }, await viewOf(host));
+        if (r.ok && r.reply.kind === 'reclaim') oracle.checkReclaimReplies(n, xs, r.reply.statuses, host);
         break;
       }
       case 'mayGrant': {
-        const r = await execute(n, { type: 'mayGrant', node: n, now }, await viewOf(n));
+        const r = await execute(host, { type: 'mayGrant', node: n, now, via: via(n, host) }, await viewOf(host));
         if (r.ok && r.reply.kind === 'mayGrant' && r.reply.status === 'OK') oracle.checkGrantAllowed(n);
         break;
       }
@@ -160,7 +185,7 @@ describe('model-based: invariants I1–I5 over random interleavings', () => {
     expect(steps).toBeGreaterThanOrEqual(10_000);
     process.stdout.write(`model-based run: ${steps} steps, ${JSON.stringify(Object.fromEntries(coverage))}\n`);
     // The schedules reach every way grace ends, real reclaims and real conflicts between stale views.
-    for (const key of ['ReclaimAccepted', 'conflict', 'FirstNonReclaimGrant', 'GraceEnded:all-reclaimed', 'GraceEnded:deadline', 'GraceEnded:removed', 'GraceEnded:first-non-reclaim-grant']) {
+    for (const key of ['ReclaimAccepted', 'ReclaimAccepted:moved', 'IdentityMoved', 'fenced', 'conflict', 'FirstNonReclaimGrant', 'GraceEnded:all-reclaimed', 'GraceEnded:deadline', 'GraceEnded:removed', 'GraceEnded:first-non-reclaim-grant']) {
       expect([key, coverage.get(key) ?? 0]).toEqual([key, expect.any(Number)]);
       expect(coverage.get(key) ?? 0).toBeGreaterThan(0);
     }
@@ -179,6 +204,16 @@ describe('model-based: invariants I1–I5 over random interleavings', () => {
     }), { numRuns: 200 });
     expect(result.failed).toBe(true);
     expect(String(result.errorInstance)).toMatch(/I1|I3/);
+  });
+
+  it('catches a seeded bug: a variant that accepts reclaims through any host (no fencing)', async () => {
+    // It decides as if the sender were the host serving the identity: the log looks right, the answer went elsewhere.
+    const unfenced: Decider = (c, s) => ('via' in c && c.via ? decide({ ...c, via: placementOf(s, 'node' in c ? c.node : c.nodes[0]) } as Command, s) : decide(c, s));
+    const result = await fc.check(fc.asyncProperty(scheduleArb, async ({ nodeCount, cfg, ops }) => {
+      await runSchedule(nodeCount, cfg, ops, unfenced);
+    }), { numRuns: 200 });
+    expect(result.failed).toBe(true);
+    expect(String(result.errorInstance)).toMatch(/I8/);
   });
 
   it('catches a seeded bug: a variant that lets a node grant during grace', async () => {

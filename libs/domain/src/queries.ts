@@ -80,6 +80,8 @@ export interface GraceSummary {
   reclaimsAccepted?: number;
   nonReclaimGranted: boolean;
   lastGraceEnd?: { recoveryEpoch: number; reason: string; at: string; abandonedNodes: NodeId[] };
+  /** Identities of members that were ever moved, where they are served now; absent when none was. */
+  placements?: { node: NodeId; host: NodeId; generation: number }[];
 }
 
 export function summarize(s: ClusterState): GraceSummary {
@@ -97,5 +99,11 @@ export function summarize(s: ClusterState): GraceSummary {
     reclaimsAccepted: s.grace?.reclaimsAccepted,
     nonReclaimGranted: s.nonReclaimGranted,
     lastGraceEnd: s.lastGraceEnd && { ...s.lastGraceEnd, at: new Date(s.lastGraceEnd.at).toISOString() },
+    ...placementSummary(s),
   };
+}
+
+function placementSummary(s: ClusterState): Pick<GraceSummary, 'placements'> {
+  const moved = [...s.placements].filter(([node]) => s.members.has(node)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return moved.length ? { placements: moved.map(([node, p]) => ({ node, host: p.host, generation: p.generation })) } : {};
 }

@@ -28,6 +28,16 @@ export interface NodeRecords {
   completed: Set<ClientId>;
 }
 
+/**
+ * Where a server identity (a member) is served: the host whose agent acts for it, and the
+ * placement generation, which grows by one per move. An identity never moved is on its own-name
+ * host at generation 0 and has no entry in `ClusterState.placements`.
+ */
+export interface Placement {
+  host: NodeId;
+  generation: number;
+}
+
 export interface GracePeriod {
   startedAt: number;
   lastJoinAt: number;
@@ -60,6 +70,11 @@ export interface ClusterState {
   nonReclaimGranted: boolean;
   lastGraceEnd?: GraceEnd;
   records: Map<NodeId, NodeRecords>;
+  /**
+   * The placements of identities that were ever moved (see `placementOf`). Kept when an identity
+   * leaves, so that its generation only grows and an agent fenced once stays fenced.
+   */
+  placements: Map<NodeId, Placement>;
   /** Keep records only for these nodes (a node-agent needs only its own); undefined keeps all. */
   trackedNodes?: ReadonlySet<NodeId>;
   /** Events applied, for status output and checks. */
@@ -75,6 +90,7 @@ export function initialClusterState(options: { trackedNodes?: Iterable<NodeId> }
     members: new Map(),
     nonReclaimGranted: false,
     records: new Map(),
+    placements: new Map(),
     trackedNodes: options.trackedNodes ? new Set(options.trackedNodes) : undefined,
     eventsApplied: 0,
   };
@@ -85,6 +101,11 @@ export const allEnforcing = (s: ClusterState): boolean => [...s.members.values()
 export const membersNotEnforcing = (s: ClusterState): NodeId[] => [...s.members].filter(([, m]) => !m.enforcing).map(([n]) => n).sort();
 export const membersNeeding = (s: ClusterState): NodeId[] => [...s.members].filter(([, m]) => m.need).map(([n]) => n).sort();
 export const isTracked = (s: ClusterState, node: NodeId): boolean => !s.trackedNodes || s.trackedNodes.has(node);
+
+/** The identity's placement: its own-name host at generation 0 until it is first moved. */
+export function placementOf(s: ClusterState, identity: NodeId): Placement {
+  return s.placements.get(identity) ?? { host: identity, generation: 0 };
+}
 
 export function nodeRecords(s: ClusterState, node: NodeId): NodeRecords {
   let r = s.records.get(node);

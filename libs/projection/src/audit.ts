@@ -173,7 +173,7 @@ export function describe(e: GkEvent, detail: unknown, client?: string): string {
     }
     case 'ClientRecorded': return `${whoOf(e.clients.map((c) => c.client))} recorded on ${e.node} in epoch ${e.epoch}`;
     case 'ClientRemoved': return `${whoOf(e.clients)} removed from ${e.node} (expired or destroyed): record dropped`;
-    case 'ReclaimAccepted': return `reclaim by ${whoOf(e.clients)} accepted on ${e.node} (record of epoch ${e.recoveryEpoch}; now recorded in epoch ${e.epoch})`;
+    case 'ReclaimAccepted': return `reclaim by ${whoOf(e.clients)} accepted on ${e.node}${e.host ? ` through host ${e.host}` : ''} (record of epoch ${e.recoveryEpoch}; now recorded in epoch ${e.epoch})`;
     case 'ReclaimCompleted': return `${whoOf(e.clients)} sent RECLAIM_COMPLETE on ${e.node}: a later reclaim gets NFS4ERR_NO_GRACE`;
     case 'ReclaimRejected': {
       const whys = Array.isArray(detail) ? (detail as { client: string; status: string; op: string; why?: string }[]) : e.rejections;
@@ -181,6 +181,8 @@ export function describe(e: GkEvent, detail: unknown, client?: string): string {
       return shown.map((r) => `${r.op === 'reclaim' ? 'reclaim' : 'RECLAIM_COMPLETE'} by ${client ? `client ${r.client}` : r.client} on ${e.node} refused: ${r.status}${'why' in r && r.why ? ` — ${r.why}` : ''}`).join('; ');
     }
     case 'FirstNonReclaimGrant': return `node ${e.node} granted non-reclaim state: no reclaim is accepted anywhere in epoch ${e.epoch} from now on`;
+    case 'IdentityMoved':
+      return `identity ${e.node} moved from host ${e.fromHost} to host ${e.toHost} (placement generation ${e.generation}): its clients reclaim through ${e.toHost} only`;
     case 'ClientRecordsInvalidated':
       return `record(s) of epoch ${e.recoveryEpoch} on ${e.node} invalidated (grace ended: ${e.reason}): ${whoOf(e.clients)}${e.parts > 1 ? ` [part ${e.part + 1}/${e.parts}]` : ''}`;
   }

@@ -1,6 +1,7 @@
 import type { AdminCommand } from '#domain';
 import type { CommandSpec } from '../command';
 import { configFromOptions, CONFIG_OPTIONS } from './configure';
+import { UsageError } from '../args';
 import { execute, nodeIds } from './common';
 
 type NodeOp = 'start' | 'join' | 'lift' | 'remove' | 'enforce' | 'noenforce' | 'member';
@@ -43,3 +44,15 @@ export const nodeCommands: CommandSpec[] = [
   nodeOp('noenforce', 'the nodes may grant non-reclaim state (refused during grace)'),
   nodeOp('member', 'succeeds only if every node is a member'),
 ];
+
+/** Failover and failback: the identity's clients reclaim through `host` from now on. */
+export const moveCommand: CommandSpec = {
+  name: 'move',
+  synopsis: 'identity host',
+  summary: 'serve an identity from another host (failover, failback): it enters recovery as on a restart; its old host is fenced',
+  async run(ctx, _args, operands) {
+    if (operands.length !== 2) throw new UsageError(`move takes an identity and a host (got ${operands.length} operand${operands.length === 1 ? '' : 's'})`);
+    const [identity, host] = nodeIds(operands) as [string, string];
+    await execute(ctx, { type: 'move', identity, host });
+  },
+};

@@ -7,7 +7,10 @@ import { AgentLog, errorText } from './log';
 
 export interface AgentCoreOptions {
   cluster: string;
+  /** This host's name (the agent's node id). */
   node: string;
+  /** The server identities served here, primary first (default: [node]); see AgentServiceOptions. */
+  identities?: readonly string[];
   natsUrl: string;
   names: StreamNames;
   /** Where to write `Y` when the cluster's grace ends; undefined: nowhere. */
@@ -55,7 +58,7 @@ export class AgentCore {
         store: opened.store,
         names: o.names,
         cluster: o.cluster,
-        trackedNodes: [o.node],
+        trackedNodes: o.identities?.length ? [...o.identities] : [o.node],
         snapshots: opened.snapshots,
         catchUpTimeoutMs: o.requestTimeoutMs,
         watchdogMs: 1000,
@@ -67,7 +70,7 @@ export class AgentCore {
         },
         onProblem: (message, severity) => (severity === 'error' ? o.log.error(message) : o.log.warn(message)),
       });
-      service = new AgentService({ cluster: o.cluster, node: o.node, views, requestTimeoutMs: o.requestTimeoutMs, log: o.log, autoJoin: o.autoJoin });
+      service = new AgentService({ cluster: o.cluster, node: o.node, identities: o.identities, views, requestTimeoutMs: o.requestTimeoutMs, log: o.log, autoJoin: o.autoJoin });
       const { view } = views;
       const from = view.loadedFromSnapshot ? `from snapshot at ${view.loadedFromSnapshot}` : 'full replay';
       o.log.info(`cluster ${o.cluster} node ${o.node}: view at sequence ${view.version} (${from}), epoch ${view.state.epoch}, recovery epoch ${view.state.recoveryEpoch}`);

@@ -18,6 +18,8 @@ export class InvariantOracle {
   private readonly completed = new Map<string, Set<string>>();
   private readonly grantedEpochs = new Set<number>();
   private readonly invalidated = new Set<string>();
+  /** Where each identity is served (its own-name host until moved) and its placement generation. */
+  private readonly placement = new Map<string, { host: string; generation: number }>();
 
   constructor(private readonly options: { graceTimeMs: number }) {}
 
@@ -66,7 +68,15 @@ export class InvariantOracle {
       case 'ClientRemoved':
         for (const x of e.clients) { set(this.cur, e.node).delete(x); this.validR.get(e.node)?.delete(x); set(this.completed, e.node).delete(x); }
         break;
+      case 'IdentityMoved': {
+        const from = this.placedAt(e.node);
+        if (e.fromHost !== from.host || e.generation !== from.generation + 1) fail('I8', `move of ${e.node} from ${e.fromHost} at generation ${e.generation}, placed on ${from.host} at ${from.generation}`);
+        if (!this.members.has(e.node)) fail('rule', `move of ${e.node}, not a member`);
+        this.placement.set(e.node, { host: e.toHost, generation: e.generation });
+        break;
+      }
       case 'ReclaimAccepted':
+        if ((e.host ?? e.node) !== this.placedAt(e.node).host) fail('I8', `reclaim for ${e.node} accepted through ${e.host ?? e.node}, which does not serve it (${this.placedAt(e.node).host} does)`);
         for (const x of e.clients) {
           if (this.R === 0) fail('I1', `reclaim by ${x} on ${e.node} accepted with no grace in force`);
           if (this.grantedEpochs.has(this.C)) fail('I1', `reclaim by ${x} on ${e.node} after a non-reclaim grant in epoch ${this.C}`);
@@ -97,11 +107,21 @@ export class InvariantOracle {
     this.grantedEpochs.add(this.C);
   }
 
-  /** Every reclaim answered OK is in the log (I6). */
-  checkReclaimReplies(node: string, clients: string[], statuses: string[]): void {
+  /**
+   * Every reclaim answered OK is in the log (I6), and was answered through the host serving the
+   * identity at that point of the log (I8); `host` defaults to the identity's own-name host.
+   */
+  checkReclaimReplies(node: string, clients: string[], statuses: string[], host = node): void {
     clients.forEach((x, i) => {
-      if (statuses[i] === 'OK' && !this.cur.get(node)?.has(x)) fail('I6', `reclaim by ${x} on ${node} answered OK but not recorded`);
+      if (statuses[i] !== 'OK') return;
+      if (!this.cur.get(node)?.has(x)) fail('I6', `reclaim by ${x} on ${node} answered OK but not recorded`);
+      if (this.placedAt(node).host !== host) fail('I8', `reclaim by ${x} for ${node} answered OK through ${host}, but ${this.placedAt(node).host} serves it`);
     });
+  }
+
+  /** Where the identity is served now, as the log says. */
+  placedAt(identity: string): { host: string; generation: number } {
+    return this.placement.get(identity) ?? { host: identity, generation: 0 };
   }
 
   checkState(C: number, R: number): void {
