@@ -72,7 +72,8 @@ export type Reply =
  * with events is appended with the expected-last-sequence check, so each event's epoch and
  * meaning are those of its place in the log (a stale view fails its append, catches up and
  * decides again). `needsFreshView` marks answers that are only true on a current view even when
- * there is nothing to append (a grant already recorded): the shell confirms its view against the
+ * there is nothing to append (a grant already recorded, a refusal outside grace that is not
+ * stored): the shell confirms its view against the
  * log before replying, so a cache alone never answers OK.
  */
 export interface Decision {

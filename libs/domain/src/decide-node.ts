@@ -57,7 +57,10 @@ function reclaim(node: string, clients: ClientId[], s: ClusterState, host: strin
   // The host is named only when it is not the identity's own: the simple case's events are unchanged.
   if (accepted.length) events.push({ type: 'ReclaimAccepted', node, recoveryEpoch: s.recoveryEpoch, clients: accepted, ...(host !== node ? { host } : {}) });
   if (rejected.length && refusalsRecorded(s)) events.push({ type: 'ReclaimRejected', node, rejections: rejected });
-  return { ok: true, decision: { events, needsFreshView: accepted.length > 0, reply: { kind: 'reclaim', statuses } } };
+  // A refusal that is not stored has no append to fail on a stale view (a grace period or a move
+  // the view has not seen yet): it too is confirmed against the log before it is answered.
+  const unrecordedRefusal = rejected.length > 0 && !refusalsRecorded(s);
+  return { ok: true, decision: { events, needsFreshView: accepted.length > 0 || unrecordedRefusal, reply: { kind: 'reclaim', statuses } } };
 }
 
 function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): Outcome {
@@ -74,7 +77,8 @@ function reclaimComplete(node: string, clients: ClientId[], s: ClusterState): Ou
   if (again.length && refusalsRecorded(s)) {
     events.push({ type: 'ReclaimRejected', node, rejections: again.map((client) => ({ client, status: 'NFS4ERR_COMPLETE_ALREADY' as const, op: 'reclaim_complete' as const })) });
   }
-  return { ok: true, decision: { events, needsFreshView: false, reply: { kind: 'reclaimComplete', statuses } } };
+  // As for reclaims: a refusal that is not stored is confirmed against the log before it is answered.
+  return { ok: true, decision: { events, needsFreshView: again.length > 0 && !refusalsRecorded(s), reply: { kind: 'reclaimComplete', statuses } } };
 }
 
 /**
