@@ -1,3 +1,4 @@
+// Longer than 300 lines on purpose: one benchmark run measures every agent figure of SPEC §5 side by side (same machine state), so its steps stay in one file.
 /**
  * node-agent latency and throughput, measured side by side in one run (SPEC §5):
  *   - create / check through the JSON socket and through the cld socket, each acknowledged only

@@ -1,3 +1,4 @@
+// Longer than 300 lines on purpose: the one place that starts, supervises and stops every service of `npm start` and the demo, in start-up order.
 /**
  * The whole Gracekeeper system on one machine, as separate processes: grace-coordinator,
  * client-registry and one node-agent per node, on NATS and PostgreSQL found or started by

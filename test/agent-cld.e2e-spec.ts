@@ -1,3 +1,4 @@
+// Longer than 300 lines on purpose: cld byte for byte through a real agent, one case per command and error, v1 and v2.
 /**
  * cld (SPEC §4.1) byte for byte through the node-agent: every command and every error, v1 and
  * v2, on the cld socket (in-process agent, real NATS) and on the pipe (the real agent process

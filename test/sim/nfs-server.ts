@@ -1,3 +1,4 @@
+// Longer than 300 lines on purpose: one simulated NFS server's whole protocol with its agent (start, clients, reclaims, grace_done), like a real server's state machine.
 import { AgentApi, AgentUnavailable } from '#agent-client';
 import type { AgentReply, AgentStatus } from '#contracts';
 

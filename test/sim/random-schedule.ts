@@ -1,3 +1,4 @@
+// Longer than 300 lines on purpose: one schedule's fault steps and its settle phase must be read together to see why each invariant holds (client steps: random-client-step.ts).
 import type { GraceConfig, StreamNames } from '#contracts';
 import { AgentKind, SimCluster } from './cluster';
 import { formatViolations, Violation } from './checker';

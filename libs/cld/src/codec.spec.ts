@@ -1,3 +1,4 @@
+// Longer than 300 lines on purpose: one byte-exact case per cld command, status and version (v1 and v2), which read best side by side.
 import { endianness } from 'node:os';
 import fc from 'fast-check';
 import {

@@ -1,3 +1,4 @@
+// Longer than 300 lines on purpose: finding, starting and clustering nats-server for tests and `npm start` share one configuration writer and one readiness check.
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,4 @@
+// Longer than 300 lines on purpose: every operation of SPEC §4.1 in one class, so the JSON, cld and gk-cltrack paths share one implementation (waiter, seats, deadlines and failure replies live beside it).
 import type { ClientRef, GkEvent } from '#contracts';
 import type { CommandResult, ViewSupervisor } from '#cluster-store';
 import { checkClient, type ClusterState, type Command, inGrace, nothingLeftToReclaim, placementOf, reclaimableClients, recordStanding, reclaimStatus, summarize } from '#domain';
