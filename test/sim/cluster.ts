@@ -30,6 +30,8 @@ export interface SimClusterOptions {
   coordinator?: 'process' | 'in-process' | 'none';
   /** The agents' request timeout (`--request-timeout-ms`): how soon a cut-off agent says "retry later". */
   agentRequestTimeoutMs?: number;
+  /** How long a simulated server waits for one agent request before answering its client NFS4ERR_DELAY (ServerOptions). */
+  agentAskTimeoutMs?: number;
   /** Interposes on every server's agent requests (e.g. a deliberately broken agent, to test the checker). */
   wrapAgent?: (node: string, api: AgentApi) => AgentApi;
   /** Whether every agent may serve every member identity after a move (failover scenarios); default: its own only. */
@@ -67,6 +69,7 @@ export class SimCluster {
         const api = () => (options.wrapAgent ? options.wrapAgent(node, sim.agent(node).api()) : sim.agent(node).api());
         sim.servers.set(node, new SimNfsServer(node, api, sim.dlm, sim.obs, {
           localGraceMs: options.localGraceMs ?? 60_000,
+          agentAskTimeoutMs: options.agentAskTimeoutMs,
           onError: (m) => sim.backgroundErrors.push(m),
         }));
       }

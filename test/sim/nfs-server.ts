@@ -35,6 +35,13 @@ export interface ServerOptions {
   localGraceMs: number;
   /** Pause before asking an unreachable agent again. */
   agentRetryMs?: number;
+  /**
+   * How long one agent request may take before this server gives up on it and answers its client
+   * NFS4ERR_DELAY (default 20 s). An agent whose append already reached NATS holds the request
+   * until NATS answers (issue 10: "retry later" must never take effect afterwards), however long
+   * a partition lasts; a server thread has its own patience, and its client retries.
+   */
+  agentAskTimeoutMs?: number;
   /** Failures of background work (grace_start, grace_done), which no caller awaits. */
   onError?: (message: string) => void;
   /** The host this server runs on, when it serves its identity away from its own-name host (failover). */
@@ -293,7 +300,7 @@ export class SimNfsServer {
       const sentTick = this.obs.ticker.next();
       let reply: ServerSideReply;
       try {
-        reply = await this.agent().request(op, fields, { timeoutMs: how.timeoutMs });
+        reply = await this.agent().request(op, fields, { timeoutMs: how.timeoutMs ?? this.options.agentAskTimeoutMs });
       } catch (err) {
         if (!(err instanceof AgentUnavailable) && !(err instanceof Error && /closed/.test(err.message))) throw err;
         if (how.retry) {

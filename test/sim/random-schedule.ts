@@ -60,6 +60,9 @@ export async function runRandomSchedule(o: RandomRunOptions): Promise<RandomRunR
     config,
     localGraceMs: 400,
     agentRequestTimeoutMs: 1000,
+    // A cut-off agent holds requests whose append reached NATS until NATS answers: the servers give
+    // up on them after a few seconds, as NFS servers do, so a schedule is not held by a partition.
+    agentAskTimeoutMs: 3000,
     agentsServeAll: true,
   });
   /** A failover schedule moves an identity away early and (usually) back later, besides the random moves. */

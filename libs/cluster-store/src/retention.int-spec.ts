@@ -1,8 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, NatsConnection } from '@nats-io/transport-node';
-import { MIN_RETAINED_DECISIONS, provisionStream } from '#event-store';
+import { MIN_RETAINED_DECISIONS, provisionStream, TruncatedHistory } from '#event-store';
 import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
-import { clustersCovered, executeOnce, historyStart, HistoryIncomplete, LiveClusterView, loadCluster, openGraceStore, OpenedStore, retentionRefusal, setRetention } from './index';
+import { clustersCovered, executeOnce, historyStart, LiveClusterView, loadCluster, openGraceStore, OpenedStore, retentionRefusal, setRetention } from './index';
 
 const names = testStreamNames('retain');
 let opened: OpenedStore;
@@ -44,12 +44,15 @@ describe('history retention', () => {
     const start = await historyStart(jsm, names, 'c1');
     expect(start).toMatchObject({ keep: 3, complete: false });
     // The oldest decisions are gone (the server trims to the limit as new ones arrive), the latest stays.
-    const kept = (await opened.store.readStream(`${names.prefix}.cluster.c1`)).messages;
+    // A read from the start refuses a history whose beginning is gone (fail closed); from where the
+    // stored history starts it reads what is kept.
+    await expect(opened.store.readStream(`${names.prefix}.cluster.c1`)).rejects.toBeInstanceOf(TruncatedHistory);
+    const kept = (await opened.store.readStream(`${names.prefix}.cluster.c1`, { from: start.firstSequence })).messages;
     expect(kept[0].sequence).toBeGreaterThan(1);
     expect(kept.at(-1)!.sequence).toBe(await opened.store.currentVersion(`${names.prefix}.cluster.c1`));
     // The first kept decision links to a dropped one: readers judge it a stale append and skip it.
     expect(start.firstSequence).toBeLessThanOrEqual(kept[0].sequence);
-    await expect(loadCluster(opened.store, names, 'c1')).rejects.toBeInstanceOf(HistoryIncomplete);
+    await expect(loadCluster(opened.store, names, 'c1')).rejects.toThrow(/truncated|incomplete/i);
     const loaded = await loadCluster(opened.store, names, 'c1', { snapshots: opened.snapshots });
     expect(loaded.fromSnapshot).toBe(view.version);
     expect([...loaded.state.records.get('a')!.current.keys()].sort()).toEqual(['00', '01', '02', '03', '04', '05', '99']);

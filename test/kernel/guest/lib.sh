@@ -34,6 +34,9 @@ guest_setup() {
   mount -t sysfs sys /sys
   mount -t devtmpfs dev /dev
   mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
+  # The checkout may live under a directory the tmpfs mounts below hide (a CI clone in /tmp):
+  # bind it to a fixed place first, and use that from here on.
+  mkdir -p /gk-repo && mount --bind "$gk_repo" /gk-repo && gk_repo=/gk-repo && export gk_repo
   for d in /tmp /run /var/lib/nfs /srv /mnt /var/tmp; do mount -t tmpfs tmpfs "$d"; done
   mkdir -p "$LOGS" "$EXPORT" "$MNT" /var/lib/nfs/rpc_pipefs /var/lib/nfs/v4recovery /run/rpcbind
   ip link set lo up
