@@ -145,9 +145,11 @@ describe('coordinator replicas', () => {
 
   it('answers move over NATS: failover and failback, refusals with their codes', async () => {
     const cluster = 'rpcmove';
-    const coordinator = await GraceCoordinator.start({ nc: opened.nc, store: opened.store, names, clusters: [cluster], cluster: { replica: 'rpc2' } });
+    const token = 'rpc-move-token-456';
+    const coordinator = await GraceCoordinator.start({ nc: opened.nc, store: opened.store, names, clusters: [cluster], cluster: { replica: 'rpc2' }, adminToken: token });
     const subject = subjects.coordinatorRequests(names, cluster);
-    const ask = async (body: unknown) => (await nc.request(subject, JSON.stringify(body), { timeout: 5000 })).json<Record<string, unknown>>();
+    // Changes carry the admin token, as every change over NATS does.
+    const ask = async (body: object) => (await nc.request(subject, JSON.stringify({ token, ...body }), { timeout: 5000 })).json<Record<string, unknown>>();
     try {
       await ask({ op: 'add', nodes: ['a', 'b'] });
       expect(await ask({ op: 'move', identity: 'b', host: 'a' })).toMatchObject({
@@ -157,7 +159,8 @@ describe('coordinator replicas', () => {
       expect(await ask({ op: 'move', identity: 'q', host: 'a' })).toMatchObject({ ok: false, code: 'NOT_MEMBER', error: 'node q is not a cluster member' });
       expect(await ask({ op: 'move', identity: 'b' })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
       expect(await ask({ op: 'move', identity: 'b', host: 'b' })).toMatchObject({ ok: true, summary: { placements: [{ node: 'b', host: 'b', generation: 2 }] } });
-      expect((await events(cluster)).filter((e) => e.type === 'IdentityMoved').map((e) => e.actor)).toEqual(['coordinator:rpc2', 'coordinator:rpc2']);
+      expect((await events(cluster)).filter((e) => e.type === 'IdentityMoved').map((e) => e.actor)).toEqual(['admin-token@nats', 'admin-token@nats']);
+      expect(await ask({ op: 'move', identity: 'b', host: 'a', token: 'wrong' })).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
     } finally {
       await coordinator.close();
     }
