@@ -60,8 +60,11 @@ start_agent() {
   local log=$LOGS/agent-$prefix-$node.log
   touch "$log"
   local before t0; before=$(count 'ready:' "$log"); t0=$(now_ms)
-  GK_NODE=$node GK_CLUSTER=c GK_PREFIX=$prefix NATS_URL=nats://127.0.0.1:4222 \
-    node "$gk_repo/bin/gk-node-agent.js" --json-socket "/run/gk-$prefix-$node.sock" --admin-port off "$@" >> "$log" 2>&1 &
+  # Development mode on the guest's own loopback NATS (stream created on demand, announced), the
+  # node joins the cluster by itself, and the socket in a directory the agent creates 0750 (the
+  # guest's /run is a world-writable tmpfs, which the agent refuses to put a socket in).
+  GK_DEV_MODE=1 GK_AUTO_JOIN=1 GK_NODE=$node GK_CLUSTER=c GK_PREFIX=$prefix NATS_URL=nats://127.0.0.1:4222 \
+    node "$gk_repo/bin/gk-node-agent.js" --json-socket "/run/gk-$prefix-$node/agent.sock" --admin-port off "$@" >> "$log" 2>&1 &
   echo $! > "$LOGS/agent-$prefix-$node.pid"
   wait_until 300000 grew 'ready:' "$log" "$before" || return 1
   note "agent $prefix/$node ready in $(( $(now_ms) - t0 )) ms"
