@@ -70,11 +70,14 @@ it(`${count} random fault schedules (seeds ${baseSeed}..${baseSeed + count - 1})
  * essence, scripted so that it fails deterministically without the fix.
  */
 describe('named regressions', () => {
-  it.each([777610])('seed %i keeps every invariant', async (seed) => {
+  it.each([777610, 900541])('seed %i keeps every invariant', async (seed) => {
     const r = await runRandomSchedule({ seed, natsUrl: testNatsUrl(), names, agents: 'in-process' });
     if (r.violations.length) throw new Error(describeFailure(r));
   }, 120_000);
 
+  // Seed 900541 (10,000-schedule soak from 900000): a move of b queued behind another append was
+  // refused because the operator removed b meanwhile; the simulator put b's old server object back
+  // without the removal, and settle removed b a second time (1 run in 2 alone; fixed in test/sim/failover.ts).
   // Seed 777610 (2,000-schedule soak from 777000, 8 at a time) was stuck "waiting for grace to
   // end" after crash b / start b / crash b / remove b: b's grace_start, still on its way to b's
   // agent when the operator removed b, was decided afterwards and (grace_start adds a missing

@@ -60,6 +60,9 @@ export async function moveIdentity(sim: SimCluster, identity: string, host: stri
     if (sim.servers.get(identity) === server) {
       sim.servers.set(identity, previous);
       for (const client of sim.clients) if (client.server === server) client.server = previous;
+      // The operator removed the identity while this move waited its turn (seed 900541): the
+      // restored server object must say so too, or the schedule's settle removes it a second time.
+      if (server.removed && !previous.removed) previous.markRemoved();
     }
     throw new Error(`move ${identity} ${host}: ${moved.rejection.code}: ${moved.rejection.message}`);
   }
