@@ -145,7 +145,7 @@ describe('pacemaker resource agent (deploy/cluster/gracekeeper-identity)', () =>
 describe('CTDB event script (deploy/cluster/70.gracekeeper)', () => {
   const ctdb = (host: string, ...args: string[]) => run(join(SCRIPTS, '70.gracekeeper'), args, { env: hostEnv(host) });
 
-  it("takeip of b's address on a moves b to a; releaseip and an address the map does not name change nothing; monitor checks the agent", async () => {
+  it("takeip of b's address on a moves b to a; releaseip and an address the map does not name change nothing; an identity the agent cannot serve fails the event; monitor checks the agent", async () => {
     const before = await movesInLog();
     const last = await placementOf('a', 'b');
     expect(await ctdb('b', 'takeip', 'eth0', '10.0.0.12', '24')).toMatchObject({ code: 0 });
@@ -153,6 +153,10 @@ describe('CTDB event script (deploy/cluster/70.gracekeeper)', () => {
     expect(await placementOf('b', 'b')).toEqual(onB);
     expect(await ctdb('b', 'releaseip', 'eth0', '10.0.0.12', '24')).toMatchObject({ code: 0 });
     expect(await ctdb('a', 'takeip', 'eth0', '10.0.0.99', '24')).toMatchObject({ code: 0 });
+    // a's address on b, whose agent cannot serve a: the event fails (CTDB does not keep the address there).
+    const refused = await ctdb('b', 'takeip', 'eth0', '10.0.0.11', '24');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('the node-agent on host b does not serve it (add --identity a)');
     expect(await placementOf('a', 'b')).toEqual(onB);
 
     const took = await ctdb('a', 'takeip', 'eth0', '10.0.0.12', '24');
