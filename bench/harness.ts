@@ -38,7 +38,7 @@ export interface BenchSystem {
 export async function benchSystem(
   ctx: BenchContext,
   label: string,
-  options: { nodes: string[]; registry?: boolean; coordinator?: boolean; env?: Record<string, string>; addMembers?: boolean },
+  options: { nodes: string[]; registry?: boolean; coordinator?: boolean; env?: Record<string, string>; addMembers?: boolean; agentsServeAll?: boolean },
 ): Promise<BenchSystem> {
   const prefix = uniquePrefix(`bench_${label}`);
   const names = streamNames(prefix);
@@ -56,6 +56,7 @@ export async function benchSystem(
     adminToken: randomToken(16),
     withCoordinator: options.coordinator ?? false,
     addMembers: options.addMembers ?? true,
+    agentsServeAll: options.agentsServeAll,
     env: options.env,
     log: () => undefined,
     onUnexpectedExit: (service, status) => {

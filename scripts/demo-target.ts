@@ -42,6 +42,7 @@ export async function findOrStart(): Promise<Target> {
     runDir: join(REPO_ROOT, '.tmp', 'demo-run'),
     adminToken: randomToken(16),
     log: (m) => process.stdout.write(`  · ${m}\n`),
+    agentsServeAll: true,
     skipMissing: true,
     onUnexpectedExit: (s, status) => process.stdout.write(red(`\n✗ ${s.name} exited (${String(status)}) during the demo; see ${s.logFile}\n`)),
   });

@@ -1,13 +1,15 @@
 /**
- * `npm run demo`: one full restart-and-reclaim cycle, told as a timeline.
+ * `npm run demo`: a restart-and-reclaim cycle, then a failover and failback, told as a timeline.
  *
  * Uses the system `npm start` is running (found through .tmp/run/state.json), or starts one the
  * same way and stops it afterwards. Simulated NFS clients mount on nodes a, b, c (the agent records
  * them) and take locks (each server asks its agent `may_grant` first); NFS server b restarts (its
  * agent gets `grace_start`), the survivors refuse new locks while the cluster is in grace, b's
  * clients reclaim their locks, b says `grace_done`, grace ends for the whole cluster, and every
- * agent writes `Y` to its v4_end_grace file. Events are printed as they land in the log. Last,
- * `gracectl audit --client` of one of b's clients.
+ * agent writes `Y` to its v4_end_grace file. Then a failover (scripts/demo-failover.ts): host b
+ * fails, `gracectl move b a`, b's NFS server starts on a and b's clients reclaim there, grace ends
+ * all-reclaimed; and the failback (`gracectl move b b`, b's clients reclaim on b). Events are
+ * printed as they land in the log. Last, `gracectl audit --client` of one of b's clients.
  *
  * Flags: `--fast` (no pauses meant for human eyes), `--clients N` (per node, default 4).
  */
@@ -19,45 +21,15 @@ import { type AgentReply, streamNames, StreamNames, subjects } from '#contracts'
 import type { Subscription } from '#event-store';
 import { errorMessage, randomToken } from '#infra';
 import { describe } from '#projection';
+import { ask, type Demo, type DemoClient, pause, perNode, reclaimThrough } from './demo-cast';
+import { failback, failover } from './demo-failover';
 import { bold, clearProgress, cyan, dim, progress, red, restartClock, say, statusText, yellow } from './demo-output';
 import { findOrStart, gracectl, type Target } from './demo-target';
 
 const RESTARTING = 'b';
 
-interface DemoClient {
-  name: string;
-  node: string;
-  id: string;
-  lock: string;
-}
-
-/** What the story's steps share. */
-interface Demo {
-  target: Target;
-  agents: Map<string, AgentClient>;
-  survivor: string;
-  clients: DemoClient[];
-  /** Short names (a1, b2, …) for the hex client ids, in what the demo prints. */
-  nameOf: Map<string, string>;
-  run: string;
-}
-
-const args = process.argv.slice(2);
-const fast = args.includes('--fast');
-const perNode = Math.max(1, Math.min(50, Number(args[args.indexOf('--clients') + 1]) || 4));
-const pause = (ms: number) => (fast ? Promise.resolve() : new Promise((r) => setTimeout(r, ms)));
-
-/** Retries what an NFS server would retry (NFS4ERR_DELAY: the agent's store was slow). */
-async function ask(agent: AgentClient, op: string, fields: Record<string, unknown> = {}): Promise<AgentReply> {
-  for (let attempt = 1; ; attempt++) {
-    const reply = await agent.request(op, fields);
-    if (reply.status !== 'NFS4ERR_DELAY' || attempt >= 20) return reply;
-    await new Promise((r) => setTimeout(r, 50 * attempt));
-  }
-}
-
 async function main(): Promise<number> {
-  process.stdout.write(bold('Gracekeeper demo: one NFS server restarts, its clients reclaim, the cluster leaves grace together\n\n'));
+  process.stdout.write(bold('Gracekeeper demo: one NFS server restarts, its clients reclaim, the cluster leaves grace together; then its host fails over and back\n\n'));
   const target = await findOrStart();
   let opened: OpenedStore | undefined;
   const subscriptions: Subscription[] = [];
@@ -87,6 +59,8 @@ async function main(): Promise<number> {
     await restartAndEnforce(demo);
     const mine = await reclaim(demo);
     await leaveGrace(demo, mine);
+    await failover(demo, RESTARTING, mine);
+    await failback(demo, RESTARTING, mine);
 
     clearProgress();
     process.stdout.write(`\n${bold('gracectl dump')}\n${await gracectl(target, ['dump'])}`);
@@ -200,19 +174,8 @@ async function restartAndEnforce(demo: Demo): Promise<void> {
 /** 4. b's clients reclaim. Returns them. */
 async function reclaim(demo: Demo): Promise<DemoClient[]> {
   const mine = demo.clients.filter((x) => x.node === RESTARTING);
-  const agent = demo.agents.get(RESTARTING)!;
   say(bold(`${RESTARTING}'s ${mine.length} clients reclaim their locks`));
-  let reclaimed = 0;
-  for (const x of mine) {
-    let r = await ask(agent, 'reclaim', { client: x.id, hasSession: true });
-    while (r.status === 'NFS4ERR_GRACE') r = await ask(agent, 'reclaim', { client: x.id, hasSession: true });
-    if (r.status !== 'OK') throw new Error(`reclaim ${x.name}: ${r.status} ${r.error ?? ''}`);
-    const rc = await ask(agent, 'reclaim_complete', { client: x.id, hasSession: true });
-    if (rc.status !== 'OK') throw new Error(`reclaim_complete ${x.name}: ${rc.status}`);
-    progress(`reclaiming on ${RESTARTING}`, ++reclaimed, mine.length);
-    await pause(Math.max(50, 1200 / mine.length));
-  }
-  say(`${RESTARTING}: all ${mine.length} clients reclaimed their locks and sent RECLAIM_COMPLETE`);
+  await reclaimThrough(demo.agents.get(RESTARTING)!, RESTARTING, mine);
   await pause(300);
   return mine;
 }

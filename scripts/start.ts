@@ -118,6 +118,8 @@ async function main(): Promise<void> {
       runDir: RUN_DIR,
       adminToken,
       preferredPorts: { coordinator: 8081, registry: 8082, firstAgent: 8091 },
+      // Any host may take over another's identity (gracectl move; the demo's failover act).
+      agentsServeAll: true,
       log: note,
       skipMissing: true,
       onUnexpectedExit,

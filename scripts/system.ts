@@ -117,6 +117,11 @@ export interface SystemOptions {
   env?: Record<string, string>;
   /** Add the nodes as members (gracectl add) before the agents start. Default true. */
   addMembers?: boolean;
+  /**
+   * Every agent may serve every node's identity (`--identity`, its own first), so that a
+   * survivor can take over a failed host's identity (`gracectl move`, docs/failover.md).
+   */
+  agentsServeAll?: boolean;
   log: Log;
   /** A service died without being asked to; the caller decides (restart, stop everything, fail). */
   onUnexpectedExit?: (service: RunningService, status: ExitStatus) => void;
@@ -269,6 +274,7 @@ export class System {
       env.GK_JSON_SOCKET = spec.jsonSocket!;
       env.GK_CLD_SOCKET = spec.cldSocket!;
       env.GK_END_GRACE_FILE = spec.endGraceFile!;
+      if (o.agentsServeAll) env.GK_IDENTITIES = [spec.node!, ...o.nodes.filter((n) => n !== spec.node)].join(',');
     }
     const adminUrl = `http://127.0.0.1:${spec.adminPort}`;
     const service: RunningService = {
