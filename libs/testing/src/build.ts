@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -24,9 +24,9 @@ export function distMain(app: string): string {
 
 /** Builds the project unless every `entries` file exists and the last build is newer than every source. */
 export async function ensureBuilt(entries: string[], log: (line: string) => void = (l) => process.stderr.write(`[build] ${l}\n`)): Promise<void> {
-  if (isFresh(entries)) return;
+  if (isFresh(entries)) return copyWebAssets();
   await withLock(async () => {
-    if (isFresh(entries)) return; // another worker built it while we waited
+    if (isFresh(entries)) return copyWebAssets(); // another worker built it while we waited
     const startedAt = Date.now();
     log('compiling (tsc -p tsconfig.build.json) for tests that run dist/ ...');
     const result = await tsc();
@@ -38,7 +38,13 @@ export async function ensureBuilt(entries: string[], log: (line: string) => void
     mkdirSync(join(ROOT, 'dist'), { recursive: true });
     writeFileSync(STAMP, `${new Date(startedAt).toISOString()}\n${RUN}\n`);
     utimesSync(STAMP, startedAt / 1000, startedAt / 1000);
+    copyWebAssets();
   });
+}
+
+/** The console's static files beside the compiled coordinator, as `npm run build` does (cheap: always). */
+function copyWebAssets(): void {
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'copy-web-assets.js')], { stdio: 'pipe' });
 }
 
 /** The jest process of this run: workers' parent, or this process when running in band. */
