@@ -12,7 +12,8 @@ import { join, resolve } from 'node:path';
 export const ROOT = resolve(__dirname, '..', '..', '..');
 const STAMP = join(ROOT, 'dist', '.gk-build-stamp');
 const LOCK = join(ROOT, 'dist', '.gk-build-lock');
-const SOURCE_DIRS = ['apps', 'libs'];
+// scripts/ too: tests load dist/scripts (the system launcher and the console's browser driver).
+const SOURCE_DIRS = ['apps', 'libs', 'scripts'];
 const TEST_FILE = /\.(spec|int-spec|e2e-spec|test)\.ts$/;
 /** A lock older than this belongs to a build that died. */
 const STALE_LOCK_MS = 5 * 60_000;
