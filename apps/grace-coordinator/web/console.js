@@ -25,10 +25,17 @@
     return token ? { Authorization: `Bearer ${token}` } : {};
   }
 
+  /** The detail of an error reply: Nest's own errors put it in `message`, ours in `error`. */
+  function problem(body, status) {
+    if (typeof body.message === 'string') return body.message;
+    if (Array.isArray(body.message)) return body.message.join('; ');
+    return body.error || `HTTP ${status}`;
+  }
+
   async function getJson(path) {
     const res = await fetch(path, { headers: headers(), cache: 'no-store' });
     const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(body.error || body.message || `HTTP ${res.status}`);
+    if (!res.ok) throw new Error(problem(body, res.status));
     return body;
   }
 
@@ -167,7 +174,7 @@
         const res = await fetch(api('/events'), { headers: headers(), signal: controller.signal, cache: 'no-store' });
         if (!res.ok) {
           const body = await res.json().catch(() => ({}));
-          throw new Error(res.status === 401 ? 'a read token is needed: type it below' : (body.error || `HTTP ${res.status}`));
+          throw new Error(res.status === 401 ? 'a read token is needed: type it below' : problem(body, res.status));
         }
         setConnection('live');
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -250,7 +257,7 @@
       status.textContent = `${op}: done`;
     } else {
       status.className = 'error';
-      status.textContent = `${op} refused: ${body.error || body.message || `HTTP ${res.status}`}`;
+      status.textContent = `${op} refused: ${problem(body, res.status)}`;
     }
   }
 

@@ -132,7 +132,7 @@ describe('audit requests', () => {
 
   it('shows printable client ids in audit texts as their owner, quoted', () => {
     const id = Buffer.from('Linux NFSv4.1 host-b').toString('hex');
-    expect(withOwnerText(`reclaim by client ${id} accepted on b`)).toBe('reclaim by client "Linux NFSv4.1 host-b" accepted on b');
+    expect(withOwnerText(`reclaim by client ${id} accepted on b`)).toBe('reclaim by client “Linux NFSv4.1 host-b” accepted on b');
     expect(withOwnerText('client 00ff00ff refused')).toBe('client 00ff00ff refused');
   });
 });

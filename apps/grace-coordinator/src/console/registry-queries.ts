@@ -39,11 +39,11 @@ export function auditRequest(q: AuditQuery): Record<string, unknown> {
   }
 }
 
-/** Hex client ids in an audit text (at least 4 bytes, whole words), shown as their owner when printable. */
+/** Hex client ids in an audit text (at least 4 bytes, whole words), shown as their owner in “quotes” when printable. */
 export function withOwnerText(text: string): string {
   return text.replace(/\b(?:[0-9a-f]{2}){4,}\b/g, (id) => {
     const owner = ownerText(id);
-    return owner.printable ? JSON.stringify(owner.text) : id;
+    return owner.printable ? `“${owner.text}”` : id;
   });
 }
 
