@@ -20,6 +20,32 @@ declare const localStorage: { length: number };
 declare const sessionStorage: { length: number };
 declare function getComputedStyle(e: PageElement): { outlineStyle: string };
 
+/**
+ * Run in the page: every element with text of its own, its colour against the first opaque
+ * background behind it (WCAG relative luminance); lists those under 4.5:1.
+ */
+const CONTRAST_CHECK = `(() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (e) => {
+    for (let n = e; n; n = n.parentElement) {
+      const c = rgb(getComputedStyle(n).backgroundColor);
+      if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const e of document.querySelectorAll('body *')) {
+    const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !e.getClientRects().length || getComputedStyle(e).visibility === 'hidden') continue;
+    const a = lum(rgb(getComputedStyle(e).color).slice(0, 3)), b = lum(background(e));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) bad.push(e.tagName + '#' + e.id + '.' + e.className + ': ' + ratio.toFixed(2));
+  }
+  return bad;
+})()`;
+
 jest.setTimeout(240_000);
 const TOKEN = 'console-browser-admin-token';
 const names = testStreamNames('console');
@@ -94,6 +120,13 @@ describe('the console during a restart-and-reclaim cycle', () => {
     await until('#grace-state', /^not in grace$/);
     await until('#periods', /ended .* because every recovering node finished reclaiming/);
     expect(await page.locator('#periods li').first().getAttribute('class')).toBe('period-ended');
+    await until('#last-end', /ended .* because every recovering node finished reclaiming/);
+  });
+
+  it('has text contrast of at least 4.5:1 everywhere, and fits a 1366×768 screen without horizontal scrolling', async () => {
+    const lowContrast = await page.evaluate(CONTRAST_CHECK) as string[];
+    expect(lowContrast).toEqual([]);
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
   });
 });
 

@@ -77,7 +77,7 @@
       return tr;
     }));
     const end = now.lastGraceEnd;
-    $('last-end').textContent = end ? `Last grace period (R=${end.recoveryEpoch}) ended ${new Date(end.at).toLocaleString()}: ${end.reason}${end.abandonedNodes.length ? `; abandoned ${end.abandonedNodes.join(', ')}` : ''}` : '';
+    $('last-end').textContent = end ? `Last grace period (R=${end.recoveryEpoch}) ended ${new Date(end.at).toLocaleString()} because ${now.lastGraceEndWhy || end.reason}${end.abandonedNodes.length ? `; abandoned ${end.abandonedNodes.join(', ')}` : ''}` : '';
     renderCountdown();
   }
 

@@ -1,4 +1,4 @@
-import type { NodeId } from '#contracts';
+import { endReasonText, type NodeId } from '#contracts';
 import { type ClusterState, type GraceSummary, summarize } from '#domain';
 
 /** How far one recovering node is with its reclaims. */
@@ -17,6 +17,8 @@ export interface ClusterNow extends GraceSummary {
   version?: number;
   serverTime: string;
   progress: NodeProgress[];
+  /** Why the last grace period ended, in words. */
+  lastGraceEndWhy?: string;
 }
 
 export function clusterNow(state: ClusterState, version: number | undefined, now: number): ClusterNow {
@@ -30,5 +32,6 @@ export function clusterNow(state: ClusterState, version: number | undefined, now
     }
     return { node, need, enforcing, reclaimable: recovery?.size ?? 0, reclaimed };
   });
-  return { ...summary, version, serverTime: new Date(now).toISOString(), progress };
+  const why = summary.lastGraceEnd ? { lastGraceEndWhy: endReasonText(summary.lastGraceEnd.reason) } : {};
+  return { ...summary, version, serverTime: new Date(now).toISOString(), progress, ...why };
 }

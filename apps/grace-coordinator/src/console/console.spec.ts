@@ -62,6 +62,8 @@ describe('clusterNow', () => {
       { node: 'b', need: true, enforcing: expect.any(Boolean), reclaimable: 3, reclaimed: 1 },
     ]);
     expect(now).toMatchObject({ version: 7, inGrace: true, recoveryEpoch: 1, needing: ['b'], serverTime: new Date(T + 5000).toISOString() });
+    evolve(s, ev({ type: 'GraceEnded', recoveryEpoch: 1, reason: 'admin', abandonedNodes: ['b'] }, 3, 2));
+    expect(clusterNow(s, 8, T).lastGraceEndWhy).toBe('an administrator ended it');
   });
 });
 
