@@ -94,7 +94,13 @@
   // ---- timeline ----
   function mergePeriod(p, live) {
     const known = periods.get(p.recoveryEpoch) || {};
-    periods.set(p.recoveryEpoch, live ? { ...known, ...p, live: true } : { ...p, ...(known.live ? known : {}) });
+    if (!live) {
+      periods.set(p.recoveryEpoch, known.live ? { ...p, ...known, ...(known.joinedLate ? { startedAt: p.startedAt, nodes: p.nodes, joinedLate: false } : {}) } : p);
+      return;
+    }
+    // A period the coordinator did not see start: the registry's start and nodes are the true ones.
+    const start = p.joinedLate && known.startedAt && !known.live ? { startedAt: known.startedAt, nodes: known.nodes, joinedLate: false } : {};
+    periods.set(p.recoveryEpoch, { ...known, ...p, ...start, live: true });
   }
 
   function renderTimeline() {
@@ -104,7 +110,9 @@
       const li = el('li', undefined, p.endedAt ? 'period-ended' : 'period-open');
       li.dataset.epoch = String(p.recoveryEpoch);
       li.append(el('div', `Grace period R=${p.recoveryEpoch}: ${p.endedAt ? 'ended' : 'in force'}`, 'period-title'));
-      li.append(el('div', `started ${new Date(p.startedAt).toLocaleTimeString()} by ${(p.nodes || []).join(', ')}`));
+      li.append(el('div', p.joinedLate
+        ? `in force since ${new Date(p.startedAt).toLocaleTimeString()} (before this coordinator started); recovering then: ${(p.nodes || []).join(', ')}`
+        : `started ${new Date(p.startedAt).toLocaleTimeString()} by ${(p.nodes || []).join(', ')}`));
       if (p.joins && p.joins.length) li.append(el('div', `joined: ${p.joins.map((j) => `${j.node} at ${new Date(j.at).toLocaleTimeString()}`).join(', ')}`));
       li.append(el('div', `reclaims accepted ${p.reclaimsAccepted ?? 0}, refused ${p.reclaimsRejected ?? 0}`, 'reclaim-count'));
       if (p.reclaimsPerSecond && p.reclaimsPerSecond.length) {

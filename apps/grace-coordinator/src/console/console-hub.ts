@@ -56,6 +56,8 @@ export class ConsoleHub {
   applied(cluster: string, events: readonly GkEvent[], state: ClusterState, version?: number): void {
     const feed = this.feed(cluster);
     for (const p of feed.timeline.apply(events)) feed.changed.add(p);
+    const adopted = feed.timeline.adopt(state);
+    if (adopted) feed.changed.add(adopted);
     feed.state = state;
     feed.version = version;
     feed.dirty = true;
@@ -72,6 +74,7 @@ export class ConsoleHub {
    */
   follow(cluster: string, res: ServerResponse, state: ClusterState | undefined, version: number | undefined): boolean {
     if (this.followers.size >= this.o.maxClients) return false;
+    if (state) this.feed(cluster).timeline.adopt(state);
     const follower: Follower = { cluster, res };
     this.followers.add(follower);
     res.writeHead(200, {

@@ -45,6 +45,20 @@ describe('GraceTimeline', () => {
   });
 });
 
+describe('GraceTimeline.adopt', () => {
+  it('follows a grace period whose start it did not see (a view loaded from a snapshot) from the state on', () => {
+    const s = initialClusterState();
+    for (const e of [ev({ type: 'MemberAdded', node: 'b' }, 0, 1), ev({ type: 'GraceStarted', recoveryEpoch: 1, nodes: ['b'] }, 0, 2)]) evolve(s, e);
+    const t = new GraceTimeline();
+    expect(t.adopt(s)).toMatchObject({ recoveryEpoch: 1, nodes: ['b'], startedAt: new Date(T).toISOString(), joinedLate: true });
+    expect(t.adopt(s)).toBeUndefined();
+    t.apply([ev({ type: 'GraceEnded', recoveryEpoch: 1, reason: 'admin', abandonedNodes: ['b'] }, 5)]);
+    expect(t.all).toHaveLength(1);
+    expect(t.all[0]).toMatchObject({ why: 'an administrator ended it', abandonedNodes: ['b'] });
+    expect(new GraceTimeline().adopt(initialClusterState())).toBeUndefined();
+  });
+});
+
 describe('clusterNow', () => {
   it('counts each recovering node\'s reclaimed clients out of those it may reclaim', () => {
     const s: ClusterState = initialClusterState();

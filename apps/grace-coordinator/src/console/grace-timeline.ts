@@ -1,4 +1,5 @@
 import { endReasonText, type GkEvent, type NodeId } from '#contracts';
+import { type ClusterState, membersNeeding } from '#domain';
 
 /** One grace period as the console's timeline shows it. */
 export interface TimelinePeriod {
@@ -17,6 +18,11 @@ export interface TimelinePeriod {
   /** Why it ended, in an operator's words. */
   why?: string;
   abandonedNodes?: NodeId[];
+  /**
+   * The period was in force when this coordinator's view was loaded (from a snapshot): its start
+   * was not seen, `nodes` are those still recovering then, and counts start from the state's.
+   */
+  joinedLate?: boolean;
 }
 
 /** Grace periods kept per cluster, and seconds of reclaim rate kept per period: memory stays bounded. */
@@ -43,11 +49,31 @@ export class GraceTimeline {
     return [...changed];
   }
 
+  /**
+   * Takes the grace period in force from the state when this fold did not see it start (the view
+   * was loaded from a snapshot, or the coordinator started mid-period), so that its reclaims and
+   * end are followed from here on. Returns the period when it was new.
+   */
+  adopt(state: ClusterState): TimelinePeriod | undefined {
+    if (!state.grace || state.recoveryEpoch === 0) return undefined;
+    if (this.periods.at(-1)?.recoveryEpoch === state.recoveryEpoch) return undefined;
+    const period: TimelinePeriod = {
+      recoveryEpoch: state.recoveryEpoch, startedAt: new Date(state.grace.startedAt).toISOString(), nodes: membersNeeding(state), joins: [],
+      reclaimsAccepted: state.grace.reclaimsAccepted, reclaimsRejected: 0, reclaimsPerSecond: [], joinedLate: true,
+    };
+    this.push(period);
+    return period;
+  }
+
+  private push(period: TimelinePeriod): void {
+    this.periods.push(period);
+    if (this.periods.length > MAX_PERIODS) this.periods.shift();
+  }
+
   private applyOne(e: GkEvent): TimelinePeriod | undefined {
     if (e.type === 'GraceStarted') {
       const period: TimelinePeriod = { recoveryEpoch: e.recoveryEpoch, startedAt: e.time, nodes: [...e.nodes], joins: [], reclaimsAccepted: 0, reclaimsRejected: 0, reclaimsPerSecond: [] };
-      this.periods.push(period);
-      if (this.periods.length > MAX_PERIODS) this.periods.shift();
+      this.push(period);
       return period;
     }
     const open = this.periods.at(-1);
