@@ -94,13 +94,12 @@
   // ---- timeline ----
   function mergePeriod(p, live) {
     const known = periods.get(p.recoveryEpoch) || {};
-    if (!live) {
-      periods.set(p.recoveryEpoch, known.live ? { ...p, ...known, ...(known.joinedLate ? { startedAt: p.startedAt, nodes: p.nodes, joinedLate: false } : {}) } : p);
-      return;
-    }
+    // What the coordinator saw live wins over the registry's record of the same period.
+    const merged = live ? { ...known, ...p, live: true } : { ...p, ...known };
+    merged.registryStart = live ? known.registryStart : { startedAt: p.startedAt, nodes: p.nodes };
     // A period the coordinator did not see start: the registry's start and nodes are the true ones.
-    const start = p.joinedLate && known.startedAt && !known.live ? { startedAt: known.startedAt, nodes: known.nodes, joinedLate: false } : {};
-    periods.set(p.recoveryEpoch, { ...known, ...p, ...start, live: true });
+    if (merged.joinedLate && merged.registryStart) Object.assign(merged, merged.registryStart, { joinedLate: false });
+    periods.set(p.recoveryEpoch, merged);
   }
 
   function renderTimeline() {
