@@ -27,13 +27,17 @@ const TYPES: Record<string, string> = {
  */
 export const WEB_DIR = join(__dirname, '..', '..', 'web');
 
-/** The page's files, read once; only these names are ever served. */
-export function loadConsoleAssets(dir = WEB_DIR): Map<string, { type: string; body: Buffer }> {
+/**
+ * The page's files, read once; only these names are ever served. Missing files (a compile with
+ * tsc alone) are reported by `missing`: the console then answers 503 saying so, and the
+ * coordinator itself runs on.
+ */
+export function loadConsoleAssets(dir = WEB_DIR): { assets: Map<string, { type: string; body: Buffer }>; missing?: string } {
   const assets = new Map<string, { type: string; body: Buffer }>();
   for (const [name, type] of Object.entries(TYPES)) {
     const path = join(dir, name);
-    if (!existsSync(path)) throw new Error(`the console's ${name} is missing at ${path} (run "npm run build")`);
+    if (!existsSync(path)) return { assets: new Map(), missing: `the console's ${name} is missing at ${path} (build with "npm run build", which copies apps/grace-coordinator/web)` };
     assets.set(name, { type, body: readFileSync(path) });
   }
-  return assets;
+  return { assets };
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { Controller, Get, HttpException, Inject, NotFoundException, Param, Query, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpException, Inject, Logger, NotFoundException, Param, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ReadTokenGuard } from '#service-kit';
 import { GraceCoordinator } from '../coordinator';
@@ -16,13 +16,15 @@ import { type AuditQuery, ConsoleQueryError, RegistryQueries } from './registry-
 @ApiTags('console')
 @Controller('console')
 export class ConsoleController {
-  private readonly assets = loadConsoleAssets();
+  private readonly web = loadConsoleAssets();
 
   constructor(
     private readonly coordinator: GraceCoordinator,
     private readonly hub: ConsoleHub,
     @Inject(RegistryQueries) private readonly registry: RegistryQueries,
-  ) {}
+  ) {
+    if (this.web.missing) new Logger('console').warn(this.web.missing);
+  }
 
   @Get()
   @ApiExcludeEndpoint()
@@ -33,7 +35,7 @@ export class ConsoleController {
   @Get('assets/:file')
   @ApiExcludeEndpoint()
   asset(@Param('file') file: string, @Res() res: ServerResponse): void {
-    if (file === 'index.html' || !this.assets.has(file)) throw new NotFoundException(`no console asset ${JSON.stringify(file.slice(0, 64))}`);
+    if (file === 'index.html' || !this.web.assets.has(file)) throw new NotFoundException(`no console asset ${JSON.stringify(file.slice(0, 64))}`);
     this.send(res, file);
   }
 
@@ -93,7 +95,12 @@ export class ConsoleController {
   }
 
   private send(res: ServerResponse, name: string): void {
-    const asset = this.assets.get(name)!;
+    const asset = this.web.assets.get(name);
+    if (!asset) {
+      res.writeHead(503, { ...CONSOLE_SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(`${this.web.missing ?? 'console unavailable'}\n`);
+      return;
+    }
     res.writeHead(200, { ...CONSOLE_SECURITY_HEADERS, 'Content-Type': asset.type, 'Content-Length': String(asset.body.length) });
     res.end(asset.body);
   }
