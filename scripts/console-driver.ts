@@ -4,7 +4,7 @@
  * Chromium driven by playwright-core, and one restart-and-reclaim cycle driven step by step
  * through the agents' JSON sockets, as NFS servers would.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -22,6 +22,7 @@ export interface ConsoleBrowser {
 
 /** Headless Chromium with a fresh profile, at a laptop's screen size. */
 export async function launchConsoleBrowser(viewport = { width: 1366, height: 768 }): Promise<ConsoleBrowser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set GK_CHROMIUM`);
   const profile = mkdtempSync(join(tmpdir(), 'gk-console-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
