@@ -28,6 +28,8 @@ module.exports = {
     { ...common, displayName: 'deploy', testMatch: ['<rootDir>/test/deploy/**/*.spec.ts'] },
     // Fuzz targets of every decoder (test/fuzz): a short seeded run here, millions with `npm run fuzz`.
     { ...common, displayName: 'fuzz', testMatch: ['<rootDir>/test/fuzz/**/*.spec.ts'] },
+    // The web console in Debian's headless Chromium (playwright-core) against a real small cluster.
+    { ...common, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,test}/**/*.int-spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'] },
   ],
 };

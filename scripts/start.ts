@@ -157,6 +157,8 @@ async function main(): Promise<void> {
     say('  Try, in another terminal:');
     say(`    NATS_URL=${infra.natsUrl} GK_PREFIX=${prefix} GK_CLUSTER=${cluster} npx gracectl dump`);
     say(`    npm run demo`);
+    const coordinator = system.service('coordinator');
+    if (coordinator) say(`    open ${coordinator.adminUrl}/console    # the web console: watch the demo's grace period live`);
     say(`    curl ${system.services[0]!.adminUrl}/health`);
     say(`    GK_AGENT_SOCKET=${rel(system.agents[0]!.jsonSocket!)} npx gk-cltrack create 0a0b0c    # nfsdcltrack drop-in against node ${system.agents[0]!.node}`);
     say();

@@ -7,10 +7,10 @@ import { repoFile, ROOT } from './support';
 const pkg = JSON.parse(repoFile('package.json')) as { scripts: Record<string, string>; bin: Record<string, string> };
 
 describe('install', () => {
-  it('compiles on npm ci (prepare → the peer-credential addon, then build → tsc -p tsconfig.build.json)', () => {
+  it('compiles on npm ci (prepare → the peer-credential addon, then build → tsc -p tsconfig.build.json and the console\'s web files)', () => {
     expect(pkg.scripts.prepare).toBe('npm run build:native && npm run build');
     expect(pkg.scripts['build:native']).toBe('node native/peercred/build.js');
-    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && node scripts/copy-web-assets.js');
     const build = JSON.parse(repoFile('tsconfig.json')) as { compilerOptions: { outDir: string; rootDir: string } };
     expect(build.compilerOptions).toMatchObject({ outDir: 'dist', rootDir: '.' });
   });

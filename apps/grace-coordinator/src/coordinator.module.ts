@@ -6,6 +6,7 @@ import { ClustersController } from './clusters.controller';
 import type { CoordinatorConfig } from './config';
 import { CoordinatorMetrics } from './coordinator-metrics';
 import { GraceCoordinator } from './coordinator';
+import { CONSOLE_PROVIDERS, ConsoleController, ConsoleHub, RegistryQueries } from './console';
 
 export const COORDINATOR_CONFIG = Symbol('COORDINATOR_CONFIG');
 
@@ -21,10 +22,11 @@ class CoordinatorCoreModule {
         { provide: COORDINATOR_CONFIG, useValue: config },
         {
           provide: GraceCoordinator,
-          inject: [GRACE_STORE, MetricsRegistry],
-          useFactory: async (opened: OpenedStore, registry: MetricsRegistry) => {
+          inject: [GRACE_STORE, MetricsRegistry, ConsoleHub],
+          useFactory: async (opened: OpenedStore, registry: MetricsRegistry, consoleHub: ConsoleHub) => {
             const log = new Logger('grace-coordinator');
             const metrics = new CoordinatorMetrics(registry);
+            let started: GraceCoordinator | undefined;
             const coordinator = await GraceCoordinator.start({
               nc: opened.nc,
               store: opened.store,
@@ -38,6 +40,7 @@ class CoordinatorCoreModule {
                 observer: {
                   applied: (cluster, events, state) => {
                     metrics.applied(cluster, events);
+                    consoleHub.applied(cluster, events, state, started?.clusters.get(cluster)?.version);
                     for (const e of events) {
                       if (e.type === 'GraceStarted' || e.type === 'GraceEnded') {
                         log.log(`${cluster}: ${e.type} (epoch ${state.epoch}, recovery epoch ${state.recoveryEpoch}, by ${e.actor}${e.type === 'GraceEnded' ? `, ${e.reason}` : ''})`);
@@ -52,14 +55,16 @@ class CoordinatorCoreModule {
                 },
               },
             });
+            started = coordinator;
             metrics.attach(coordinator);
             log.log(`replica ${config.replica} serving ${config.clusters.join(', ')} (prefix ${config.prefix})`);
             return coordinator;
           },
         },
         closeBeforeShutdown(GraceCoordinator),
+        ...CONSOLE_PROVIDERS(config),
       ],
-      exports: [GraceCoordinator, COORDINATOR_CONFIG],
+      exports: [GraceCoordinator, COORDINATOR_CONFIG, ConsoleHub, RegistryQueries],
     };
   }
 }
@@ -90,7 +95,7 @@ export class CoordinatorAppModule {
       config,
       core: CoordinatorCoreModule.forRoot(config),
       readiness: clustersReady,
-      controllers: [ClustersController],
+      controllers: [ClustersController, ConsoleController],
     });
   }
 }

@@ -1,20 +1,11 @@
-import type { ClientId, GraceEndReason, NodeId } from '#contracts';
+import { type ClientId, endReasonText, type NodeId } from '#contracts';
 import {
   type ClusterState, membersNotEnforcing, RECLAIM_COMPLETE_STATUS, RECLAIM_STATUS, reclaimCompleteReason, type ReclaimCompleteReason,
   reclaimReason, type ReclaimReason,
 } from '#domain';
 
-/** Why a grace period ended, in an operator's words. */
-export function endReasonText(reason: GraceEndReason | string): string {
-  switch (reason) {
-    case 'all-reclaimed': return 'every recovering node finished reclaiming';
-    case 'deadline': return 'its deadline passed';
-    case 'first-non-reclaim-grant': return 'a node granted non-reclaim state (exitPolicy first-exit)';
-    case 'removed': return 'the last recovering node was removed';
-    case 'admin': return 'an administrator ended it';
-    default: return reason;
-  }
-}
+/** Kept here too for the projection's users; the text lives in #contracts. */
+export { endReasonText } from '#contracts';
 
 /** One sentence on how the last grace period ended, or undefined if none ever did. */
 export function lastGraceEndText(s: ClusterState): string | undefined {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -12,7 +12,8 @@ import { join, resolve } from 'node:path';
 export const ROOT = resolve(__dirname, '..', '..', '..');
 const STAMP = join(ROOT, 'dist', '.gk-build-stamp');
 const LOCK = join(ROOT, 'dist', '.gk-build-lock');
-const SOURCE_DIRS = ['apps', 'libs'];
+// scripts/ too: tests load dist/scripts (the system launcher and the console's browser driver).
+const SOURCE_DIRS = ['apps', 'libs', 'scripts'];
 const TEST_FILE = /\.(spec|int-spec|e2e-spec|test)\.ts$/;
 /** A lock older than this belongs to a build that died. */
 const STALE_LOCK_MS = 5 * 60_000;
@@ -24,9 +25,9 @@ export function distMain(app: string): string {
 
 /** Builds the project unless every `entries` file exists and the last build is newer than every source. */
 export async function ensureBuilt(entries: string[], log: (line: string) => void = (l) => process.stderr.write(`[build] ${l}\n`)): Promise<void> {
-  if (isFresh(entries)) return;
+  if (isFresh(entries)) return copyWebAssets();
   await withLock(async () => {
-    if (isFresh(entries)) return; // another worker built it while we waited
+    if (isFresh(entries)) return copyWebAssets(); // another worker built it while we waited
     const startedAt = Date.now();
     log('compiling (tsc -p tsconfig.build.json) for tests that run dist/ ...');
     const result = await tsc();
@@ -38,7 +39,13 @@ export async function ensureBuilt(entries: string[], log: (line: string) => void
     mkdirSync(join(ROOT, 'dist'), { recursive: true });
     writeFileSync(STAMP, `${new Date(startedAt).toISOString()}\n${RUN}\n`);
     utimesSync(STAMP, startedAt / 1000, startedAt / 1000);
+    copyWebAssets();
   });
+}
+
+/** The console's static files beside the compiled coordinator, as `npm run build` does (cheap: always). */
+function copyWebAssets(): void {
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'copy-web-assets.js')], { stdio: 'pipe' });
 }
 
 /** The jest process of this run: workers' parent, or this process when running in band. */
