@@ -25,12 +25,14 @@ it('the envelope corpus is valid (mutations start from real decisions)', () => {
 });
 
 for (const target of targets) {
+  const runs = Math.max(1, Math.round(RUNS * (target.runShare ?? 1)));
   describe(`fuzz target ${target.name}`, () => {
-    it(`${RUNS} inputs (seed ${SEED}): no crash, hang or unbounded growth`, async () => {
-      const stats = await runFuzzTarget(target, { runs: RUNS, seed: SEED });
+    afterAll(() => target.tearDown?.());
+    it(`${runs} inputs (seed ${SEED}): no crash, hang or unbounded growth`, async () => {
+      const stats = await runFuzzTarget(target, { runs, seed: SEED });
       process.stderr.write(`[fuzz] ${JSON.stringify(stats.failure ? { ...stats, failure: undefined } : stats)}\n`);
       if (stats.failure) throw new Error(stats.failure);
-      expect(stats.runs).toBe(RUNS);
+      expect(stats.runs).toBe(runs);
     }, TIMEOUT_MS);
   });
 }

@@ -1,0 +1,229 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
+import { jsonLinesConnector } from '../../../apps/gk-cltrack/src/agent-transport';
+import { DEFAULT_AGENT_SOCKET, runCltrack } from '../../../apps/gk-cltrack/src/cltrack';
+import { expectThat, type FuzzTarget } from '../harness';
+import { cltrackArg, cltrackEnv } from './gk-cltrack';
+
+/**
+ * The compiled gk-cltrack (native/gk-cltrack) against the Node one (apps/gk-cltrack), differential:
+ * random argv and NFSDCLTRACK_* environment, a real agent socket that answers each request with a
+ * scripted raw line (valid replies, replies for another id, odd but valid JSON, garbage, a hang-up,
+ * silence), and legacy recovery directories that really exist. Both must exit with the same code,
+ * send the agent the same requests, print the same usage and getopt messages, and leave the
+ * legacy directories in the same state.
+ */
+export const NATIVE_CLTRACK = resolve(__dirname, '..', '..', '..', 'native', 'gk-cltrack', 'build', 'gk-cltrack');
+const ARGV0 = '/usr/sbin/gk-cltrack';
+/** Short, so that a silent agent costs little (both programs get the same limit), but far above a reply's time under load. */
+const TIMEOUT_MS = 300;
+
+/** A reply line for request `id`; 'close' hangs up. Waiting out the time limit: see SLOW_REPLIES. */
+const REPLIES = [
+  '{"id":{id},"status":"OK"}',
+  '{"status":"OK","id":{id},"ended":true,"epoch":2}',
+  '{"id":{id},"status":"NFS4ERR_RECLAIM_BAD"}',
+  '{"id":{id},"status":"NFS4ERR_DELAY","fenced":true}',
+  '{"id":{id},"status":"ERR_BAD_REQUEST","error":"no"}',
+  '{"id":{id}.0,"status":"O\\u004b"}',
+  '{"id":{id}e0,"status":"OK","nested":[{"a":[1,2,{"b":null}]},"x\\n",-1.5e-3,true,false]}',
+  '{"id":{id},"status":"OK","status":"NFS4ERR_GRACE"}',
+  '{"id":{id},"status":"NFS4ERR_GRACE","status":"OK"}',
+  ' \t{"id":{id},"status":"OK"}\r',
+  '\n{"id":{id},"status":"OK"}',
+  '{"id":null,"status":"ERR_BAD_REQUEST"}\n{"id":{id},"status":"OK"}',
+  '{"id":{id},"status":1}',
+  '{"id":{id},"status":"OK"}\nnot json',
+  '{"id":{id},"status":"OK",}',
+  '[{"id":{id},"status":"OK"}]',
+  '{"id":{id},"status":"OK"} x',
+  '{"id":{id},"status":"OK\u0001"}',
+  '{"id":{id},"status":"\u00e9"}',
+  'this is not json',
+  'close',
+];
+/** No answer for this request: never, or only for another id. */
+const SLOW_REPLIES = ['silence', '{"id":"{id}","status":"OK"}'];
+/** One of `xs`, each as likely (fc.constantFrom favours the first ones). */
+const anyOf = <T>(xs: readonly T[]) => fc.noBias(fc.constantFrom(...xs));
+const reply = fc.oneof({ weight: 30, arbitrary: anyOf(REPLIES) }, { weight: 1, arbitrary: anyOf(SLOW_REPLIES) });
+
+/** An invocation shaped like nfsd's (options, a command, its argument, maybe more), so that every command's checks are reached often. */
+const OPTIONS = ['-d', '-f', '-df', '-h', '-x', '-s', '{dir}', '--debug', '--foreground', '--fore', '--help', '--bogus', '--storagedir', '--', '-'];
+const COMMANDS = ['init', 'create', 'remove', 'check', 'gracedone', 'CHECK', 'list', ''];
+const ARGUMENTS = ['', '0', '00', 'ab', 'AB', 'aBc', 'g0', '0x41', ' ab', '4c696e7578', 'ab'.repeat(1023), 'ab'.repeat(1024), 'ab'.repeat(1025), `${'ab'.repeat(1024)}z`,
+  `zz${'ab'.repeat(1024)}`, '0'.repeat(2049), '1700000000', '-1', '0x10', '010', '08', ' 12', '12 ', '12abc', '+5', '9223372036854775807', '9223372036854775808', '-9223372036854775809', 'é0'];
+const invocation = fc
+  .tuple(fc.array(anyOf(OPTIONS), { maxLength: 2 }), anyOf(COMMANDS), fc.array(anyOf(ARGUMENTS), { minLength: 1, maxLength: 2 }), fc.array(anyOf(OPTIONS), { maxLength: 1 }))
+  .map(([options, command, args, after]) => [...options, command, ...args, ...after]);
+
+const LEGACY = ['{recdir}', '{topdir}', '/nonexistent/gk-fuzz/recdir', ''];
+/** '' makes both look at -s or the default socket: only when nothing listens there. */
+const SOCKETS = ['{socket}', '{socket}', '/nonexistent/gk-fuzz/agent.sock', ...(existsSync(DEFAULT_AGENT_SOCKET) ? [] : [''])];
+const DIR_WORDS = ['{dir}', '-s{dir}', '--storagedir={dir}', '--stor={dir}/', '{dir}/../' + 'x'.repeat(3) + '/..', '/nonexistent/gk-fuzz'];
+
+export interface NativeCltrackInput {
+  argv: string[];
+  env: Record<string, string>;
+  replies: string[];
+}
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  requests: unknown[];
+  recdirLeft: boolean;
+  topdirEntriesLeft: number;
+}
+
+/** A real Unix socket answering request n with replies[n % length] (n counted per program run). */
+class ScriptedAgent {
+  replies: string[] = [];
+  requests: unknown[] = [];
+  private sockets = new Set<Socket>();
+
+  private constructor(
+    readonly socketPath: string,
+    private readonly server: Server,
+  ) {}
+
+  static async start(socketPath: string): Promise<ScriptedAgent> {
+    let agent!: ScriptedAgent;
+    const server = createServer((socket) => agent.serve(socket));
+    agent = new ScriptedAgent(socketPath, server);
+    await new Promise<void>((done) => server.listen(socketPath, done));
+    return agent;
+  }
+
+  reset(replies: string[]): void {
+    this.replies = replies.length ? replies : ['{"id":{id},"status":"OK"}'];
+    this.requests = [];
+    for (const s of this.sockets) s.destroy();
+  }
+
+  async stop(): Promise<void> {
+    this.reset([]);
+    await new Promise<void>((done) => this.server.close(() => done()));
+  }
+
+  private serve(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let buffered = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      buffered += text;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        let request: { id?: unknown };
+        try {
+          request = JSON.parse(line) as { id?: unknown };
+        } catch {
+          request = { unparsable: line.slice(0, 200) };
+        }
+        const reply = this.replies[this.requests.length % this.replies.length]!;
+        this.requests.push(request);
+        if (reply === 'close') socket.destroy();
+        else if (reply !== 'silence') socket.write(`${reply.replaceAll('{id}', String(request.id))}\n`);
+      }
+    });
+  }
+}
+
+let scratch: string | undefined;
+let agent: ScriptedAgent | undefined;
+const where = () => ({ dir: scratch!, socket: agent!.socketPath, recdir: join(scratch!, 'recdir'), topdir: join(scratch!, 'topdir') });
+
+const fill = (text: string) => {
+  const w = where();
+  return text.replaceAll('{dir}', w.dir).replaceAll('{socket}', w.socket).replaceAll('{recdir}', w.recdir).replaceAll('{topdir}', w.topdir);
+};
+
+/** The legacy directories as nfsd would leave them: the client's directory, and two in the top directory. */
+function prepareLegacy(): void {
+  const w = where();
+  rmSync(w.topdir, { recursive: true, force: true });
+  mkdirSync(w.recdir, { recursive: true });
+  mkdirSync(join(w.topdir, 'a'), { recursive: true });
+  mkdirSync(join(w.topdir, 'b'));
+}
+
+async function outcome(run: () => Promise<{ code: number | null; stdout: string; stderr: string }>): Promise<Outcome> {
+  prepareLegacy();
+  const r = await run();
+  const w = where();
+  const left = ['a', 'b'].filter((d) => existsSync(join(w.topdir, d))).length;
+  return { ...r, requests: agent!.requests, recdirLeft: existsSync(w.recdir), topdirEntriesLeft: left };
+}
+
+function runNode(argv: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' };
+  return runCltrack([ARGV0, ...argv], env, {
+    connect: jsonLinesConnector(TIMEOUT_MS),
+    stdout: (t) => void (out.stdout += t),
+    stderr: (t) => void (out.stderr += t),
+  }).then((code) => ({ code, ...out }));
+}
+
+function runNative(argv: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(NATIVE_CLTRACK, argv, { argv0: ARGV0, env: { ...env, GK_CLTRACK_TIMEOUT_MS: String(TIMEOUT_MS) } });
+    const out = { stdout: '', stderr: '' };
+    child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code, signal) => done({ code: code ?? (signal ? -1 : null), ...out }));
+  });
+}
+
+/** Without -f nothing is logged; with it the wording of failures may differ, getopt's messages may not. */
+const comparable = (o: Outcome, foreground: boolean) => ({ ...o, stderr: foreground && o.code !== 1 ? '(log)' : o.stderr });
+
+export const gkCltrackNative: FuzzTarget<NativeCltrackInput> = {
+  name: 'gk-cltrack-native',
+  interface: 'the compiled gk-cltrack (native/gk-cltrack) beside the Node one: argv, NFSDCLTRACK_* environment, raw agent reply lines',
+  // Two runs and a process per input (~30 ms): npm test runs 200, npm run fuzz 100,000.
+  runShare: 0.1,
+  arbitrary: fc.record({
+    argv: fc.oneof(
+      { weight: 3, arbitrary: invocation },
+      { weight: 1, arbitrary: fc.array(fc.oneof({ weight: 6, arbitrary: cltrackArg }, { weight: 1, arbitrary: fc.constantFrom(...DIR_WORDS) }, { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) }), { maxLength: 6 }) },
+    ),
+    env: fc.record({
+      base: cltrackEnv,
+      GK_AGENT_SOCKET: anyOf(SOCKETS),
+      NFSDCLTRACK_LEGACY_RECDIR: anyOf(LEGACY),
+      NFSDCLTRACK_LEGACY_TOPDIR: anyOf(LEGACY),
+    }, { requiredKeys: ['base', 'GK_AGENT_SOCKET'] }).map(({ base, ...rest }) => ({ ...base, ...rest }) as Record<string, string>),
+    replies: fc.array(reply, { maxLength: 3 }),
+  }),
+  async warmUp() {
+    if (!existsSync(NATIVE_CLTRACK)) throw new Error(`${NATIVE_CLTRACK} is missing: run npm run build:native (it needs a C compiler)`);
+    scratch = mkdtempSync(join(tmpdir(), 'gk-fuzz-native-'));
+    agent = await ScriptedAgent.start(join(scratch, 'agent.sock'));
+  },
+  async tearDown() {
+    await agent?.stop();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  },
+  async check(input) {
+    const argv = input.argv.map(fill);
+    const env = Object.fromEntries(Object.entries(input.env).map(([k, v]) => [k, fill(v)]));
+    agent!.reset(input.replies);
+    const node = await outcome(() => runNode(argv, env));
+    agent!.reset(input.replies);
+    const native = await outcome(() => runNative(argv, env));
+    const foreground = argv.some((a) => /^-[a-z]*f/.test(a) || a === '--foreground' || a.startsWith('--fo'));
+    const [a, b] = [comparable(node, foreground), comparable(native, foreground)];
+    expectThat(isDeepStrictEqual(a, b), `the same outcome from both:\nnode:   ${JSON.stringify(a).slice(0, 3000)}\nnative: ${JSON.stringify(b).slice(0, 3000)}`);
+  },
+};
