@@ -13,7 +13,8 @@ const path = require('node:path');
 const here = __dirname;
 const sources = ['gk-cltrack.c', 'commands.c', 'paths.c', 'agent-socket.c', 'json-reply.c'].map((f) => path.join(here, f));
 const output = path.join(here, 'build', 'gk-cltrack');
-const installed = path.join(here, '..', '..', 'bin', 'gk-cltrack');
+// Where it is installed: the repository's bin/, or the directory given (tests).
+const installed = path.join(process.argv[2] ?? path.join(here, '..', '..', 'bin'), 'gk-cltrack');
 const flags = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie'];
 
 /** Puts `make` at bin/gk-cltrack through a temporary name, so that a running nfsd never sees half a file. */
@@ -35,9 +36,13 @@ function build() {
   if (process.platform !== 'linux') return fallBack(`it is written for Linux (this is ${process.platform})`);
   const cc = process.env.CC || 'cc';
   mkdirSync(path.dirname(output), { recursive: true });
-  const compile = spawnSync(cc, [...flags, '-o', output, ...sources, '-lm'], { encoding: 'utf8' });
+  // Through a temporary name as well: tests may be running the previous build.
+  const fresh = `${output}.${process.pid}`;
+  const compile = spawnSync(cc, [...flags, '-o', fresh, ...sources, '-lm'], { encoding: 'utf8' });
+  if (compile.error || compile.status !== 0) rmSync(fresh, { force: true });
   if (compile.error) return fallBack(`${cc}: ${compile.error.message}`);
   if (compile.status !== 0) return fallBack(`${cc} exited ${compile.status ?? compile.signal}:\n${compile.stderr.split('\n').slice(0, 12).join('\n')}`);
+  renameSync(fresh, output);
   // It must run here: --help prints the usage and exits 1, as nfsdcltrack does.
   const probe = spawnSync(output, ['--help'], { encoding: 'utf8', env: {} });
   if (probe.status !== 1 || !probe.stdout.startsWith('Usage: gk-cltrack ')) return fallBack(`the built program does not run (--help exited ${probe.status ?? probe.signal})`);

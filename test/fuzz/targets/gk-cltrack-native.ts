@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { jsonLinesConnector } from '../../../apps/gk-cltrack/src/agent-transport';
 import { DEFAULT_AGENT_SOCKET, runCltrack } from '../../../apps/gk-cltrack/src/cltrack';
+import { requireNativeCltrack, runNativeCltrack } from '#testing';
 import { expectThat, type FuzzTarget } from '../harness';
 import { cltrackArg, cltrackEnv } from './gk-cltrack';
 
@@ -18,7 +18,6 @@ import { cltrackArg, cltrackEnv } from './gk-cltrack';
  * send the agent the same requests, print the same usage and getopt messages, and leave the
  * legacy directories in the same state.
  */
-export const NATIVE_CLTRACK = resolve(__dirname, '..', '..', '..', 'native', 'gk-cltrack', 'build', 'gk-cltrack');
 const ARGV0 = '/usr/sbin/gk-cltrack';
 /** Short, so that a silent agent costs little (both programs get the same limit), but far above a reply's time under load. */
 const TIMEOUT_MS = 300;
@@ -74,7 +73,7 @@ export interface NativeCltrackInput {
 }
 
 interface Outcome {
-  code: number | null;
+  code: number;
   stdout: string;
   stderr: string;
   requests: unknown[];
@@ -124,9 +123,9 @@ class ScriptedAgent {
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        let request: { id?: unknown };
+        let request: { id?: unknown; unparsable?: string };
         try {
-          request = JSON.parse(line) as { id?: unknown };
+          request = JSON.parse(line) as { id?: unknown; unparsable?: string };
         } catch {
           request = { unparsable: line.slice(0, 200) };
         }
@@ -157,7 +156,7 @@ function prepareLegacy(): void {
   mkdirSync(join(w.topdir, 'b'));
 }
 
-async function outcome(run: () => Promise<{ code: number | null; stdout: string; stderr: string }>): Promise<Outcome> {
+async function outcome(run: () => Promise<{ code: number; stdout: string; stderr: string }>): Promise<Outcome> {
   prepareLegacy();
   const r = await run();
   const w = where();
@@ -174,15 +173,8 @@ function runNode(argv: string[], env: Record<string, string>): Promise<{ code: n
   }).then((code) => ({ code, ...out }));
 }
 
-function runNative(argv: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(NATIVE_CLTRACK, argv, { argv0: ARGV0, env: { ...env, GK_CLTRACK_TIMEOUT_MS: String(TIMEOUT_MS) } });
-    const out = { stdout: '', stderr: '' };
-    child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
-    child.on('error', fail);
-    child.on('close', (code, signal) => done({ code: code ?? (signal ? -1 : null), ...out }));
-  });
+function runNative(argv: string[], env: Record<string, string>) {
+  return runNativeCltrack(argv, { ...env, GK_CLTRACK_TIMEOUT_MS: String(TIMEOUT_MS) }, ARGV0);
 }
 
 /** Without -f nothing is logged; with it the wording of failures may differ, getopt's messages may not. */
@@ -207,7 +199,7 @@ export const gkCltrackNative: FuzzTarget<NativeCltrackInput> = {
     replies: fc.array(reply, { maxLength: 3 }),
   }),
   async warmUp() {
-    if (!existsSync(NATIVE_CLTRACK)) throw new Error(`${NATIVE_CLTRACK} is missing: run npm run build:native (it needs a C compiler)`);
+    requireNativeCltrack();
     scratch = mkdtempSync(join(tmpdir(), 'gk-fuzz-native-'));
     agent = await ScriptedAgent.start(join(scratch, 'agent.sock'));
   },
