@@ -22,7 +22,7 @@
 
 int debug;
 static int foreground;
-static char progname[256] = "gk-cltrack";
+static const char *progname = "gk-cltrack";
 static struct agent_conn conn;
 
 void error(const char *fmt, ...)
@@ -79,7 +79,12 @@ int main(int argc, char **argv)
 	const char *storagedir = NULL;
 	int opt;
 	if (argc < 1 || !argv[0]) return status(-EINVAL); /* no argv[0]: nothing else either */
-	base_name(argv[0], progname, sizeof progname);
+	size_t size = strlen(argv[0]) + 1;
+	char *name = malloc(size);
+	if (name) {
+		base_name(argv[0], name, size);
+		progname = name;
+	}
 	while ((opt = getopt_long(argc, argv, "hdfs:", longopts, NULL)) != -1) {
 		if (opt == 'd') debug = 1;
 		else if (opt == 'f') foreground = 1;

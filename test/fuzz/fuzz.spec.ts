@@ -13,8 +13,11 @@ const RUNS = Number(process.env.GK_FUZZ_RUNS ?? 2_000);
 const SEED = Number(process.env.GK_FUZZ_SEED ?? 1);
 const only = process.env.GK_FUZZ_TARGET;
 const targets = FUZZ_TARGETS.filter((t) => only === undefined || t.name === only);
-/** About 1 ms per input is the slowest target's rate on a busy 2-core machine; leave ample room. */
-const TIMEOUT_MS = Math.max(120_000, RUNS * 5);
+/**
+ * About 1 ms per input is the slowest in-process target's rate on a busy 2-core machine, and
+ * ~50 ms that of a target starting processes (runShare); leave ample room.
+ */
+const timeoutMs = (target: { runShare?: number }, runs: number) => Math.max(120_000, runs * (target.runShare === undefined ? 5 : 200));
 
 it('selects at least one target', () => {
   if (targets.length === 0) throw new Error(`no fuzz target named ${JSON.stringify(only)}; known: ${FUZZ_TARGETS.map((t) => t.name).join(', ')}`);
@@ -33,6 +36,6 @@ for (const target of targets) {
       process.stderr.write(`[fuzz] ${JSON.stringify(stats.failure ? { ...stats, failure: undefined } : stats)}\n`);
       if (stats.failure) throw new Error(stats.failure);
       expect(stats.runs).toBe(runs);
-    }, TIMEOUT_MS);
+    }, timeoutMs(target, runs));
   });
 }

@@ -43,6 +43,8 @@ const REPLIES = [
   '{"id":{id},"status":"OK"} x',
   '{"id":{id},"status":"OK\u0001"}',
   '{"id":{id},"status":"\u00e9"}',
+  `{"id":{id},"status":"OK","deep":${'[{"a":'.repeat(2000)}null${'}]'.repeat(2000)}}`,
+  `{"id":{id},"status":"OK","deep":${'['.repeat(3000)}${']'.repeat(2999)}}`,
   'this is not json',
   'close',
 ];
