@@ -1,12 +1,11 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { jsonLinesConnector } from '../../../apps/gk-cltrack/src/agent-transport';
 import { DEFAULT_AGENT_SOCKET, runCltrack } from '../../../apps/gk-cltrack/src/cltrack';
-import { requireNativeCltrack, runNativeCltrack } from '#testing';
+import { FakeAgent, type FakeResponse, requireNativeCltrack, runNativeCltrack } from '#testing';
 import { expectThat, type FuzzTarget } from '../harness';
 import { cltrackArg, cltrackEnv } from './gk-cltrack';
 
@@ -59,8 +58,11 @@ const OPTIONS = ['-d', '-f', '-df', '-h', '-x', '-s', '{dir}', '--debug', '--for
 const COMMANDS = ['init', 'create', 'remove', 'check', 'gracedone', 'CHECK', 'list', ''];
 const ARGUMENTS = ['', '0', '00', 'ab', 'AB', 'aBc', 'g0', '0x41', ' ab', '4c696e7578', 'ab'.repeat(1023), 'ab'.repeat(1024), 'ab'.repeat(1025), `${'ab'.repeat(1024)}z`,
   `zz${'ab'.repeat(1024)}`, '0'.repeat(2049), '1700000000', '-1', '0x10', '010', '08', ' 12', '12 ', '12abc', '+5', '9223372036854775807', '9223372036854775808', '-9223372036854775809', 'é0'];
+/** A client ID as the kernel writes it (lowercase hex), sometimes in upper case. */
+const clientId = fc.tuple(fc.uint8Array({ maxLength: 24 }), fc.boolean()).map(([b, upper]) => (upper ? Buffer.from(b).toString('hex').toUpperCase() : Buffer.from(b).toString('hex')));
+const argument = fc.oneof({ weight: 2, arbitrary: clientId }, { weight: 2, arbitrary: anyOf(ARGUMENTS) });
 const invocation = fc
-  .tuple(fc.array(anyOf(OPTIONS), { maxLength: 2 }), anyOf(COMMANDS), fc.array(anyOf(ARGUMENTS), { minLength: 1, maxLength: 2 }), fc.array(anyOf(OPTIONS), { maxLength: 1 }))
+  .tuple(fc.array(anyOf(OPTIONS), { maxLength: 2 }), anyOf(COMMANDS), fc.array(argument, { minLength: 1, maxLength: 2 }), fc.array(anyOf(OPTIONS), { maxLength: 1 }))
   .map(([options, command, args, after]) => [...options, command, ...args, ...after]);
 
 const LEGACY = ['{recdir}', '{topdir}', '/nonexistent/gk-fuzz/recdir', ''];
@@ -83,66 +85,9 @@ interface Outcome {
   topdirEntriesLeft: number;
 }
 
-/** A real Unix socket answering request n with replies[n % length] (n counted per program run). */
-class ScriptedAgent {
-  replies: string[] = [];
-  requests: unknown[] = [];
-  private sockets = new Set<Socket>();
-
-  private constructor(
-    readonly socketPath: string,
-    private readonly server: Server,
-  ) {}
-
-  static async start(socketPath: string): Promise<ScriptedAgent> {
-    let agent!: ScriptedAgent;
-    const server = createServer((socket) => agent.serve(socket));
-    agent = new ScriptedAgent(socketPath, server);
-    await new Promise<void>((done) => server.listen(socketPath, done));
-    return agent;
-  }
-
-  reset(replies: string[]): void {
-    this.replies = replies.length ? replies : ['{"id":{id},"status":"OK"}'];
-    this.requests = [];
-    for (const s of this.sockets) s.destroy();
-  }
-
-  async stop(): Promise<void> {
-    this.reset([]);
-    await new Promise<void>((done) => this.server.close(() => done()));
-  }
-
-  private serve(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => undefined);
-    let buffered = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (text: string) => {
-      buffered += text;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        let request: { id?: unknown; unparsable?: string };
-        try {
-          request = JSON.parse(line) as { id?: unknown; unparsable?: string };
-        } catch {
-          request = { unparsable: line.slice(0, 200) };
-        }
-        const reply = this.replies[this.requests.length % this.replies.length]!;
-        this.requests.push(request);
-        if (reply === 'close') socket.destroy();
-        else if (reply !== 'silence') socket.write(`${reply.replaceAll('{id}', String(request.id))}\n`);
-      }
-    });
-  }
-}
-
 let scratch: string | undefined;
-let agent: ScriptedAgent | undefined;
-const where = () => ({ dir: scratch!, socket: agent!.socketPath, recdir: join(scratch!, 'recdir'), topdir: join(scratch!, 'topdir') });
+let agent: FakeAgent | undefined;
+const where = () => ({ dir: agent!.dir, socket: agent!.socketPath, recdir: join(scratch!, 'recdir'), topdir: join(scratch!, 'topdir') });
 
 const fill = (text: string) => {
   const w = where();
@@ -163,7 +108,7 @@ async function outcome(run: () => Promise<{ code: number; stdout: string; stderr
   const r = await run();
   const w = where();
   const left = ['a', 'b'].filter((d) => existsSync(join(w.topdir, d))).length;
-  return { ...r, requests: agent!.requests, recdirLeft: existsSync(w.recdir), topdirEntriesLeft: left };
+  return { ...r, requests: agent!.requests.splice(0), recdirLeft: existsSync(w.recdir), topdirEntriesLeft: left };
 }
 
 function runNode(argv: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -203,7 +148,7 @@ export const gkCltrackNative: FuzzTarget<NativeCltrackInput> = {
   async warmUp() {
     requireNativeCltrack();
     scratch = mkdtempSync(join(tmpdir(), 'gk-fuzz-native-'));
-    agent = await ScriptedAgent.start(join(scratch, 'agent.sock'));
+    agent = await FakeAgent.start();
   },
   async tearDown() {
     await agent?.stop();
@@ -212,9 +157,13 @@ export const gkCltrackNative: FuzzTarget<NativeCltrackInput> = {
   async check(input) {
     const argv = input.argv.map(fill);
     const env = Object.fromEntries(Object.entries(input.env).map(([k, v]) => [k, fill(v)]));
-    agent!.reset(input.replies);
+    // Request n of a run is answered with replies[n % length] (all OK when there are none).
+    const script = input.replies.length ? input.replies : ['{"id":{id},"status":"OK"}'];
+    agent!.respond = (req): FakeResponse => {
+      const line = script[(agent!.requests.length - 1) % script.length]!;
+      return line === 'close' || line === 'silence' ? line : { raw: line.replaceAll('{id}', String(req.id)) };
+    };
     const node = await outcome(() => runNode(argv, env));
-    agent!.reset(input.replies);
     const native = await outcome(() => runNative(argv, env));
     const foreground = argv.some((a) => /^-[a-z]*f/.test(a) || a === '--foreground' || a.startsWith('--fo'));
     const [a, b] = [comparable(node, foreground), comparable(native, foreground)];
