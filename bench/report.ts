@@ -146,14 +146,14 @@ export function markdownTable(report: BenchReport): string {
   return lines.join('\n') + '\n';
 }
 
-/** Writes `<date>.json`, `latest.json` and `latest.md`; returns their paths. */
-export function writeReport(report: BenchReport, dir: string): string[] {
+/** Writes `<date>.json`, `<latest>.json` and `<latest>.md`; returns their paths. */
+export function writeReport(report: BenchReport, dir: string, latestName = 'latest'): string[] {
   mkdirSync(dir, { recursive: true });
   const stamp = report.date.replace(/:/g, '-').replace(/\..*$/, '');
   const json = JSON.stringify(report, null, 2) + '\n';
-  const dated = join(dir, `${stamp}${report.mode === 'quick' ? '-quick' : ''}.json`);
-  const latest = join(dir, 'latest.json');
-  const md = join(dir, 'latest.md');
+  const dated = join(dir, `${stamp}${latestName === 'latest' ? '' : `-${latestName}`}${report.mode === 'quick' ? '-quick' : ''}.json`);
+  const latest = join(dir, `${latestName}.json`);
+  const md = join(dir, `${latestName}.md`);
   writeFileSync(dated, json);
   writeFileSync(latest, json);
   writeFileSync(md, markdownTable(report));

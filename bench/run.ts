@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick] [-- --only storm,notify]`: every target of SPEC §5 measured in one
  * run, each next to its target and, where the thing we replace runs here, next to its figure
  * measured in the same run. Writes bench/results/<date>.json, latest.json and latest.md, and
- * prints the table with the machine and versions it ran on.
+ * prints the table with the machine and versions it ran on. The growth piece (bench/growth.ts)
+ * runs only when named: `npm run bench:growth` (its report: growth.json and growth.md).
  *
  * Every piece uses its own stream prefix (and database) and removes them afterwards; NATS and
  * PostgreSQL are found or started like `npm start` does (#infra).
@@ -15,7 +16,9 @@ import { errorMessage, findNatsServer } from '#infra';
 import { ensureInfra, REPO_ROOT } from '../scripts/system';
 import type { BenchContext } from './harness';
 import { runAgentStart } from './agent-start';
+import { runCltrackStartup } from './cltrack-startup';
 import { runFailover } from './failover';
+import { runGrowth } from './growth';
 import { runAgentLatency } from './latency';
 import { runAgentMemory } from './memory';
 import { runNotify } from './notify';
@@ -31,13 +34,18 @@ const PIECES: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = {
   memory: runAgentMemory,
   start: runAgentStart,
   failover: runFailover,
+  cltrack: runCltrackStartup,
+  growth: runGrowth,
 };
+/** Pieces that run only when named (`--only growth`, `npm run bench:growth`): they take far longer than the rest. */
+const ON_REQUEST = new Set(['growth']);
+const DEFAULT_PIECES = Object.keys(PIECES).filter((p) => !ON_REQUEST.has(p));
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
   const onlyArg = args.find((a) => a.startsWith('--only'));
-  const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',').filter(Boolean) : Object.keys(PIECES);
+  const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',').filter(Boolean) : DEFAULT_PIECES;
   const unknown = only.filter((p) => !PIECES[p]);
   if (unknown.length) {
     process.stderr.write(`unknown piece(s) ${unknown.join(', ')}; pieces: ${Object.keys(PIECES).join(', ')}\n`);
@@ -68,7 +76,7 @@ async function main(): Promise<number> {
     if (machine.loadAverage[0]! > machine.cores / 2) {
       notes.push(`The machine was busy with other work when the run started (load average ${machine.loadAverage[0]} on ${machine.cores} cores): every figure here is pessimistic.`);
     }
-    if (only.length !== Object.keys(PIECES).length) notes.push(`Only these pieces ran: ${only.join(', ')}.`);
+    if (only.join() !== DEFAULT_PIECES.join()) notes.push(`Only these pieces ran: ${only.join(', ')}.`);
     const report: BenchReport = {
       date: new Date(started).toISOString(),
       mode: quick ? 'quick' : 'full',
@@ -78,7 +86,8 @@ async function main(): Promise<number> {
       results,
       notes,
     };
-    const files = writeReport(report, join(REPO_ROOT, 'bench', 'results'));
+    // A run of on-request pieces only (growth) keeps latest.md for the default set's figures.
+    const files = writeReport(report, join(REPO_ROOT, 'bench', 'results'), only.every((p) => ON_REQUEST.has(p)) ? only.join('-') : 'latest');
     log('');
     log(markdownTable(report));
     log(`Written: ${files.map((f) => f.replace(REPO_ROOT + '/', '')).join(', ')}`);

@@ -28,8 +28,8 @@ export const CONNECTIONS_PER_AGENT = 8;
 /** The coordinator's snapshots while decisions flow (what gracectl dump loads from); default 5 min. */
 const SNAPSHOT_INTERVAL_MS = 5000;
 
-export async function runStorm(ctx: BenchContext): Promise<BenchResult[]> {
-  const clients = ctx.quick ? 5_000 : 100_000;
+/** `clients`: the storm's size (bench/growth.ts runs it at several). */
+export async function runStorm(ctx: BenchContext, clients = ctx.quick ? 5_000 : 100_000): Promise<BenchResult[]> {
   const size = `${clients.toLocaleString('en-US')} clients on ${STORM_NODES.length} nodes`;
   const name = `cluster-wide restart, all reclaimed and grace ended (${size})`;
   try {

@@ -1,7 +1,9 @@
 /**
  * Differential test (SPEC §4.1): random kernel-like sequences of nfsdcltrack commands run through
- * the real nfsdcltrack (Debian's nfs-kernel-server, on SQLite) and through gk-cltrack talking to a
- * node-agent of a one-node cluster on real NATS must give the same exit code at every step.
+ * the real nfsdcltrack (Debian's nfs-kernel-server, on SQLite), through gk-cltrack (the Node one,
+ * apps/gk-cltrack) talking to a node-agent of a one-node cluster on real NATS, and through the
+ * compiled gk-cltrack (native/gk-cltrack, a process per step as nfsd runs it) talking to the
+ * node-agent of another one-node cluster: all three must give the same exit code at every step.
  *
  * Kernel-like: nfsd runs `init` with its boot time when it starts (a reboot is the next
  * wall-clock second, so every record written before is older than it), `create` with
@@ -17,7 +19,7 @@ import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-
 import { jsonLinesConnector } from '../apps/gk-cltrack/src/agent-transport';
 import { runCltrack } from '../apps/gk-cltrack/src/cltrack';
 import { startTestAgent, type TestAgent } from '../apps/node-agent/test/in-process';
-import { cleanupStream, testNatsUrl, testStreamNames, findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNfsdcltrack, mulberry32 } from '#testing';
+import { cleanupStream, testNatsUrl, testStreamNames, findNfsdcltrack, NFSDCLTRACK_SCENARIOS, playScenario, runNativeCltrack, runNfsdcltrack, mulberry32 } from '#testing';
 
 jest.setTimeout(600_000);
 
@@ -78,21 +80,34 @@ function* commands(random: () => number, steps: number, bootTime: () => number):
   }
 }
 
-describe('gk-cltrack + node-agent (one-node cluster) vs nfsdcltrack', () => {
+/** Both gk-cltracks, one step each, against the agent at `dir`. */
+const GK_CLTRACKS = {
+  node: (dir: string, args: string[], env: Record<string, string>) => runCltrack(['/usr/sbin/gk-cltrack', '-s', dir, ...args], env, {
+    connect: jsonLinesConnector(10_000),
+    stdout: () => undefined,
+    stderr: () => undefined,
+  }),
+  native: async (dir: string, args: string[], env: Record<string, string>) => (await runNativeCltrack(['-s', dir, ...args], env)).code,
+};
+
+describe('gk-cltrack (Node and compiled) + node-agent (one-node cluster) vs nfsdcltrack', () => {
   const where = findNfsdcltrack();
   let admin: NatsConnection;
   let agent: TestAgent;
+  let nativeAgent: TestAgent;
   let store: string;
 
   beforeAll(async () => {
     admin = await natsConnect({ servers: testNatsUrl() });
     if ('skipReason' in where) return;
     agent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster: `diff${SEED}`, node: 'n1' });
+    nativeAgent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster: `diffc${SEED}`, node: 'n1' });
     store = mkdtempSync(join(tmpdir(), 'gk-cltrack-diff-'));
   });
   afterAll(async () => {
     if (!('skipReason' in where)) {
       await agent.stop();
+      await nativeAgent.stop();
       rmSync(store, { recursive: true, force: true });
     }
     await cleanupStream(admin, names);
@@ -102,14 +117,11 @@ describe('gk-cltrack + node-agent (one-node cluster) vs nfsdcltrack', () => {
   // The recorded scenarios (what the real binary answers, docs/nfsdcltrack-semantics.md), each on
   // a fresh cluster, the empty client ID included.
   const scenarios = NFSDCLTRACK_SCENARIOS;
-  it.each(scenarios.map((s, i) => [s.name, s, i] as const))('recorded scenario: %s', async (_name, scenario, i) => {
-    const scenarioAgent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster: `scenario${i}`, node: 'n1' });
+  const runs = Object.keys(GK_CLTRACKS) as Array<keyof typeof GK_CLTRACKS>;
+  it.each(runs.flatMap((which) => scenarios.map((s, i) => [s.name, which, s, i] as const)))('recorded scenario: %s (%s gk-cltrack)', async (_name, which, scenario, i) => {
+    const scenarioAgent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster: `scenario${which}${i}`, node: 'n1' });
     try {
-      const results = await playScenario(scenario, (args, env) => runCltrack(['/usr/sbin/gk-cltrack', '-s', scenarioAgent.dir, ...args], env, {
-        connect: jsonLinesConnector(10_000),
-        stdout: () => undefined,
-        stderr: () => undefined,
-      }));
+      const results = await playScenario(scenario, (args, env) => GK_CLTRACKS[which](scenarioAgent.dir, args, env));
       expect(results.map((r) => `${r.step} => ${r.got}`)).toEqual(results.map((r) => `${r.step} => ${r.expected}`));
     } finally {
       await scenarioAgent.stop();
@@ -137,18 +149,16 @@ describe('gk-cltrack + node-agent (one-node cluster) vs nfsdcltrack', () => {
         continue;
       }
       const expected = runNfsdcltrack(store, step.args, step.env);
-      const got = await runCltrack(['/usr/sbin/gk-cltrack', '-s', agent.dir, ...step.args], step.env, {
-        connect: jsonLinesConnector(10_000),
-        stdout: () => undefined,
-        stderr: () => undefined,
-      });
+      const got = await GK_CLTRACKS.node(agent.dir, step.args, step.env);
+      const native = await GK_CLTRACKS.native(nativeAgent.dir, step.args, step.env);
       compared++;
       const shown = step.args.map((a) => (a.length > 24 ? `…${a.slice(-8).toLowerCase()}(${a.length})` : a)).join(' ');
       const env = Object.entries(step.env).map(([k, v]) => `${k.replace('NFSDCLTRACK_', '')}=${v}`).join(' ');
-      history.push(`${String(compared).padStart(4)} ${shown} ${env} => nfsdcltrack ${expected}, gk-cltrack ${got}`);
-      if (expected !== got) mismatches.push(`step ${compared}: ${shown} ${env}: nfsdcltrack ${expected}, gk-cltrack ${got}`);
+      const codes = `nfsdcltrack ${expected}, gk-cltrack ${got}, compiled gk-cltrack ${native}`;
+      history.push(`${String(compared).padStart(4)} ${shown} ${env} => ${codes}`);
+      if (expected !== got || expected !== native) mismatches.push(`step ${compared}: ${shown} ${env}: ${codes}`);
     }
-    expect(compared).toBeGreaterThanOrEqual(500);
+    expect(compared).toBeGreaterThanOrEqual(STEPS); // every step of the generator but the reboots is a command
     if (mismatches.length) process.stderr.write(`seed ${SEED}: ${mismatches.length} mismatches; history:\n${history.join('\n')}\n`);
     expect(mismatches).toEqual([]);
   });

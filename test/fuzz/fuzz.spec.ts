@@ -13,8 +13,11 @@ const RUNS = Number(process.env.GK_FUZZ_RUNS ?? 2_000);
 const SEED = Number(process.env.GK_FUZZ_SEED ?? 1);
 const only = process.env.GK_FUZZ_TARGET;
 const targets = FUZZ_TARGETS.filter((t) => only === undefined || t.name === only);
-/** About 1 ms per input is the slowest target's rate on a busy 2-core machine; leave ample room. */
-const TIMEOUT_MS = Math.max(120_000, RUNS * 5);
+/**
+ * About 1 ms per input is the slowest in-process target's rate on a busy 2-core machine, and
+ * ~50 ms that of a target starting processes (runShare); leave ample room.
+ */
+const timeoutMs = (target: { runShare?: number }, runs: number) => Math.max(120_000, runs * (target.runShare === undefined ? 5 : 200));
 
 it('selects at least one target', () => {
   if (targets.length === 0) throw new Error(`no fuzz target named ${JSON.stringify(only)}; known: ${FUZZ_TARGETS.map((t) => t.name).join(', ')}`);
@@ -25,12 +28,14 @@ it('the envelope corpus is valid (mutations start from real decisions)', () => {
 });
 
 for (const target of targets) {
+  const runs = Math.max(1, Math.round(RUNS * (target.runShare ?? 1)));
   describe(`fuzz target ${target.name}`, () => {
-    it(`${RUNS} inputs (seed ${SEED}): no crash, hang or unbounded growth`, async () => {
-      const stats = await runFuzzTarget(target, { runs: RUNS, seed: SEED });
+    afterAll(() => target.tearDown?.());
+    it(`${runs} inputs (seed ${SEED}): no crash, hang or unbounded growth`, async () => {
+      const stats = await runFuzzTarget(target, { runs, seed: SEED });
       process.stderr.write(`[fuzz] ${JSON.stringify(stats.failure ? { ...stats, failure: undefined } : stats)}\n`);
       if (stats.failure) throw new Error(stats.failure);
-      expect(stats.runs).toBe(RUNS);
-    }, TIMEOUT_MS);
+      expect(stats.runs).toBe(runs);
+    }, timeoutMs(target, runs));
   });
 }

@@ -21,6 +21,10 @@ export interface FuzzTarget<T> {
   check(input: T): void | Promise<void>;
   /** Loads what the first input would load lazily (modules), so that it is not counted as a hang. */
   warmUp?(): Promise<void>;
+  /** Releases what warmUp opened (servers, directories). */
+  tearDown?(): Promise<void>;
+  /** A target that starts a process per input runs this share of the inputs asked for (default 1). */
+  runShare?: number;
 }
 
 export interface FuzzStats {

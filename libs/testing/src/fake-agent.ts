@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 export type FakeRequest = { id: unknown; op: string; [field: string]: unknown };
-/** A reply object, or what to do instead of answering. */
-export type FakeResponse = Record<string, unknown> | 'close' | 'silence' | 'garbage' | undefined;
+/** A reply object, a raw reply line (`{ raw }`, written as it is), or what to do instead of answering. */
+export type FakeResponse = Record<string, unknown> | { raw: string } | 'close' | 'silence' | 'garbage' | undefined;
 
 export class FakeAgent {
   readonly requests: FakeRequest[] = [];
@@ -69,6 +69,7 @@ export class FakeAgent {
     const answer = response ?? this.defaultAnswer(req);
     if (answer === 'close') socket.destroy();
     else if (answer === 'garbage') socket.write('this is not json\n');
+    else if (typeof answer === 'object' && typeof answer.raw === 'string' && Object.keys(answer).length === 1) socket.write(`${answer.raw}\n`);
     else if (answer !== 'silence') socket.write(`${JSON.stringify({ id: req.id, ...answer })}\n`);
   }
 

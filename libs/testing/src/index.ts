@@ -3,6 +3,7 @@ export * from './agent';
 export * from './build';
 export * from './env';
 export * from './fake-agent';
+export * from './native-cltrack';
 export * from './nfsdcltrack';
 export * from './workload';
 export * from './wait';

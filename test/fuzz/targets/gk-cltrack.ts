@@ -18,14 +18,16 @@ const WORDS = ['init', 'create', 'remove', 'check', 'gracedone', 'bogus', '-d', 
 const LEGACY = ['/nonexistent/gk-fuzz/recdir', '', 'relative/nonexistent-gk-fuzz'];
 const STATUSES = ['OK', 'NFS4ERR_GRACE', 'NFS4ERR_NO_GRACE', 'NFS4ERR_RECLAIM_BAD', 'NFS4ERR_DELAY', 'ERR_BAD_REQUEST', 'weird'];
 
-const arg = fc.oneof(
+/** One argv word: options, commands, hex client IDs, times, random text. */
+export const cltrackArg = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...WORDS) },
   { weight: 3, arbitrary: fc.constantFrom(...HEX) },
   { weight: 2, arbitrary: fc.constantFrom(...TIMES) },
   { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b).toString('hex')) },
 );
-const env = fc.record({
+/** The environment nfsd's usermode helper call gives (each variable may be absent). */
+export const cltrackEnv = fc.record({
   NFSDCLTRACK_GRACE_START: fc.constantFrom(...TIMES),
   NFSDCLTRACK_CLIENT_HAS_SESSION: fc.constantFrom('Y', 'N', 'Yes', 'y', ''),
   NFSDCLTRACK_LEGACY_RECDIR: fc.constantFrom(...LEGACY),
@@ -44,8 +46,8 @@ export const gkCltrack: FuzzTarget<CltrackInput> = {
   name: 'gk-cltrack',
   interface: 'gk-cltrack argv and NFSDCLTRACK_* environment (runCltrack, getopt, c-parse), agent replies',
   arbitrary: fc.record({
-    argv: fc.array(arg, { maxLength: 6 }),
-    env,
+    argv: fc.array(cltrackArg, { maxLength: 6 }),
+    env: cltrackEnv,
     agent: fc.record({ reach: fc.constantFrom<'ok' | 'unreachable' | 'fails'>('ok', 'ok', 'ok', 'unreachable', 'fails'), statuses: fc.array(fc.constantFrom(...STATUSES), { maxLength: 3 }) }),
   }),
   async check({ argv, env: environment, agent }) {
