@@ -6,7 +6,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { streamNames, StreamNames } from '#contracts';
+import { streamNames, StreamNames, subjects } from '#contracts';
 import { openGraceStore, OpenedStore } from '#cluster-store';
 import { createTestDatabase, dropDatabase, randomToken, uniquePrefix } from '#infra';
 import { AgentClient } from '#agent-client';
@@ -86,13 +86,16 @@ export async function benchSystem(
   return { system, names, opened, databaseUrl: database?.url, cleanup };
 }
 
-export async function deleteStream(opened: OpenedStore, names: StreamNames): Promise<void> {
+/** Deletes the piece's event stream and its snapshot bucket (a KV bucket is a stream `KV_<bucket>`). */
+export async function deleteStream(opened: Pick<OpenedStore, 'nc'>, names: StreamNames): Promise<void> {
   const jsm = await jetstreamManager(opened.nc);
-  try {
-    await jsm.streams.delete(names.stream);
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return;
-    throw err;
+  for (const stream of [names.stream, `KV_${subjects.snapshotBucket(names)}`]) {
+    try {
+      await jsm.streams.delete(stream);
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) continue;
+      throw err;
+    }
   }
 }
 

@@ -25,7 +25,7 @@ import { encodeDecision, streamNames, subjects, type DecisionMessage, type GkEve
 import { openGraceStore } from '#cluster-store';
 import { createTestDatabase, dropDatabase, ensureNats, ensurePostgres, randomToken, uniquePrefix } from '#infra';
 import { Workload } from '#testing';
-import type { BenchContext } from './harness';
+import { deleteStream, type BenchContext } from './harness';
 import { failed, result, type BenchResult } from './report';
 
 const NAME = 'read-model rebuild (replay) from 1,000,000 events';
@@ -75,10 +75,7 @@ export async function replayBench(ctx: BenchContext, options: ReplayBenchOptions
     const replay = await runGracectlReplay(ctx, names.prefix, database.url);
     return { events: published.events, messages: published.messages, publishMs, replay };
   } finally {
-    if (!options.keep) {
-      const jsm = await jetstream(opened.nc).jetstreamManager();
-      await jsm.streams.delete(names.stream).catch(() => undefined);
-    }
+    if (!options.keep) await deleteStream(opened, names).catch(() => undefined);
     await opened.close();
     if (!options.keep) await dropDatabase(ctx.postgresUrl, database.name).catch(() => undefined);
     else ctx.log(`  · kept stream ${names.stream} (prefix ${names.prefix}) and database ${database.url}`);
