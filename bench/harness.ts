@@ -5,8 +5,9 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { streamNames, StreamNames } from '#contracts';
+import { cleanupStream } from '#testing';
 import { openGraceStore, OpenedStore } from '#cluster-store';
 import { createTestDatabase, dropDatabase, randomToken, uniquePrefix } from '#infra';
 import { AgentClient } from '#agent-client';
@@ -87,14 +88,9 @@ export async function benchSystem(
   return { system, names, opened, databaseUrl: database?.url, cleanup };
 }
 
-export async function deleteStream(opened: OpenedStore, names: StreamNames): Promise<void> {
-  const jsm = await jetstreamManager(opened.nc);
-  try {
-    await jsm.streams.delete(names.stream);
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return;
-    throw err;
-  }
+/** Deletes the piece's event stream and its snapshot bucket (the tests' clean-up). */
+export async function deleteStream(opened: Pick<OpenedStore, 'nc'>, names: StreamNames): Promise<void> {
+  await cleanupStream(opened.nc, names);
 }
 
 /** The stream's last sequence, over every subject (the store's lastSequence takes one subject). */

@@ -1,5 +1,5 @@
 import { GkEvent, StreamNames, subjects } from '#contracts';
-import { MalformedMessage, StateSource, Subscription } from '#event-store';
+import { MalformedMessage, STALE_APPEND, StateSource, Subscription } from '#event-store';
 import { ClusterState, Command, evolve } from '#domain';
 import type { GraceEventStore } from './connect';
 import { CommandResult, executeCommands, ExecuteMeta } from './execute';
@@ -33,7 +33,11 @@ export class LiveClusterView {
   private snapshotWriter?: SnapshotWriter;
   /** The version the initial load's snapshot had (0: it replayed the whole log). */
   loadedFromSnapshot = 0;
+  /** The version the initial load reached: later messages are all judged by the subscription. */
+  private loadedVersion = 0;
   private waiters: { sequence: number; resolve: () => void }[] = [];
+  /** Recent sequences its subscription judged stale appends (chain.ts): what its verdicts are made of. */
+  private readonly refused = new Set<number>();
   readonly subject: string;
 
   private constructor(
@@ -51,11 +55,13 @@ export class LiveClusterView {
     view.state = loaded.state;
     view.version = loaded.version;
     view.loadedFromSnapshot = loaded.fromSnapshot;
+    view.loadedVersion = loaded.version;
     if (options.snapshots) view.snapshotWriter = new SnapshotWriter(options.snapshots, cluster, options.trackedNodes, loaded.fromSnapshot, options.snapshotPolicy ?? options.snapshots.policy);
     view.subscription = await store.subscribe(view.subject, { fromSequence: loaded.version + 1 }, (stored) => view.apply(stored.message.events, stored.sequence), {
       // A malformed message is reported and skipped, but it still moved the subject's version.
       onMalformed: (m) => {
         options.onMalformed?.(m);
+        if (m.error.kind === STALE_APPEND) view.remember(m.sequence);
         view.apply([], m.sequence);
       },
     });
@@ -107,7 +113,19 @@ export class LiveClusterView {
   private readonly source: StateSource<ClusterState> = {
     current: () => ({ state: this.state, version: this.version }),
     catchUp: (version) => (version === undefined ? this.catchUp() : this.waitFor(version)),
+    // The subscription judges every message after the load by the reader rule, and the caller
+    // waits for the view to apply its own message anyway: the append needs no lookups of its own.
+    verdict: async (sequence) => {
+      if (sequence <= this.loadedVersion) return undefined;
+      await this.waitFor(sequence);
+      return !this.refused.has(sequence);
+    },
   };
+
+  private remember(staleSequence: number): void {
+    this.refused.add(staleSequence);
+    if (this.refused.size > 1024) this.refused.delete(this.refused.values().next().value!);
+  }
 
   /** Stops the subscription; with snapshots, a clean close also writes one at the view's version. */
   async close(options: { snapshot?: boolean } = {}): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ClusterState } from '#domain';
+import { ClusterState, narrowToNodes } from '#domain';
 import { encodeSnapshot, snapshotKey, Snapshots } from './snapshots';
 
 export interface SnapshotPolicy {
@@ -7,6 +7,9 @@ export interface SnapshotPolicy {
   /** ...or once this long has passed since the last snapshot and something was applied. Default 5 min. */
   everyMs?: number;
 }
+
+/** The view that tracks no node's client records: members, epochs and grace only. */
+export const MEMBERS_ONLY: readonly string[] = [];
 
 export const DEFAULT_SNAPSHOT_POLICY: Required<SnapshotPolicy> = { everyMessages: 10_000, everyMs: 5 * 60_000 };
 
@@ -61,9 +64,15 @@ export class SnapshotWriter {
 
   private write(state: ClusterState, version: number): Promise<void> {
     const text = encodeSnapshot(this.cluster, this.trackedNodes, state, version);
+    // A whole-cluster view also writes the view of no node's records (a few hundred bytes): what
+    // `gracectl dump` loads, instead of reading and parsing every client record (~13 MB at 10^5).
+    const membersOnly = this.trackedNodes === undefined
+      ? encodeSnapshot(this.cluster, MEMBERS_ONLY, narrowToNodes({ ...state, records: new Map(state.records) }, MEMBERS_ONLY), version)
+      : undefined;
     this.sinceLast = 0;
     this.lastAt = Date.now();
-    return this.snapshots.blobs.write(snapshotKey(this.cluster, this.trackedNodes), text).then(
+    const blobs = this.snapshots.blobs;
+    return blobs.write(snapshotKey(this.cluster, this.trackedNodes), text).then(() => membersOnly === undefined ? undefined : blobs.write(snapshotKey(this.cluster, MEMBERS_ONLY), membersOnly)).then(
       () => { this.writtenVersion = version; this.written++; },
       (err: unknown) => this.snapshots.onProblem?.(`writing the snapshot of ${this.cluster} at ${version} failed: ${(err as Error).message}`),
     ).finally(() => { this.inFlight = undefined; });

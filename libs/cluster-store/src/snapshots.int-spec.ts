@@ -2,7 +2,7 @@ import { connect, NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { subjects } from '#contracts';
 import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
-import { executeOnce, KvSnapshotBlobs, LiveClusterView, loadCluster, openGraceStore, OpenedStore, snapshotKey, Snapshots } from './index';
+import { executeOnce, KvSnapshotBlobs, LiveClusterView, loadCluster, MEMBERS_ONLY, openGraceStore, OpenedStore, snapshotKey, Snapshots } from './index';
 
 const names = testStreamNames('snap');
 const cluster = 'c1';
@@ -84,8 +84,17 @@ describe('snapshots in the JetStream KV bucket', () => {
     const c3 = 'c3';
     await executeOnce(opened.store, names, c3, { type: 'add', nodes: ['a'] }, { actor: 't' });
     const coordinatorView = await LiveClusterView.open(opened.store, names, c3, { snapshots: snapshots() });
-    await coordinatorView.execute({ type: 'create', node: 'a', clients: [{ client: 'aa01' }] }, { actor: 'a' });
+    await coordinatorView.execute({ type: 'create', node: 'a', clients: Array.from({ length: 2000 }, (_, k) => ({ client: hex(k) })) }, { actor: 'a' });
     await coordinatorView.close();
+    // Beside the whole state, the coordinator wrote the view of no records (what gracectl dump reads): small.
+    const whole = await snapshots().blobs.read(snapshotKey(c3, undefined));
+    const membersOnly = await snapshots().blobs.read(snapshotKey(c3, MEMBERS_ONLY));
+    expect(whole!.length).toBeGreaterThan(30_000);
+    expect(membersOnly!.length).toBeLessThan(2_000);
+    const dumpView = await loadCluster(opened.store, names, c3, { trackedNodes: [...MEMBERS_ONLY], snapshots: snapshots() });
+    const fullDumpView = await loadCluster(opened.store, names, c3, { trackedNodes: [...MEMBERS_ONLY] });
+    expect(dumpView.fromSnapshot).toBe(coordinatorView.version);
+    expect(dumpView.state).toEqual(fullDumpView.state);
     // After the snapshot: a change it does not hold.
     await executeOnce(opened.store, names, c3, { type: 'add', nodes: ['b'] }, { actor: 't' });
     const removed = await executeOnce(opened.store, names, c3, { type: 'remove', nodes: ['b'] }, { actor: 't' }, { snapshots: snapshots() });

@@ -12,9 +12,9 @@ export const MAX_CLIENT_ID_BYTES = 1024;
  * equal to its for any sequence (cld still refuses an empty cld_name, as the kernel never sends one).
  */
 export const ClientIdSchema = z.string()
-  .regex(/^([0-9a-f]{2})*$/, 'client id: lowercase hex of whole bytes')
+  .regex(/^(?:[0-9a-f]{2})*$/, 'client id: lowercase hex of whole bytes')
   .max(MAX_CLIENT_ID_BYTES * 2, `client id: at most ${MAX_CLIENT_ID_BYTES} bytes`);
-export const PrincipalHashSchema = z.string().regex(/^([0-9a-f]{2}){1,32}$/, 'principal hash: lowercase hex, at most 32 bytes');
+export const PrincipalHashSchema = z.string().regex(/^(?:[0-9a-f]{2}){1,32}$/, 'principal hash: lowercase hex, at most 32 bytes');
 
 export type NodeId = string;
 export type ClientId = string;

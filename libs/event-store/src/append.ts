@@ -2,7 +2,7 @@ import type { JetStreamPublishOptions } from '@nats-io/jetstream';
 import { jitteredDelay, sleep } from './backoff';
 import { fromGet, linkHolds } from './chain';
 import { actualFromDescription, AppendUnavailable, ConcurrencyConflict, isNoResponders, isTransient, isWrongLastSequence } from './errors';
-import { checkExpectedVersion, type AppendToStreamResult, type ExpectedVersion } from './event-store';
+import { checkExpectedVersion, type AppendToStreamOptions, type AppendToStreamResult, type ExpectedVersion } from './event-store';
 import type { StreamAccess } from './stream-access';
 
 /** What the conditional append needs besides the stream access. */
@@ -21,7 +21,13 @@ export interface AppendContext<M> {
  * @throws AppendUnavailable when transient failures outlast the retries (the message may be stored);
  *   never with `untilKnown`.
  */
-export async function appendConditionally<M>(ctx: AppendContext<M>, subject: string, message: M, expected: ExpectedVersion, untilKnown = false): Promise<AppendToStreamResult> {
+export async function appendConditionally<M>(
+  ctx: AppendContext<M>,
+  subject: string,
+  message: M,
+  expected: ExpectedVersion,
+  { untilKnown = false, verdict }: { untilKnown?: boolean; verdict?: AppendToStreamOptions['verdict'] } = {},
+): Promise<AppendToStreamResult> {
   const { access } = ctx;
   access.checkSubject(subject, false);
   checkExpectedVersion(expected);
@@ -39,7 +45,7 @@ export async function appendConditionally<M>(ctx: AppendContext<M>, subject: str
     try {
       await access.gate.ready(access.publishTimeoutMs);
       const ack = await access.js.publish(subject, data, publishOpts);
-      if (expected !== 'any') await confirmLink(ctx, subject, ack.seq, ack.duplicate ? undefined : expected, expected);
+      if (expected !== 'any') await confirmLink(ctx, subject, ack.seq, ack.duplicate ? undefined : expected, expected, ack.duplicate ? undefined : verdict);
       return { nextExpectedVersion: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       if (isWrongLastSequence(err)) {
@@ -75,7 +81,17 @@ export async function appendConditionally<M>(ctx: AppendContext<M>, subject: str
  * success for a message every reader ignores (issue 10, item 5). `linkedTo` undefined: read the
  * expectation the stored message carries (a duplicate may come from an earlier call).
  */
-async function confirmLink<M>(ctx: AppendContext<M>, subject: string, seq: number, linkedTo: number | undefined, expected: number): Promise<void> {
+async function confirmLink<M>(
+  ctx: AppendContext<M>,
+  subject: string,
+  seq: number,
+  linkedTo: number | undefined,
+  expected: number,
+  verdict?: AppendToStreamOptions['verdict'],
+): Promise<void> {
+  const judged = await verdict?.(seq).catch(() => undefined);
+  if (judged === true) return;
+  if (judged === false) throw staleAppend(subject, expected, seq);
   let link = linkedTo;
   if (link === undefined) {
     const stored = await ctx.access.getMessage({ seq });
@@ -83,5 +99,9 @@ async function confirmLink<M>(ctx: AppendContext<M>, subject: string, seq: numbe
     if (link === undefined) return;
   }
   if (await linkHolds(ctx.access.lookup, subject, seq, link)) return;
-  throw new ConcurrencyConflict(subject, expected, seq, { cause: new Error(`the server accepted the append at ${seq}, but another writer's message came first: readers ignore it`) });
+  throw staleAppend(subject, expected, seq);
+}
+
+function staleAppend(subject: string, expected: number, seq: number): ConcurrencyConflict {
+  return new ConcurrencyConflict(subject, expected, seq, { cause: new Error(`the server accepted the append at ${seq}, but another writer's message came first: readers ignore it`) });
 }

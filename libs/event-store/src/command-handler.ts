@@ -25,6 +25,8 @@ export interface StateSource<S> {
    * (undefined: the version is unknown, e.g. a server that did not say; catch up to the store's now).
    */
   catchUp(version: number | undefined): Promise<void>;
+  /** A source that follows the subject and judges every message by the reader rule: its verdict (AppendToStreamOptions.verdict). */
+  verdict?: (sequence: number) => Promise<boolean | undefined>;
 }
 
 export interface HandleOptions<S, M, O> {
@@ -90,7 +92,7 @@ export async function handleCommand<S, M, O>(opts: HandleOptions<S, M, O>): Prom
       return { outcome, message, sequence: null, version, duplicate: false, attempts: attempt };
     }
     try {
-      const appended = await opts.store.appendToStream(opts.subject, message, { expectedVersion: version, untilKnown: opts.untilKnown });
+      const appended = await opts.store.appendToStream(opts.subject, message, { expectedVersion: version, untilKnown: opts.untilKnown, verdict: opts.source.verdict });
       await opts.source.catchUp(appended.nextExpectedVersion).catch(() => {
         // The decision is stored: its outcome stands, and failing now would answer "retry later"
         // for it. A source that could not catch up (a live view being replaced) is still safe:

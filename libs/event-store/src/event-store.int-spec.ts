@@ -52,6 +52,21 @@ describe('JetStreamEventStore', () => {
   });
 
   describe('append (JetStream specifics)', () => {
+    it('takes a following reader\'s verdict on its message instead of its own link lookups; unknown falls back to them', async () => {
+      const subject = newSubject();
+      const asked: number[] = [];
+      // A reader that judged the message a stale append: the writer lost, whatever the server said.
+      await expect(store.appendToStream(subject, increment(0), { expectedVersion: 0, verdict: (seq) => { asked.push(seq); return Promise.resolve(false); } }))
+        .rejects.toBeInstanceOf(ConcurrencyConflict);
+      const first = await store.currentVersion(subject);
+      expect(asked).toEqual([first]);
+      const accepted = await store.appendToStream(subject, increment(1), { expectedVersion: first, verdict: () => Promise.resolve(true) });
+      // Unknown (or a reader that failed): the writer checks the link itself, as without a reader.
+      const checked = await store.appendToStream(subject, increment(2), { expectedVersion: accepted.nextExpectedVersion, verdict: () => Promise.resolve(undefined) });
+      const failing = await store.appendToStream(subject, increment(3), { expectedVersion: checked.nextExpectedVersion, verdict: () => Promise.reject(new Error('view closed')) });
+      expect(failing.nextExpectedVersion).toBe(await store.currentVersion(subject));
+    });
+
     it('a publish whose ack was lost is a duplicate when retried', async () => {
       const subject = newSubject();
       const stored = await store.appendToStream(subject, increment(0), { expectedVersion: 0 });

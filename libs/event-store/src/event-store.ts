@@ -40,6 +40,13 @@ export interface AppendToStreamOptions {
    * never answer "retry later" for a decision that may stand (the agent's in-flight requests).
    */
   untilKnown?: boolean;
+  /**
+   * The reader rule's verdict (chain.ts) on the message stored at a sequence, from a reader that
+   * already follows the subject and judges every message (a live view): true accepted, false a
+   * stale append, undefined unknown. Spares the two stream lookups of the writer's own link check
+   * (measured here: they cost more than the publish itself); unknown falls back to them.
+   */
+  verdict?: (sequence: number) => Promise<boolean | undefined>;
 }
 
 export interface AppendToStreamResult {

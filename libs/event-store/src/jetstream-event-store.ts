@@ -71,7 +71,7 @@ export class JetStreamEventStore<M> implements EventStore<M> {
   }
 
   appendToStream(subject: string, message: M, options: AppendToStreamOptions): Promise<AppendToStreamResult> {
-    return appendConditionally(this.appending, subject, message, options.expectedVersion, options.untilKnown);
+    return appendConditionally(this.appending, subject, message, options.expectedVersion, options);
   }
 
   currentVersion(subject: string): Promise<number> {

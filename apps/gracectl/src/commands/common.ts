@@ -1,5 +1,5 @@
 import { NodeIdSchema } from '#contracts';
-import { executeOnce, loadCluster } from '#cluster-store';
+import { executeOnce, loadCluster, MEMBERS_ONLY } from '#cluster-store';
 import type { AdminCommand, ClusterState, Rejection } from '#domain';
 import { UsageError } from '../args';
 import { CommandContext, Failure } from '../command';
@@ -37,10 +37,14 @@ export async function execute(ctx: CommandContext, command: AdminCommand): Promi
   if (!result.ok) throw failureOf(ctx, result.rejection);
 }
 
-/** The cluster's current state; a cluster without events does not exist and is a failure. */
-export async function existingCluster(ctx: CommandContext): Promise<ClusterState> {
+/**
+ * The cluster's current state; a cluster without events does not exist and is a failure. With
+ * `records: false`, no node's client records are loaded (members, epochs and grace are the same).
+ */
+export async function existingCluster(ctx: CommandContext, options: { records?: boolean } = {}): Promise<ClusterState> {
   const opened = await ctx.opened();
-  const { state, malformed } = await loadCluster(opened.store, ctx.names, ctx.cluster, { snapshots: opened.snapshots });
+  const trackedNodes = options.records === false ? [...MEMBERS_ONLY] : undefined;
+  const { state, malformed } = await loadCluster(opened.store, ctx.names, ctx.cluster, { snapshots: opened.snapshots, trackedNodes });
   for (const m of malformed) ctx.stderr(`warning: skipped malformed event message at sequence ${m.sequence}: ${m.error.message}\n`);
   if (!state.exists) throw failureOf(ctx, { code: 'NO_CLUSTER', message: '' });
   return state;
