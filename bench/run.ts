@@ -15,6 +15,7 @@ import { errorMessage, findNatsServer } from '#infra';
 import { ensureInfra, REPO_ROOT } from '../scripts/system';
 import type { BenchContext } from './harness';
 import { runAgentStart } from './agent-start';
+import { runDeadHost } from './dead-host';
 import { runAgentLatency } from './latency';
 import { runAgentMemory } from './memory';
 import { runNotify } from './notify';
@@ -29,6 +30,7 @@ const PIECES: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = {
   replay: runReplay,
   memory: runAgentMemory,
   start: runAgentStart,
+  deadhost: runDeadHost,
 };
 
 async function main(): Promise<number> {
