@@ -111,7 +111,7 @@ export class LivenessWatcher {
     if (this.reporting.has(command.identity)) return;
     this.reporting.add(command.identity);
     let retryMs = 20;
-    void this.c.execute(command, { actor: this.c.actor, causation: `liveness:${this.c.cluster}:${command.identity}:${command.host}` })
+    void this.c.execute(command, { actor: this.c.actor, causation: `liveness:${this.c.cluster}:${command.identity}:${command.host}`, now: this.clocks.wall })
       .then((result) => {
         if (result.ok) return;
         retryMs = 1000;
