@@ -1,4 +1,4 @@
-import { DEFAULT_GRACE_CONFIG, EventBody, GraceConfig, GraceConfigChange, GraceConfigSchema, GraceEndReason, NodeId } from '#contracts';
+import { DEFAULT_GRACE_CONFIG, EventBody, GraceConfig, GraceConfigChange, GraceConfigSchema, GraceEndReason, NodeId, zodProblemText } from '#contracts';
 import { AdminCommand, Outcome, Decision, Rejection } from './commands';
 import { graceDeadline } from './deadline';
 import { decideLiveness } from './decide-liveness';
@@ -64,7 +64,8 @@ function configure(change: GraceConfigChange, s: ClusterState): Outcome {
   if (liveness === null) delete merged.liveness;
   else if (liveness !== undefined) merged.liveness = { policy: 'wait', ...s.config.liveness, ...liveness };
   const parsed = GraceConfigSchema.safeParse(merged);
-  if (!parsed.success) return reject('INVALID', `invalid configuration: ${parsed.error.message}`);
+  // One line an operator can act on, e.g. "liveness.deadAfterMs: Invalid input: expected number, received undefined".
+  if (!parsed.success) return reject('INVALID', `invalid configuration: ${zodProblemText(parsed.error, 'config')}`);
   const standby = parsed.data.liveness?.policy === 'move' ? parsed.data.liveness.standby : undefined;
   if (standby !== undefined && !s.members.has(standby)) {
     return reject('NOT_MEMBER', `standby host ${standby} is not a cluster member (add it first: gracectl add ${standby})`);
