@@ -17,6 +17,7 @@ import { ensureInfra, REPO_ROOT } from '../scripts/system';
 import type { BenchContext } from './harness';
 import { runAgentStart } from './agent-start';
 import { runCltrackStartup } from './cltrack-startup';
+import { runDeadHost } from './dead-host';
 import { runFailover } from './failover';
 import { runGrowth } from './growth';
 import { runAgentLatency } from './latency';
@@ -34,6 +35,7 @@ const PIECES: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = {
   memory: runAgentMemory,
   start: runAgentStart,
   failover: runFailover,
+  deadhost: runDeadHost,
   cltrack: runCltrackStartup,
   growth: runGrowth,
 };

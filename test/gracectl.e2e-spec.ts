@@ -257,3 +257,30 @@ function replay(events: GkEvent[]): ClusterState {
   for (const e of events) evolve(state, e);
   return state;
 }
+
+describe('gracectl and dead-host detection', () => {
+  it('configure --dead-after/--liveness-policy/--standby is recorded; status shows a silent identity with how long', async () => {
+    const c = 'liveness';
+    await ok(c, 'add', 'a', 'b');
+    expect((await gracectl(c, 'configure', '--liveness-policy', 'wait')).stderr).toBe('Failure: invalid configuration: liveness.deadAfterMs: Invalid input: expected number, received undefined\n');
+    expect((await gracectl(c, 'configure', '--dead-after', '2', '--liveness-policy', 'move', '--standby', 'z')).stderr).toMatch(/standby host z is not a cluster member/);
+    await ok(c, 'configure', '--dead-after', '2', '--liveness-policy', 'move', '--standby', 'a');
+    expect(JSON.parse((await gracectl(c, 'status', '--json')).stdout).config.liveness).toEqual({ deadAfterMs: 2000, policy: 'move', standby: 'a' });
+    await ok(c, 'configure', '--liveness-policy', 'wait');
+    // What the coordinator's watcher records when b's host stops heartbeating.
+    const { openGraceStore, executeOnce } = await import('#cluster-store');
+    const opened = await openGraceStore({ natsUrl: testNatsUrl(), names, name: 'gracectl-liveness-test' });
+    try {
+      const r = await executeOnce(opened.store, names, c, { type: 'silent', identity: 'b', host: 'b', silentForMs: 2500 }, { actor: 'coordinator:test' });
+      expect(r.ok).toBe(true);
+    } finally {
+      await opened.close();
+    }
+    const text = (await gracectl(c, 'status')).stdout;
+    expect(text).toMatch(/^silent: +1 identity whose host sends no heartbeat$/m);
+    expect(text).toMatch(/^ {2}b\thost b, silent for \d+\.\d s \(since \S+\)$/m);
+    expect(text).toMatch(/^liveness: +dead after 2 s without a heartbeat, policy wait, standby a$/m);
+    await ok(c, 'configure', '--dead-after', 'off');
+    expect(JSON.parse((await gracectl(c, 'status', '--json')).stdout).config.liveness).toBeUndefined();
+  });
+});

@@ -4,10 +4,11 @@
  * inputs per target and prints inputs/s, the slowest input and the heap before and after.
  * GK_FUZZ_TARGET=<name> runs one target.
  */
-import { decodeDecision, encodeDecision } from '#contracts';
+import { decodeDecision, decodeHeartbeat, encodeDecision, encodeHeartbeat } from '#contracts';
 import { runFuzzTarget } from './harness';
 import { FUZZ_TARGETS } from './targets';
 import { DECISION_CORPUS } from './targets/event-envelopes';
+import { HEARTBEAT_CORPUS } from './targets/heartbeats';
 
 const RUNS = Number(process.env.GK_FUZZ_RUNS ?? 2_000);
 const SEED = Number(process.env.GK_FUZZ_SEED ?? 1);
@@ -25,6 +26,7 @@ it('selects at least one target', () => {
 
 it('the envelope corpus is valid (mutations start from real decisions)', () => {
   for (const m of DECISION_CORPUS) expect(decodeDecision(encodeDecision(m))).toEqual({ ok: true, value: m });
+  for (const h of HEARTBEAT_CORPUS) expect(decodeHeartbeat(encodeHeartbeat(h))).toEqual({ ok: true, value: h });
 });
 
 for (const target of targets) {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { decisionCodec, streamNames, subjects, type AnyRequest } from '#contracts';
+import { decisionCodec, decodeHeartbeat, encodeHeartbeat, streamNames, subjects, type AnyRequest, type Heartbeat } from '#contracts';
 import { connectNats, executeOnce, loadCluster, openGraceStore, type OpenedStore } from '#cluster-store';
 import { decide, seal, type Command } from '#domain';
 import { eventStreamConfig } from '#event-store';
@@ -87,7 +87,7 @@ describe('NATS with deploy/nats/permissions.conf', () => {
       if (!result.ok) throw new Error(result.rejection.message);
     }
     const agentStore = await openAs('gk-agent-default');
-    agent = await startTestAgent({ natsUrl: server.url, names, cluster, node: 'a', store: agentStore, autoJoin: false });
+    agent = await startTestAgent({ natsUrl: server.url, names, cluster, node: 'a', store: agentStore, autoJoin: false, heartbeatMs: 50 });
     closers.push(() => agent.stop());
   });
 
@@ -130,6 +130,40 @@ describe('NATS with deploy/nats/permissions.conf', () => {
     expect(refused?.message).toMatch(/permission/i);
     // Nobody answers the operator's request: no responders, rather than the agent's forged reply.
     await expect(operator.nc.request(subjects.coordinatorRequests(names, cluster), '{"op":"dump"}', { timeout: 2000 })).rejects.toThrow(/no responders|503|timeout/i);
+  });
+
+  it('heartbeats: an agent publishes them, only the coordinator reads them, nobody else forges one, and the stream stores none', async () => {
+    const stream = async () => (await jetstreamManager(operator.nc)).streams.info(names.stream);
+    const before = (await stream()).state.messages;
+    const coordinator = await connectAs('gk-coordinator');
+    const seen: Heartbeat[] = [];
+    coordinator.subscribe(subjects.heartbeats(names, cluster), {
+      callback: (err, msg) => {
+        const h = err ? undefined : decodeHeartbeat(msg.data);
+        if (h?.ok) seen.push(h.value);
+      },
+    });
+    await coordinator.flush();
+    for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen[0]).toMatchObject({ cluster, host: 'a', identities: ['a'] });
+    // A forged heartbeat (a silent host made to look alive) from the coordinator or the registry is dropped by the server.
+    const forged = encodeHeartbeat({ kind: 'gk.heartbeat', v: 1, cluster, host: 'forged', identities: ['b'], seq: 0, sentAt: Date.now() });
+    for (const identity of ['gk-coordinator', 'gk-registry'] as const) {
+      const nc = identity === 'gk-coordinator' ? coordinator : await connectAs(identity);
+      nc.publish(subjects.heartbeats(names, cluster), forged);
+      await nc.flush();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.filter((h) => h.host === 'forged')).toEqual([]);
+    // An agent cannot read the heartbeats (nor learn which hosts are up).
+    const agentNc = await connectAs('gk-agent-default');
+    let refused: Error | undefined;
+    agentNc.subscribe(subjects.heartbeats(names, cluster), { callback: (err) => { if (err) refused = err; } });
+    await agentNc.flush();
+    for (let i = 0; i < 50 && !refused; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(refused?.message).toMatch(/permission/i);
+    expect((await stream()).state.messages).toBe(before);
   });
 
   it('the snapshot bucket: created by the operator, written and read back by an agent and the coordinator', async () => {

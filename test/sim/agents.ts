@@ -37,6 +37,8 @@ export interface AgentSpec {
   requestTimeoutMs?: number;
   /** The server identities it serves (`--identity`, primary first); default: the node alone. */
   identities?: string[];
+  /** Its heartbeat interval (`--heartbeat-ms`); default: the agent's own (a process: 1000 ms; in-process: none). */
+  heartbeatMs?: number;
 }
 
 /** Where `npm run build` puts the node-agent, and whether it is there. */
@@ -93,6 +95,7 @@ export class ProcessAgent implements AgentHandle {
       '--admin-port', '0',
       '--end-grace-file', 'off',
       ...(this.spec.requestTimeoutMs ? ['--request-timeout-ms', String(this.spec.requestTimeoutMs)] : []),
+      ...(this.spec.heartbeatMs ? ['--heartbeat-ms', String(this.spec.heartbeatMs)] : []),
     ];
     this.child = spawnChild(process.execPath, args, { env: { ...process.env, GK_LOG_LEVEL: process.env.GK_LOG_LEVEL ?? 'warn' } });
     const child = this.child;
@@ -202,6 +205,7 @@ export class InProcessAgent implements AgentHandle {
           natsUrl: this.nats.url,
           names: this.spec.names,
           requestTimeoutMs: this.spec.requestTimeoutMs ?? 1000,
+          heartbeatMs: this.spec.heartbeatMs,
           log: silentLog,
         });
         if (this.stopped) {

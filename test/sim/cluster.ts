@@ -36,6 +36,8 @@ export interface SimClusterOptions {
   wrapAgent?: (node: string, api: AgentApi) => AgentApi;
   /** Whether every agent may serve every member identity after a move (failover scenarios); default: its own only. */
   agentsServeAll?: boolean;
+  /** The agents' heartbeat interval (dead-host detection); default: the agent's own. */
+  heartbeatMs?: number;
 }
 
 /**
@@ -85,7 +87,9 @@ export class SimCluster {
 
   private async addAgent(node: string): Promise<void> {
     const identities = this.options.agentsServeAll ? [node, ...this.options.nodes.filter((n) => n !== node)] : undefined;
-    const spec: AgentSpec = { cluster: this.options.cluster, node, identities, natsUrl: this.options.natsUrl, names: this.options.names, requestTimeoutMs: this.options.agentRequestTimeoutMs };
+    const spec: AgentSpec = {
+      cluster: this.options.cluster, node, identities, natsUrl: this.options.natsUrl, names: this.options.names, requestTimeoutMs: this.options.agentRequestTimeoutMs, heartbeatMs: this.options.heartbeatMs,
+    };
     this.agents.set(node, this.options.agents === 'process' ? await ProcessAgent.create(spec) : await InProcessAgent.create(spec));
   }
 
@@ -174,6 +178,17 @@ export class SimCluster {
   async killAgent(node: string): Promise<void> {
     this.obs.fault(`kill -9 agent ${node}`);
     await this.agent(node).kill();
+  }
+
+  /**
+   * Host `host` dies without a word (power loss, kernel panic): every server running there crashes
+   * and its agent is killed, so its heartbeats just stop. Only the coordinator's dead-host
+   * detection can tell (SPEC §2 liveness). Its agent comes back with `startAgent`.
+   */
+  async hostDiesSilently(host: string): Promise<void> {
+    this.obs.fault(`host ${host} dies silently`);
+    for (const [identity, server] of this.servers) if ((server.options.host ?? identity) === host && server.state !== 'down') this.crashServer(identity);
+    await this.agent(host).kill();
   }
 
   async startAgent(node: string): Promise<void> {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { StreamNames } from '#contracts';
 import { openGraceStore, OpenedStore } from '#cluster-store';
 import { ClusterCoordinator } from '../../apps/grace-coordinator/src/cluster-coordinator';
+import { LivenessWatcher } from '../../apps/grace-coordinator/src/liveness/liveness-watcher';
 import { Child, spawnChild } from '../../libs/infra/src/child';
 
 /** Who ends grace periods at their deadline: the grace-coordinator, as a process or in-process. */
@@ -59,10 +60,11 @@ export class CoordinatorProcess implements CoordinatorHandle {
   }
 }
 
-/** The coordinator's per-cluster core (`ClusterCoordinator`: live view + deadline timer) in this process. */
+/** The coordinator's per-cluster core (`ClusterCoordinator`: live view + deadline timer, and its liveness watcher) in this process. */
 export class InProcessCoordinator implements CoordinatorHandle {
   private opened?: OpenedStore;
   private core?: ClusterCoordinator;
+  private watcher?: LivenessWatcher;
 
   constructor(private readonly spec: { natsUrl: string; names: StreamNames; cluster: string }) {}
 
@@ -75,11 +77,13 @@ export class InProcessCoordinator implements CoordinatorHandle {
   async start(): Promise<void> {
     this.opened = await openGraceStore({ natsUrl: this.spec.natsUrl, names: this.spec.names, name: 'sim-coordinator', provision: false });
     this.core = await ClusterCoordinator.open(this.opened.store, this.spec.names, this.spec.cluster, { replica: `sim-${process.pid}` });
+    this.watcher = new LivenessWatcher(this.opened.nc, this.spec.names, this.core).start();
   }
 
   async kill(): Promise<void> {
     const core = this.core;
     const opened = this.opened;
+    this.watcher?.close();
     this.core = undefined;
     this.opened = undefined;
     await core?.close().catch(() => undefined);

@@ -34,21 +34,7 @@ export interface Failover {
  */
 export async function moveIdentity(sim: SimCluster, identity: string, host: string, options: { oldHostAlive?: boolean; holdGraceDone?: boolean } = {}): Promise<Failover> {
   // Everything up to the move happens at once, so that no other fault sees half a failover.
-  const previous = sim.server(identity);
-  if (!options.oldHostAlive) sim.crashServer(identity);
-  else sim.dlm.orphanServer(identity);
-  const server = new SimNfsServer(identity, () => forIdentity(sim.agent(host).api(), identity), sim.dlm, sim.obs, {
-    ...previous.options,
-    host,
-  });
-  server.incarnation = previous.incarnation;
-  server.holdGraceDone = options.holdGraceDone ?? false;
-  sim.servers.set(identity, server);
-  for (const client of sim.clients) {
-    if (client.server !== previous) continue;
-    client.server = server;
-    if (options.oldHostAlive) client.loseContact();
-  }
+  const { server, previous } = replaceServer(sim, identity, host, options);
   sim.obs.fault(`move ${identity} to host ${host}`);
   // Moves of one identity are appended in the order they were made, as one cluster manager would.
   const queue = movesInFlight.get(sim) ?? movesInFlight.set(sim, new Map()).get(sim)!;
@@ -68,11 +54,54 @@ export async function moveIdentity(sim: SimCluster, identity: string, host: stri
   }
   // A later move of the same identity superseded this one (it crashed this server): nothing to start.
   if (sim.servers.get(identity) !== server) return { server, previous };
+  await startServing(sim, server, identity, host);
+  return { server, previous };
+}
+
+/**
+ * The identity's server is replaced by one on `host`, and its clients' address leads there. The
+ * old one is crashed first unless `oldHostAlive` (then its locks are orphaned by the DLM and its
+ * clients lose contact). Its incarnation carries over, as for a restart in place.
+ */
+function replaceServer(sim: SimCluster, identity: string, host: string, options: { oldHostAlive?: boolean; holdGraceDone?: boolean }): Failover {
+  const previous = sim.server(identity);
+  if (!options.oldHostAlive) sim.crashServer(identity);
+  else sim.dlm.orphanServer(identity);
+  const server = new SimNfsServer(identity, () => forIdentity(sim.agent(host).api(), identity), sim.dlm, sim.obs, {
+    ...previous.options,
+    host,
+  });
+  server.incarnation = previous.incarnation;
+  server.holdGraceDone = options.holdGraceDone ?? false;
+  sim.servers.set(identity, server);
+  for (const client of sim.clients) {
+    if (client.server !== previous) continue;
+    client.server = server;
+    if (options.oldHostAlive) client.loseContact();
+  }
+  return { server, previous };
+}
+
+/** Starts the identity's server on its new host (unless something else started it meanwhile) and waits for its start. */
+async function startServing(sim: SimCluster, server: SimNfsServer, identity: string, host: string): Promise<void> {
   // Something else (a random schedule's start fault) may have started it meanwhile: then wait for that start.
   if (server.state === 'down') {
     sim.obs.fault(`start ${identity} on host ${host}`);
     await server.start();
   }
   while (server.state === 'starting') await sleep(10);
-  return { server, previous };
+}
+
+/**
+ * What a cluster manager does once the coordinator moved a silent host's identity (liveness policy
+ * `move`): the log already places it on `host`; the identity's server starts there and its clients
+ * find it.
+ */
+export async function takeOverMovedIdentity(sim: SimCluster, identity: string, host: string): Promise<Failover> {
+  const moved = (await sim.state()).placements.get(identity);
+  if (moved?.host !== host) throw new Error(`identity ${identity} is not placed on host ${host} in the log (${JSON.stringify(moved)})`);
+  const failover = replaceServer(sim, identity, host, {});
+  sim.obs.fault(`take over ${identity} on host ${host} (moved by the coordinator)`);
+  await startServing(sim, failover.server, identity, host);
+  return failover;
 }

@@ -18,6 +18,7 @@ export interface ScenarioOptions {
   coordinator?: SimClusterOptions['coordinator'];
   agentsServeAll?: boolean;
   wrapAgent?: SimClusterOptions['wrapAgent'];
+  heartbeatMs?: number;
 }
 
 /** Grace and lease long enough that nothing ends by a timer unless the scenario wants it. */
@@ -37,6 +38,7 @@ export async function scenario(label: string, options: ScenarioOptions, body: (s
     localGraceMs: options.localGraceMs ?? 600_000,
     agentsServeAll: options.agentsServeAll,
     wrapAgent: options.wrapAgent,
+    heartbeatMs: options.heartbeatMs,
   });
   try {
     await body(sim);

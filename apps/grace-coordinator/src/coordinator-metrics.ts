@@ -50,6 +50,17 @@ export class CoordinatorMetrics implements CoordinatorObserver, RequestObserver 
     });
     gauge('gk_grace_reclaims_accepted', 'Reclaims accepted in the grace period in force', (c) => c.state?.grace?.reclaimsAccepted ?? (c.state ? 0 : undefined));
     gauge('gk_grace_view_sequence', 'Stream sequence of the last decision applied to this replica\'s view', (c) => c.version);
+    // One series per member identity (bounded by the log's membership), 1 while its host is reported silent.
+    new Gauge({
+      name: 'gk_member_silent', help: 'Whether the host serving the identity is reported silent (no heartbeat past liveness.deadAfterMs)', labelNames: ['cluster', 'identity'], registers: [registry],
+      collect: () => {
+        const silent = gaugeOf(registry, 'gk_member_silent');
+        silent.reset();
+        for (const [cluster, c] of this.coordinator?.clusters ?? []) {
+          for (const identity of c.state?.members.keys() ?? []) silent.set({ cluster, identity }, c.state!.silent.has(identity) ? 1 : 0);
+        }
+      },
+    });
     this.decisions = new Counter({ name: 'gk_grace_decisions_total', help: 'Events applied to the live view since start, by cluster and event type', labelNames: ['cluster', 'type'], registers: [registry] });
     this.graceEnded = new Counter({ name: 'gk_grace_ended_total', help: 'Grace periods ended since start, by reason', labelNames: ['cluster', 'reason'], registers: [registry] });
     this.deadlineChecks = new Counter({ name: 'gk_coordinator_deadline_checks_total', help: 'Attempts by this replica to end grace at its deadline, by outcome', labelNames: ['cluster', 'outcome'], registers: [registry] });

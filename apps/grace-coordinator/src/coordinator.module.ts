@@ -45,6 +45,8 @@ class CoordinatorCoreModule {
                       if (e.type === 'GraceStarted' || e.type === 'GraceEnded') {
                         log.log(`${cluster}: ${e.type} (epoch ${state.epoch}, recovery epoch ${state.recoveryEpoch}, by ${e.actor}${e.type === 'GraceEnded' ? `, ${e.reason}` : ''})`);
                       }
+                      if (e.type === 'MemberSilent') log.warn(`${cluster}: identity ${e.node}: host ${e.host} silent for ${e.silentForMs} ms; policy ${e.policy}${e.policyRefused ? ` refused: ${e.policyRefused}` : ''}`);
+                      if (e.type === 'MemberHeard') log.log(`${cluster}: identity ${e.node}: host ${e.host} heard again`);
                     }
                   },
                   deadline: (cluster, outcome, deadline) => {

@@ -4,6 +4,7 @@ import { StreamNames, subjects } from '#contracts';
 import { serveJsonRequests, tokenMatches } from '#service-kit';
 import type { GraceEventStore } from '#cluster-store';
 import { ClusterCoordinator, ClusterCoordinatorOptions, ViewUnavailable } from './cluster-coordinator';
+import { LivenessWatcher } from './liveness/liveness-watcher';
 import { adminActor, CoordinatorReply, CoordinatorRequest, isChange, parseRequest, perform } from './operations';
 
 /** NATS queue group: each request is answered by one replica, whichever gets it. */
@@ -19,6 +20,7 @@ export interface RequestObserver {
  */
 export class GraceCoordinator {
   private readonly rpc: Subscription[] = [];
+  private readonly watchers: LivenessWatcher[] = [];
   private closed = false;
 
   private constructor(
@@ -40,6 +42,8 @@ export class GraceCoordinator {
     rpc?: boolean;
     /** The admin token changes over NATS must carry (REST's bearer token); none: changes refused. */
     adminToken?: string;
+    /** Follow the agents' heartbeats and report silent hosts (default true; acts only where liveness is configured). */
+    liveness?: boolean;
   }): Promise<GraceCoordinator> {
     const opened = new Map<string, ClusterCoordinator>();
     try {
@@ -51,6 +55,12 @@ export class GraceCoordinator {
       throw err;
     }
     const coordinator = new GraceCoordinator(options.nc, options.names, opened, options.observer ?? {}, options.adminToken);
+    if (options.liveness ?? true) {
+      for (const [cluster, c] of opened) {
+        const problem = (message: string) => options.cluster.observer?.problem?.(cluster, `liveness: ${message}`);
+        coordinator.watchers.push(new LivenessWatcher(options.nc, options.names, c, { clocks: options.cluster.clocks, problem }).start());
+      }
+    }
     if (options.rpc ?? true) {
       coordinator.serveRpc();
       // The subscriptions exist at the server only once flushed: until then a request from
@@ -76,6 +86,7 @@ export class GraceCoordinator {
   async close(): Promise<void> {
     this.closed = true;
     for (const s of this.rpc) s.unsubscribe();
+    for (const w of this.watchers) w.close();
     await Promise.all([...this.clusters.values()].map((c) => c.close()));
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseRpcRequest } from '#service-kit';
-import { GraceConfigSchema, NodeIdSchema } from '#contracts';
+import { GraceConfigChangeSchema, GraceConfigSchema, NodeIdSchema } from '#contracts';
 import { AdminCommand, dumpText, GraceSummary, RejectionCode, summarize } from '#domain';
 import type { ClusterCoordinator } from './cluster-coordinator';
 
@@ -39,7 +39,8 @@ export const CoordinatorRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('add'), nodes: z.array(NodeIdSchema).max(1000), config: GraceConfigSchema.partial().optional(), ...meta }).strict(),
   z.object({ op: z.literal('start'), nodes: z.array(NodeIdSchema).max(1000), addMissing: z.boolean().optional(), ...meta }).strict(),
   z.object({ op: z.enum(['join', 'lift', 'remove', 'enforce', 'noenforce', 'member']), nodes: z.array(NodeIdSchema).max(1000), ...meta }).strict(),
-  z.object({ op: z.literal('configure'), config: GraceConfigSchema.partial(), ...meta }).strict(),
+  /** `config.liveness` merges into the one in force; `null` turns dead-host detection off. */
+  z.object({ op: z.literal('configure'), config: GraceConfigChangeSchema, ...meta }).strict(),
   z.object({ op: z.literal('end'), ...meta }).strict(),
   /** Failover / failback: the identity is served by `host` from now on. */
   z.object({ op: z.literal('move'), identity: NodeIdSchema, host: NodeIdSchema, ...meta }).strict(),

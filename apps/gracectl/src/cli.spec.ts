@@ -72,6 +72,10 @@ describe('gracectl without NATS', () => {
     ['node ids given to dump', ['dump', 'a'], /dump takes no node ids/],
     ['configure with nothing to change', ['configure'], /configure needs at least one/],
     ['a bad policy', ['configure', '--deadline-policy', 'never'], /--deadline-policy must be one of abandon, wait/],
+    ['a bad liveness policy', ['configure', '--liveness-policy', 'reboot'], /--liveness-policy must be one of wait, start-grace, move/],
+    ['detection off with a policy', ['configure', '--dead-after', 'off', '--liveness-policy', 'move'], /--dead-after off turns detection off/],
+    ['a bad standby', ['configure', '--standby', 'a b'], /--standby wants a node id/],
+    ['liveness options on add', ['add', 'a', '--dead-after', '3'], /--dead-after does not apply to add/],
   ])('exits 2 on %s', async (_, argv, message) => {
     const r = await run(...argv);
     expect(r).toMatchObject({ code: 2, out: '', opened: false });
@@ -137,5 +141,21 @@ describe('gracectl status text', () => {
     const text = statusText({ ...base, recoveryEpoch: 0, inGrace: false, needing: [], graceStartedAt: undefined, deadline: undefined, lastGraceEnd: undefined }, 0);
     expect(text).toMatch(/recovery 0 \(no grace in force\)/);
     expect(text).not.toMatch(/deadline:/);
+  });
+
+  it('shows silent identities with how long, and the liveness configuration', () => {
+    const summary = {
+      ...base,
+      config: { ...base.config, liveness: { deadAfterMs: 5000, policy: 'move' as const, standby: 'a' } },
+      silent: [{ node: 'b', host: 'b', since: '2026-01-01T00:00:10.000Z', reportedAt: '2026-01-01T00:00:15.000Z', silentForMs: 5000 }],
+    };
+    const text = statusText(summary, Date.parse('2026-01-01T00:00:30.000Z'));
+    expect(text).toContain([
+      'silent:         1 identity whose host sends no heartbeat',
+      '  b\thost b, silent for 20.0 s (since 2026-01-01T00:00:10.000Z)',
+      'config:         grace time 90 s, lease time 45 s, deadline policy abandon, exit policy all-clear',
+      'liveness:       dead after 5 s without a heartbeat, policy move, standby a',
+    ].join('\n'));
+    expect(statusText(base, 0)).not.toMatch(/silent|liveness/);
   });
 });

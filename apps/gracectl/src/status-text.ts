@@ -26,8 +26,16 @@ export function statusText(s: GraceSummary, now: number): string {
     lines.push(`placements:     ${away.length} identit${away.length === 1 ? 'y' : 'ies'} not on its own-name host`);
     for (const p of away) lines.push(`  ${p.node}\ton host ${p.host} (placement generation ${p.generation})`);
   }
+  const silent = s.silent ?? [];
+  if (silent.length > 0) {
+    lines.push(`silent:         ${silent.length} identit${silent.length === 1 ? 'y whose host sends' : 'ies whose hosts send'} no heartbeat`);
+    for (const x of silent) lines.push(`  ${x.node}\thost ${x.host}, silent for ${relative(Date.parse(x.since) - now).replace(/ ago$/, '')} (since ${x.since})`);
+  }
   const c = s.config;
   lines.push(`config:         grace time ${seconds(c.graceTimeMs)}, lease time ${seconds(c.leaseTimeMs)}, deadline policy ${c.deadlinePolicy}, exit policy ${c.exitPolicy}`);
+  if (c.liveness) {
+    lines.push(`liveness:       dead after ${seconds(c.liveness.deadAfterMs)} without a heartbeat, policy ${c.liveness.policy}${c.liveness.standby ? `, standby ${c.liveness.standby}` : ''}`);
+  }
   if (s.lastGraceEnd) {
     const e = s.lastGraceEnd;
     const abandoned = e.abandonedNodes.length > 0 ? `, abandoned ${e.abandonedNodes.join(', ')}` : '';

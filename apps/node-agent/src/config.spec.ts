@@ -25,7 +25,14 @@ describe('gk-node-agent arguments', () => {
       // The agent's own group; root and the agent's user; peers checked.
       socketAccess: { gid: process.getegid!(), allowUids: [...new Set([0, process.geteuid!()])], allowGids: [process.getegid!()], peerCheck: true },
       autoJoin: false,
+      heartbeatMs: 1000,
     });
+  });
+
+  it('heartbeats every --heartbeat-ms (GK_HEARTBEAT_MS), or not at all with off', () => {
+    expect(config(['--node', 'a', '--heartbeat-ms', '250']).heartbeatMs).toBe(250);
+    expect(config(['--node', 'a'], { GK_HEARTBEAT_MS: 'off' }).heartbeatMs).toBeUndefined();
+    expect(() => config(['--node', 'a', '--heartbeat-ms', '0'])).toThrow(/GK_HEARTBEAT_MS/);
   });
 
   it('reads the socket group, the allow lists (names or ids) and the peer check', () => {

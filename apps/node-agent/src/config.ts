@@ -26,6 +26,7 @@ export const FLAGS: Record<string, { variable: string; help: string }> = {
   '--admin-token': { variable: 'GK_ADMIN_TOKEN', help: 'the admin token itself (development: visible to other processes; prefer the file)' },
   '--read-token-file': { variable: 'GK_READ_TOKEN_FILE', help: 'file holding the bearer token /status needs (default: reads open on the admin port)' },
   '--auto-join': { variable: 'GK_AUTO_JOIN', help: 'this node may make itself a member (and create a missing cluster): 1 or 0 (default: 0, membership is the operator\'s)' },
+  '--heartbeat-ms': { variable: 'GK_HEARTBEAT_MS', help: 'publish a heartbeat this often, for the coordinator\'s dead-host detection; "off" for none (default: 1000)' },
   '--request-timeout-ms': { variable: 'GK_REQUEST_TIMEOUT_MS', help: 'answer "retry later" when the event store is slower than this (default: 5000)' },
 };
 
@@ -55,6 +56,7 @@ const AgentEnvSchema = z.object({
   GK_READ_TOKEN: env.optionalToken,
   GK_REQUEST_TIMEOUT_MS: env.positiveMs(5000),
   GK_AUTO_JOIN: z.enum(['0', '1']).default('0'),
+  GK_HEARTBEAT_MS: offOr(z.coerce.number().int().min(10).max(60_000)).default(1000),
   /** Tests and simulators only: how to read the cld pipe when it is not on rpc_pipefs. */
   GK_CLD_PIPE_MODE: z.enum(['auto', 'messages', 'stream']).default('auto'),
 });
@@ -78,6 +80,8 @@ export interface AgentConfig {
   readToken?: string;
   requestTimeoutMs: number;
   autoJoin: boolean;
+  /** Heartbeat interval; undefined: no heartbeats (the coordinator then reports every identity here silent, if liveness is on). */
+  heartbeatMs?: number;
 }
 
 export type ParsedArgs = { help: true } | { help: false; config: AgentConfig };
@@ -127,6 +131,7 @@ export function parseAgentArgs(argv: readonly string[], environment: Record<stri
       readToken: c.GK_READ_TOKEN,
       requestTimeoutMs: c.GK_REQUEST_TIMEOUT_MS,
       autoJoin: c.GK_AUTO_JOIN === '1',
+      heartbeatMs: off(c.GK_HEARTBEAT_MS),
     },
   };
 }

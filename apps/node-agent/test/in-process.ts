@@ -33,6 +33,8 @@ export async function startTestAgent(o: {
   log?: AgentLog;
   /** Default true: most tests let the first agent create its cluster. */
   autoJoin?: boolean;
+  /** Heartbeat interval; default: none. */
+  heartbeatMs?: number;
 }): Promise<TestAgent> {
   const dir = mkdtempSync(join(tmpdir(), `gk-agent-${o.node}-`));
   const endGraceFile = join(dir, 'v4_end_grace');
@@ -49,6 +51,7 @@ export async function startTestAgent(o: {
     log,
     store: o.store,
     autoJoin: o.autoJoin ?? true,
+    heartbeatMs: o.heartbeatMs,
   });
   const jsonPath = join(dir, 'agent.sock');
   const cldPath = join(dir, 'cld.sock');

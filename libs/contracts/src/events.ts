@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GraceConfigSchema } from './config';
+import { GraceConfigSchema, LivenessPolicySchema } from './config';
 import { ClientIdSchema, ClusterIdSchema, NodeIdSchema, PrincipalHashSchema } from './ids';
 
 export const EVENT_SCHEMA_VERSION = 1;
@@ -76,6 +76,23 @@ export const EventSchemas = {
     toHost: NodeIdSchema,
     generation: z.number().int().positive(),
   }),
+  /**
+   * No heartbeat from `host`, which serves the identity `node`, for `silentForMs` (more than the
+   * configured `deadAfterMs`), as the recording coordinator measured it on its monotonic clock.
+   * `policy` is the liveness policy applied: the events it produced follow in the same decision
+   * (`start-grace`: GraceStarted/NodeJoinedGrace; `move`: IdentityMoved and the start);
+   * `policyRefused` says why it produced nothing (e.g. the standby is not a member).
+   */
+  MemberSilent: ev('MemberSilent', {
+    node: NodeIdSchema,
+    host: NodeIdSchema,
+    silentForMs: z.number().int().nonnegative(),
+    deadAfterMs: z.number().int().positive(),
+    policy: LivenessPolicySchema,
+    policyRefused: z.string().max(500).optional(),
+  }),
+  /** A heartbeat from `host` for the silent identity `node` arrived again. */
+  MemberHeard: ev('MemberHeard', { node: NodeIdSchema, host: NodeIdSchema }),
   ClientRecordsInvalidated: ev('ClientRecordsInvalidated', {
     recoveryEpoch: z.number().int().positive(),
     reason: GraceEndReasonSchema,

@@ -2,6 +2,7 @@ export * from './agent-protocol';
 export * from './config';
 export * from './decision';
 export * from './events';
+export * from './heartbeat';
 export * from './ids';
 export * from './nats-url';
 export * from './result';

@@ -48,6 +48,12 @@ export const subjects = {
    * stored and answered with a publish ack instead of reaching the service.
    */
   coordinatorRequests: (n: StreamNames, cluster: string) => `${n.prefix}_rpc.coordinator.${token(cluster, 'cluster')}`,
+  /**
+   * Core-NATS subject of the agents' heartbeats of one cluster (libs/contracts heartbeat.ts):
+   * outside `<prefix>.>` so that the event stream never stores them (one per agent per second
+   * would be most of the log). Agents publish, coordinators subscribe.
+   */
+  heartbeats: (n: StreamNames, cluster: string) => `${n.prefix}_hb.${token(cluster, 'cluster')}`,
   /** NATS request/reply subject of the client-registry's queries (outside the stream, as above). */
   registryRequests: (n: StreamNames, cluster: string) => `${n.prefix}_rpc.registry.${token(cluster, 'cluster')}`,
   /**

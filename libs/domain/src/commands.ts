@@ -1,10 +1,10 @@
-import { ClientId, ClientRef, EventBody, GraceConfig, NodeId, ReclaimCompleteStatus, ReclaimStatus } from '#contracts';
+import { ClientId, ClientRef, EventBody, GraceConfig, GraceConfigChange, NodeId, ReclaimCompleteStatus, ReclaimStatus } from '#contracts';
 import type { Via } from './placement-rule';
 
 /** The gracectl / coordinator operations of SPEC §2. */
 export type AdminCommand =
   | { type: 'add'; nodes: NodeId[]; config?: Partial<GraceConfig> }
-  | { type: 'configure'; config: Partial<GraceConfig> }
+  | { type: 'configure'; config: GraceConfigChange }
   /** With `via`, an agent's grace_start: fenced unless that host serves the identity (one node) at that generation. */
   | { type: 'start'; nodes: NodeId[]; addMissing?: boolean; via?: Via }
   /** The identity is served by `host` from now on: failover, failback (SPEC §2, identities). */
@@ -17,7 +17,17 @@ export type AdminCommand =
   | { type: 'remove'; nodes: NodeId[] }
   | { type: 'member'; nodes: NodeId[] }
   | { type: 'end'; reason: 'admin' }
-  | { type: 'expire'; now: number };
+  | { type: 'expire'; now: number }
+  | LivenessCommand;
+
+/**
+ * A liveness watcher's report (the coordinator): `host`, which serves `identity`, has sent no
+ * heartbeat for `silentForMs` on the watcher's clocks (see liveness-rule `silentFor`), or it was
+ * heard again.
+ */
+export type LivenessCommand =
+  | { type: 'silent'; identity: NodeId; host: NodeId; silentForMs: number }
+  | { type: 'heard'; identity: NodeId; host: NodeId };
 
 /**
  * What a node-agent decides on behalf of its NFS server, for the identity `node`, acting from

@@ -1,6 +1,7 @@
-import { DEFAULT_GRACE_CONFIG, EventBody, GraceConfig, GraceConfigSchema, GraceEndReason, NodeId } from '#contracts';
+import { DEFAULT_GRACE_CONFIG, EventBody, GraceConfig, GraceConfigChange, GraceConfigSchema, GraceEndReason, NodeId, zodProblemText } from '#contracts';
 import { AdminCommand, Outcome, Decision, Rejection } from './commands';
 import { graceDeadline } from './deadline';
+import { decideLiveness } from './decide-liveness';
 import { fenceMessage, fenceReason, knownHosts, Via } from './placement-rule';
 import { allEnforcing, ClusterState, inGrace, membersNeeding, placementOf } from './state';
 
@@ -38,6 +39,9 @@ export function decideAdmin(c: AdminCommand, s: ClusterState): Outcome {
       return done([graceEnded(s, 'admin', membersNeeding(s))]);
     case 'expire':
       return expire(c.now, s);
+    case 'silent':
+    case 'heard':
+      return decideLiveness(c, s);
   }
 }
 
@@ -53,15 +57,25 @@ function add(nodes: NodeId[], config: Partial<GraceConfig> | undefined, s: Clust
   return done(events);
 }
 
-function configure(config: Partial<GraceConfig>, s: ClusterState): Outcome {
-  const parsed = GraceConfigSchema.safeParse({ ...s.config, ...config });
-  if (!parsed.success) return reject('INVALID', `invalid configuration: ${parsed.error.message}`);
+/** configure: the change over the configuration in force; `liveness` merges field by field, `null` turns it off. */
+function configure(change: GraceConfigChange, s: ClusterState): Outcome {
+  const { liveness, ...rest } = change;
+  const merged: Record<string, unknown> = { ...s.config, ...rest };
+  if (liveness === null) delete merged.liveness;
+  else if (liveness !== undefined) merged.liveness = { policy: 'wait', ...s.config.liveness, ...liveness };
+  const parsed = GraceConfigSchema.safeParse(merged);
+  // One line an operator can act on, e.g. "liveness.deadAfterMs: Invalid input: expected number, received undefined".
+  if (!parsed.success) return reject('INVALID', `invalid configuration: ${zodProblemText(parsed.error, 'config')}`);
+  const standby = parsed.data.liveness?.policy === 'move' ? parsed.data.liveness.standby : undefined;
+  if (standby !== undefined && !s.members.has(standby)) {
+    return reject('NOT_MEMBER', `standby host ${standby} is not a cluster member (add it first: gracectl add ${standby})`);
+  }
   const same = JSON.stringify(parsed.data) === JSON.stringify(s.config);
   return done(same ? [] : [{ type: 'ClusterConfigured', config: parsed.data }]);
 }
 
 /** start N…: a new grace period, or the nodes join the one in force (SPEC §2). */
-function start(nodes: NodeId[], s: ClusterState, addMissing: boolean): Outcome {
+export function start(nodes: NodeId[], s: ClusterState, addMissing: boolean): Outcome {
   if (nodes.length === 0) return reject('NO_NODES', 'Need at least one nodeid.');
   const listed = unique(nodes);
   const missing = listed.filter((n) => !s.members.has(n));
@@ -81,7 +95,7 @@ function start(nodes: NodeId[], s: ClusterState, addMissing: boolean): Outcome {
  * placement generation grows, which fences every agent that acted for I before. Moving to the
  * host that serves it already changes nothing (a cluster manager may repeat a move).
  */
-function move(identity: NodeId, host: NodeId, s: ClusterState): Outcome {
+export function move(identity: NodeId, host: NodeId, s: ClusterState): Outcome {
   if (!s.members.has(identity)) return notMember([identity]);
   const hosts = knownHosts(s);
   if (!hosts.has(host)) {

@@ -27,6 +27,7 @@ export function evolve(s: ClusterState, e: GkEvent, effects?: EvolveEffect[]): C
       break;
     case 'MemberRemoved':
       s.members.delete(e.node);
+      s.silent.delete(e.node);
       break;
     case 'NodeEnforcing':
       setFlag(s, e.node, 'enforcing', true);
@@ -99,6 +100,14 @@ export function evolve(s: ClusterState, e: GkEvent, effects?: EvolveEffect[]): C
       break;
     case 'IdentityMoved':
       s.placements.set(e.node, { host: e.toHost, generation: e.generation });
+      // A new host serves it: its liveness is that host's, watched afresh.
+      s.silent.delete(e.node);
+      break;
+    case 'MemberSilent':
+      s.silent.set(e.node, { host: e.host, reportedAt: at, silentForMs: e.silentForMs });
+      break;
+    case 'MemberHeard':
+      if (s.silent.get(e.node)?.host === e.host) s.silent.delete(e.node);
       break;
     case 'ReclaimRejected':
     case 'ClientRecordsInvalidated':

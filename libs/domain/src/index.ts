@@ -3,6 +3,7 @@ export * from './deadline';
 export * from './decide';
 export * from './effects';
 export * from './evolve';
+export * from './liveness-rule';
 export * from './placement-rule';
 export * from './queries';
 export * from './reclaim-rule';

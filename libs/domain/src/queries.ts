@@ -82,6 +82,11 @@ export interface GraceSummary {
   lastGraceEnd?: { recoveryEpoch: number; reason: string; at: string; abandonedNodes: NodeId[] };
   /** Identities of members that were ever moved, where they are served now; absent when none was. */
   placements?: { node: NodeId; host: NodeId; generation: number }[];
+  /**
+   * Identities whose serving host is silent (no heartbeat past liveness.deadAfterMs): since when
+   * (the report's time less the silence it measured) and when it was reported; absent when none.
+   */
+  silent?: { node: NodeId; host: NodeId; since: string; reportedAt: string; silentForMs: number }[];
 }
 
 export function summarize(s: ClusterState): GraceSummary {
@@ -100,10 +105,20 @@ export function summarize(s: ClusterState): GraceSummary {
     nonReclaimGranted: s.nonReclaimGranted,
     lastGraceEnd: s.lastGraceEnd && { ...s.lastGraceEnd, at: new Date(s.lastGraceEnd.at).toISOString() },
     ...placementSummary(s),
+    ...silenceSummary(s),
   };
 }
 
 function placementSummary(s: ClusterState): Pick<GraceSummary, 'placements'> {
   const moved = [...s.placements].filter(([node]) => s.members.has(node)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return moved.length ? { placements: moved.map(([node, p]) => ({ node, host: p.host, generation: p.generation })) } : {};
+}
+
+function silenceSummary(s: ClusterState): Pick<GraceSummary, 'silent'> {
+  const silent = [...s.silent].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return silent.length ? {
+    silent: silent.map(([node, x]) => ({
+      node, host: x.host, since: new Date(x.reportedAt - x.silentForMs).toISOString(), reportedAt: new Date(x.reportedAt).toISOString(), silentForMs: x.silentForMs,
+    })),
+  } : {};
 }

@@ -38,6 +38,19 @@ export interface Placement {
   generation: number;
 }
 
+/**
+ * An identity reported silent (SPEC §2 liveness): the host that serves it sent no heartbeat for
+ * longer than the configured `deadAfter`. Kept until that host is heard again, the identity moves,
+ * or it leaves.
+ */
+export interface Silence {
+  host: NodeId;
+  /** Event time of the report (`MemberSilent`). */
+  reportedAt: number;
+  /** How long the host had been silent when it was reported. */
+  silentForMs: number;
+}
+
 export interface GracePeriod {
   startedAt: number;
   lastJoinAt: number;
@@ -75,6 +88,8 @@ export interface ClusterState {
    * leaves, so that its generation only grows and an agent fenced once stays fenced.
    */
   placements: Map<NodeId, Placement>;
+  /** Identities whose serving host is silent (see `Silence`). */
+  silent: Map<NodeId, Silence>;
   /** Keep records only for these nodes (a node-agent needs only its own); undefined keeps all. */
   trackedNodes?: ReadonlySet<NodeId>;
   /** Events applied, for status output and checks. */
@@ -91,6 +106,7 @@ export function initialClusterState(options: { trackedNodes?: Iterable<NodeId> }
     nonReclaimGranted: false,
     records: new Map(),
     placements: new Map(),
+    silent: new Map(),
     trackedNodes: options.trackedNodes ? new Set(options.trackedNodes) : undefined,
     eventsApplied: 0,
   };

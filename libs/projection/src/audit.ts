@@ -183,6 +183,10 @@ export function describe(e: GkEvent, detail: unknown, client?: string): string {
     case 'FirstNonReclaimGrant': return `node ${e.node} granted non-reclaim state: no reclaim is accepted anywhere in epoch ${e.epoch} from now on`;
     case 'IdentityMoved':
       return `identity ${e.node} moved from host ${e.fromHost} to host ${e.toHost} (placement generation ${e.generation}): its clients reclaim through ${e.toHost} only`;
+    case 'MemberSilent':
+      return `identity ${e.node}: host ${e.host} silent for ${e.silentForMs} ms (deadAfter ${e.deadAfterMs} ms); policy ${e.policy}${e.policyRefused ? ` did nothing: ${e.policyRefused}` : ''}`;
+    case 'MemberHeard':
+      return `identity ${e.node}: host ${e.host} heard again`;
     case 'ClientRecordsInvalidated':
       return `record(s) of epoch ${e.recoveryEpoch} on ${e.node} invalidated (grace ended: ${e.reason}): ${whoOf(e.clients)}${e.parts > 1 ? ` [part ${e.part + 1}/${e.parts}]` : ''}`;
   }

@@ -152,7 +152,7 @@ CREATE TABLE ${s}.outbox (
  */
 export const CONTEXT_EVENT_TYPES = [
   'ClusterConfigured', 'MemberAdded', 'MemberRemoved', 'NodeEnforcing', 'NodeEnforcementLifted', 'GraceStarted', 'NodeJoinedGrace',
-  'NeedLifted', 'GraceEnded', 'FirstNonReclaimGrant', 'IdentityMoved',
+  'NeedLifted', 'GraceEnded', 'FirstNonReclaimGrant', 'IdentityMoved', 'MemberSilent', 'MemberHeard',
 ] as const;
 export const CONTEXT_TYPES_SQL = `type IN (${CONTEXT_EVENT_TYPES.map((t) => `'${t}'`).join(', ')})`;
 

@@ -21,6 +21,13 @@ export class InMemoryCluster {
     return executeOnce(this.store, this.names, this.cluster, command, { actor, now: this.clock }, { decide });
   }
 
+  /** `execute`, and a rejection is a thrown error naming the command (for set-up steps that must succeed). */
+  async executeOk(command: Command, actor = 'test'): Promise<Extract<CommandResult, { ok: true }>> {
+    const r = await this.execute(command, actor);
+    if (!r.ok) throw new Error(`${command.type} rejected: ${r.rejection.code} ${r.rejection.message}`);
+    return r;
+  }
+
   load(trackedNodes?: string[]) {
     return loadCluster(this.store, this.names, this.cluster, { trackedNodes });
   }

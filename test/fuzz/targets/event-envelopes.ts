@@ -21,6 +21,9 @@ const EVENTS: Record<string, unknown>[] = [
   { type: 'ReclaimRejected', node: 'a', rejections: [{ client, status: 'NFS4ERR_NO_GRACE', op: 'reclaim' }] },
   { type: 'ReclaimCompleted', node: 'a', clients: [client] }, { type: 'FirstNonReclaimGrant', node: 'a' },
   { type: 'ClientRecordsInvalidated', recoveryEpoch: 1, reason: 'deadline', node: 'b', clients: [client], part: 0, parts: 1 },
+  { type: 'ClusterConfigured', config: { leaseTimeMs: 90_000, graceTimeMs: 90_000, deadlinePolicy: 'wait', exitPolicy: 'all-clear', liveness: { deadAfterMs: 5000, policy: 'move', standby: 'a' } } },
+  { type: 'MemberSilent', node: 'b', host: 'b', silentForMs: 5001, deadAfterMs: 5000, policy: 'move', policyRefused: 'standby host a is silent too' },
+  { type: 'MemberHeard', node: 'b', host: 'b' },
 ];
 /** Valid decisions of one to three events (the corpus is checked valid by the fuzz suite). */
 export const DECISION_CORPUS: DecisionMessage[] = EVENTS.map((e, i) => ({

@@ -1,6 +1,7 @@
 import type { GkEvent, StreamNames } from '#contracts';
 import { type ClusterState, inGrace } from '#domain';
 import { openGraceStore, ViewSupervisor, type OpenedStore } from '#cluster-store';
+import { HeartbeatPublisher } from '../heartbeat';
 import { AgentService } from './agent-service';
 import { EndGraceWriter } from './end-grace';
 import { AgentLog, errorText } from './log';
@@ -21,6 +22,8 @@ export interface AgentCoreOptions {
   autoJoin?: boolean;
   /** An already opened store (tests, several agents in one process); else one is opened. */
   store?: OpenedStore;
+  /** Heartbeat interval for dead-host detection (apps/node-agent/src/heartbeat.ts); undefined or 0: none. */
+  heartbeatMs?: number;
 }
 
 /**
@@ -35,6 +38,7 @@ export class AgentCore {
     readonly opened: OpenedStore,
     readonly endGrace: EndGraceWriter,
     private readonly ownsStore: boolean,
+    private readonly heartbeat?: HeartbeatPublisher,
   ) {}
 
   static async start(o: AgentCoreOptions): Promise<AgentCore> {
@@ -74,7 +78,11 @@ export class AgentCore {
       const { view } = views;
       const from = view.loadedFromSnapshot ? `from snapshot at ${view.loadedFromSnapshot}` : 'full replay';
       o.log.info(`cluster ${o.cluster} node ${o.node}: view at sequence ${view.version} (${from}), epoch ${view.state.epoch}, recovery epoch ${view.state.recoveryEpoch}`);
-      return new AgentCore(service, views, opened, endGrace, !o.store);
+      const identities = service.identities;
+      const heartbeat = o.heartbeatMs
+        ? new HeartbeatPublisher({ nc: opened.nc, names: o.names, cluster: o.cluster, host: o.node, identities: () => identities, intervalMs: o.heartbeatMs, log: o.log })
+        : undefined;
+      return new AgentCore(service, views, opened, endGrace, !o.store, heartbeat);
     } catch (err) {
       if (!o.store) await opened.close();
       throw err;
@@ -91,6 +99,7 @@ export class AgentCore {
   }
 
   async stop(): Promise<void> {
+    this.heartbeat?.stop();
     await this.views.close();
     if (this.ownsStore) await this.opened.close();
   }
