@@ -1,5 +1,3 @@
-import { ConsoleLogger } from '@nestjs/common';
-
 /**
  * Characters that would let a value from outside (a forged client id, actor or cluster key, a
  * request line) forge or hide log lines: C0 controls (newline, carriage return, escape sequences
@@ -22,15 +20,7 @@ export function escapeControlChars(text: string): string {
   });
 }
 
-/**
- * Nest's console logger with every message escaped (the services' logs carry ids read from the
- * stream and from requests). Stack traces are printed as Nest prints them: they come from our code.
- */
-export class EscapingConsoleLogger extends ConsoleLogger {
-  // Escaped before Nest colours it (its colours are escape sequences of its own). Objects are
-  // printed by util.inspect, which already quotes and escapes the strings inside them.
-  protected override resolveMessage(message: unknown): unknown {
-    const resolved = super.resolveMessage(message);
-    return typeof resolved === 'string' ? escapeControlChars(resolved) : resolved;
-  }
+/** A stack trace for a log: its line breaks kept (it comes from our code), every other unsafe character escaped. */
+export function escapeStack(stack: string): string {
+  return stack.split('\n').map(escapeControlChars).join('\n');
 }
