@@ -15,6 +15,7 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { errorMessage, randomToken, redactUrl } from '#infra';
+import { followLogs, eventLine } from './log-follow';
 import { describeExit, ExitStatus } from './processes';
 import { ensureDatabase, ensureInfra, Infra, REPO_ROOT, RunningService, System } from './system';
 
@@ -46,14 +47,16 @@ async function main(): Promise<void> {
   let infra: Infra | undefined;
   let system: System | undefined;
   let shuttingDown: Promise<void> | undefined;
+  let events: { stop(): void } | undefined;
   const restarts = new Map<string, number[]>();
 
   const shutdown = (code: number, why: string): Promise<void> =>
     (shuttingDown ??= (async () => {
       say(`\n${why}: stopping…`);
+      events?.stop();
       if (system) {
-        await system.stop();
-        say('  · services stopped');
+        const ended = await system.stop(`npm start is stopping (${why})`);
+        say(`  · services stopped: ${ended.map((e) => `${e.name} ${describeExit(e.status)}`).join(', ')}`);
       }
       if (infra) {
         await infra.stop();
@@ -84,8 +87,8 @@ async function main(): Promise<void> {
       if (shuttingDown || system?.isStopping) return;
       const now = Date.now();
       const recent = (restarts.get(service.name) ?? []).filter((t) => now - t < 60_000);
-      say(`\n✗ ${service.name} ${describeExit(status)}. Last lines of ${rel(service.logFile)}:`);
-      say(indent(service.process.tail(), '    │ '));
+      say(`\n✗ ${service.name} ${describeExit(status)}. Its last records (${rel(service.logFile)}):`);
+      say(lastRecords(service));
       if (recent.length >= RESTARTS_PER_MINUTE) {
         void shutdown(1, `${service.name} died ${recent.length + 1} times within a minute`);
         return;
@@ -95,7 +98,7 @@ async function main(): Promise<void> {
       say(`  restarting ${service.name} (${recent.length}/${RESTARTS_PER_MINUTE} this minute)…`);
       setTimeout(() => {
         if (shuttingDown || !system) return;
-        system.restart(service).then(
+        system.restart(service, 'stop', `restart after it ${describeExit(status)}`).then(
           () => say(`✓ ${service.name} is back (pid ${service.process.pid})`),
           (err: unknown) => void shutdown(1, `${service.name} did not come back: ${errorMessage(err)}`),
         );
@@ -158,8 +161,11 @@ async function main(): Promise<void> {
     say(`    curl ${system.services[0]!.adminUrl}/health`);
     say(`    GK_AGENT_SOCKET=${rel(system.agents[0]!.jsonSocket!)} npx gk-cltrack create 0a0b0c    # nfsdcltrack drop-in against node ${system.agents[0]!.node}`);
     say();
-    say(`  Logs: ${rel(join(RUN_DIR, 'logs'))}/   End-grace files (no nfsd here): ${rel(RUN_DIR)}/<node>/v4_end_grace`);
+    say(`  Logs: every service's records (JSON lines) in ${rel(join(RUN_DIR, 'logs'))}/<service>.log   End-grace files (no nfsd here): ${rel(RUN_DIR)}/<node>/v4_end_grace`);
     say('  Ctrl-C stops everything.');
+    say();
+    say('Events (info and above, as they happen):');
+    events = followLogs(system.services.map((s) => ({ name: s.name, file: s.logFile })), say);
   } catch (err) {
     say(`\n✗ ${errorMessage(err)}`);
     await shutdown(1, 'Start-up failed');
@@ -170,8 +176,11 @@ function rel(path: string): string {
   return relative(process.cwd(), path) || '.';
 }
 
-function indent(text: string, prefix: string): string {
-  return (text || '(no output)').split('\n').map((l) => prefix + l).join('\n');
+/** The service's last log records, short, for the message saying it died (its stop reason is among them). */
+function lastRecords(service: RunningService): string {
+  const width = service.name.length;
+  const lines = service.process.tail(40).split('\n').map((l) => eventLine(service.name, l, width, 'debug')).filter((l): l is string => !!l).slice(-12);
+  return lines.length ? lines.map((l) => `    │${l}`).join('\n') : '    │ (no output)';
 }
 
 if (require.main === module) void main();

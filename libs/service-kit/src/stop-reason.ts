@@ -6,6 +6,9 @@
  */
 const KEY = Symbol.for('gracekeeper.stop-reason');
 
+/** What a launcher writes on a service's stdin to stop it: `stop <reason>\n` (scripts/parent-watch.ts). */
+export const STOP_REQUEST = 'stop ';
+
 type Holder = { [KEY]?: Partial<Record<NodeJS.Signals, string>> };
 
 export function noteStopReason(signal: NodeJS.Signals, reason: string): void {
