@@ -7,6 +7,7 @@
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { escapeControlChars } from '#service-kit';
+import { tailOf } from './processes';
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
@@ -84,4 +85,10 @@ function readRange(file: string, from: number, to: number): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/** A service's last log records, short, indented, for a message saying it died (its stop reason is among them). */
+export function lastRecordsText(name: string, logFile: string, count = 12): string {
+  const lines = tailOf(logFile, 40).split('\n').map((l) => eventLine(name, l, name.length, 'debug')).filter((l): l is string => !!l).slice(-count);
+  return lines.length ? lines.map((l) => `    │${l}`).join('\n') : '    │ (no output)';
 }

@@ -5,11 +5,13 @@
  *   SIGTERM it sends itself (a signal alone does not say who sent it);
  * - closes it when the launcher is gone (even by SIGKILL): the service is sent SIGTERM, with that
  *   reason, and shuts down as it would on Ctrl-C instead of living on as an orphan holding ports
- *   and sockets.
+ *   and sockets;
+ * - and until the service's own stop handler is there, a stop signal is not silent (stop-reason.ts).
  */
-import { noteStopReason, STOP_REQUEST } from '../libs/service-kit/src/stop-reason';
+import { installEarlyStopHandler, noteStopReason, STOP_REQUEST } from '../libs/service-kit/src/stop-reason';
 
 if (process.env.GK_PARENT_WATCH === '1' && process.stdin && !process.stdin.isTTY) {
+  installEarlyStopHandler();
   const stdin = process.stdin;
   const launcher = process.ppid;
   let buffered = '';

@@ -15,11 +15,12 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { errorMessage, randomToken, redactUrl } from '#infra';
-import { followLogs, eventLine } from './log-follow';
+import { followLogs, lastRecordsText } from './log-follow';
 import { describeExit, ExitStatus } from './processes';
 import { ensureDatabase, ensureInfra, Infra, REPO_ROOT, RunningService, System } from './system';
 
-export const RUN_DIR = join(REPO_ROOT, '.tmp', 'run');
+/** Where sockets, end-grace files, logs and the state file go (GK_RUN_DIR: tests run their own). */
+export const RUN_DIR = process.env.GK_RUN_DIR || join(REPO_ROOT, '.tmp', 'run');
 export const STATE_FILE = join(RUN_DIR, 'state.json');
 export const START_NODES = ['a', 'b', 'c'];
 
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
       const now = Date.now();
       const recent = (restarts.get(service.name) ?? []).filter((t) => now - t < 60_000);
       say(`\n✗ ${service.name} ${describeExit(status)}. Its last records (${rel(service.logFile)}):`);
-      say(lastRecords(service));
+      say(lastRecordsText(service.name, service.logFile));
       if (recent.length >= RESTARTS_PER_MINUTE) {
         void shutdown(1, `${service.name} died ${recent.length + 1} times within a minute`);
         return;
@@ -167,6 +168,7 @@ async function main(): Promise<void> {
     say('Events (info and above, as they happen):');
     events = followLogs(system.services.map((s) => ({ name: s.name, file: s.logFile })), say);
   } catch (err) {
+    if (shuttingDown) return; // stopped while starting (Ctrl-C): said already
     say(`\n✗ ${errorMessage(err)}`);
     await shutdown(1, 'Start-up failed');
   }
@@ -174,13 +176,6 @@ async function main(): Promise<void> {
 
 function rel(path: string): string {
   return relative(process.cwd(), path) || '.';
-}
-
-/** The service's last log records, short, for the message saying it died (its stop reason is among them). */
-function lastRecords(service: RunningService): string {
-  const width = service.name.length;
-  const lines = service.process.tail(40).split('\n').map((l) => eventLine(service.name, l, width, 'debug')).filter((l): l is string => !!l).slice(-12);
-  return lines.length ? lines.map((l) => `    │${l}`).join('\n') : '    │ (no output)';
 }
 
 if (require.main === module) void main();

@@ -12,6 +12,7 @@ import { join, relative, resolve } from 'node:path';
 import { Client } from 'pg';
 import { databaseUrl, ensureNats, ensurePostgres, freePort, Log, ServiceHandle } from '#infra';
 import { AgentClient } from '#agent-client';
+import { lastRecordsText } from './log-follow';
 import { describeExit, ExitStatus, httpOk, ManagedProcess, waitUntil } from './processes';
 
 /** The repository root (this file runs from dist/scripts/). */
@@ -293,7 +294,11 @@ export class System {
     service.process.start();
     let exit: ExitStatus | undefined;
     void service.process.exited.then((status) => (exit = status));
-    const died = () => (exit !== undefined ? `${describeExit(exit)} while starting. Last lines of ${service.logFile}:\n${service.process.tail()}` : undefined);
+    const died = () => {
+      if (exit === undefined) return undefined;
+      if (this.stopping) return `stopped while starting (${describeExit(exit)})`;
+      return `${describeExit(exit)} while starting. Its last records (${service.logFile}):\n${lastRecordsText(service.name, service.logFile)}`;
+    };
     await waitUntil(`${service.name} (health at ${service.adminUrl}/health)`, () => httpOk(`${service.adminUrl}/health`), timeoutMs, 100, died);
     if (service.jsonSocket) {
       const socket = service.jsonSocket;

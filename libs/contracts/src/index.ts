@@ -8,3 +8,4 @@ export * from './result';
 export * from './statuses';
 export * from './subjects';
 export * from './zod-text';
+export * from './owner-text';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { takeStopReason } from './stop-reason';
+import { removeEarlyStopHandler, takeStopReason } from './stop-reason';
 
 /** What stops a service politely: `docker stop`, `systemctl stop`, Kubernetes, Ctrl-C, a closed terminal. */
 export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
@@ -60,6 +60,7 @@ export function handleStopSignals(logger: Logger, stop: () => Promise<void>, opt
   };
   const listeners = STOP_SIGNALS.map((signal) => [signal, () => onSignal(signal)] as const);
   for (const [signal, listener] of listeners) process.on(signal, listener);
+  removeEarlyStopHandler();
   process.on('exit', onExit);
   return {
     get stopping() {

@@ -23,3 +23,33 @@ export function takeStopReason(signal: NodeJS.Signals): string | undefined {
   if (reason !== undefined) delete holder[KEY]![signal];
   return reason;
 }
+
+const EARLY = Symbol.for('gracekeeper.early-stop-handler');
+type EarlyHolder = { [EARLY]?: Array<[NodeJS.Signals, () => void]> };
+
+/**
+ * Loading a service's modules takes seconds on a busy machine, and until its own handler is there
+ * (lifecycle.ts) a stop signal would kill it without a word (issue 14: "killed by SIGTERM, no
+ * reason logged"). The launcher watch installs this first: a stop signal in that window ends the
+ * process at once with one record saying why. lifecycle.ts removes it when it takes over.
+ */
+export function installEarlyStopHandler(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP']): void {
+  const holder = globalThis as EarlyHolder;
+  if (holder[EARLY]) return;
+  holder[EARLY] = signals.map((signal) => {
+    const listener = () => {
+      const why = takeStopReason(signal) ?? `sent by another process; parent pid ${process.ppid}`;
+      const record = { level: 'info', time: new Date().toISOString(), pid: process.pid, signal, msg: `stopping while starting: ${signal} received (${why})` };
+      process.stdout.write(`${JSON.stringify(record)}\n`);
+      process.exit(0);
+    };
+    process.on(signal, listener);
+    return [signal, listener];
+  });
+}
+
+export function removeEarlyStopHandler(): void {
+  const holder = globalThis as EarlyHolder;
+  for (const [signal, listener] of holder[EARLY] ?? []) process.off(signal, listener);
+  delete holder[EARLY];
+}
