@@ -92,7 +92,8 @@ export function runService<C extends ServiceConfig>(service: ServiceMain<C>): vo
       config = service.config(process.env, { warn: (message) => logger.warn(message) });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      logger.error({ problems: err.problems }, err.message);
+      // For the operator who just ran it, as plain text on stderr; the exit record follows in the log.
+      process.stderr.write(`${service.name}: ${err.message}\n`);
       process.exit(2);
     }
     let port = config.port;
