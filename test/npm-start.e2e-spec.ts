@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { cleanupStream, distMain, ensureBuilt, testNatsUrl, testStreamNames } from '#testing';
+import { cleanupStream, distMain, ensureBuilt, testDatabaseUrl, testNatsUrl, testStreamNames } from '#testing';
 
 const ROOT = join(__dirname, '..');
 const START = join(ROOT, 'dist', 'scripts', 'start.js');
@@ -45,7 +45,7 @@ describe('npm start', () => {
   it('prints the service lines and our events, not Nest\'s start-up logs, which stay out of the JSON files too', async () => {
     start = spawn(process.execPath, [START], {
       cwd: ROOT,
-      env: { ...process.env, GK_RUN_DIR: runDir, GK_PREFIX: names.prefix, GK_CLUSTER: 'npmstart', NATS_URL: testNatsUrl(), GK_LOG_FORMAT: '', GK_LOG_LEVEL: '' },
+      env: { ...process.env, GK_RUN_DIR: runDir, GK_PREFIX: names.prefix, GK_CLUSTER: 'npmstart', NATS_URL: testNatsUrl(), DATABASE_URL: testDatabaseUrl(), GK_LOG_FORMAT: '', GK_LOG_LEVEL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     start.stdout!.on('data', (d) => { output += d; });
