@@ -12,6 +12,7 @@ import { openGraceStore, OpenedStore } from '#cluster-store';
 import { createTestDatabase, dropDatabase, randomToken, uniquePrefix } from '#infra';
 import { AgentClient } from '#agent-client';
 import type { AgentReply } from '#contracts';
+import { lastRecordsText } from '../scripts/log-follow';
 import { REPO_ROOT, System, SystemOptions } from '../scripts/system';
 
 export interface BenchContext {
@@ -61,7 +62,7 @@ export async function benchSystem(
     env: options.env,
     log: () => undefined,
     onUnexpectedExit: (service, status) => {
-      crashes.push(`${service.name} exited (${String(status)}); log ${service.logFile}:\n${service.process.tail()}`);
+      crashes.push(`${service.name} exited (${String(status)}); log ${service.logFile}:\n${lastRecordsText(service.name, service.logFile)}`);
       ctx.log(`  ! ${crashes[crashes.length - 1]}`);
     },
   };

@@ -6,10 +6,9 @@ import { AgentClient } from '#agent-client';
 import { randomToken } from '#infra';
 import { red } from './demo-output';
 import { processAlive } from './processes';
-import type { RunState } from './start';
+import { type RunState, STATE_FILE } from './start';
 import { appMain, APPS, ensureDatabase, ensureInfra, Infra, REPO_ROOT, System } from './system';
 
-const STATE_FILE = join(REPO_ROOT, '.tmp', 'run', 'state.json');
 
 export interface Target {
   natsUrl: string;

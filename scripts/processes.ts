@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { STOP_REQUEST } from '../libs/service-kit/src/stop-reason';
 
 const PARENT_WATCH = join(__dirname, 'parent-watch.js');
 
@@ -57,6 +58,8 @@ export class ManagedProcess {
       stdio: ['pipe', fd, fd],
     });
     closeSync(fd);
+    // A service that died before reading a stop request: nothing to tell it any more.
+    child.stdin?.on('error', () => undefined);
     this.child = child;
     this.expectingExit = false;
     this.startedAt = Date.now();
@@ -78,14 +81,21 @@ export class ManagedProcess {
     await this.exitedPromise;
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
-  async stop(graceMs = 10_000): Promise<ExitStatus> {
+  /**
+   * Asks the service to stop, saying why (`stop <reason>` on its stdin: parent-watch.ts sends the
+   * SIGTERM, and the service logs the reason with it); SIGTERM from here if it has not begun to
+   * stop within 2 s, SIGKILL after `graceMs`; resolves once the process is gone.
+   */
+  async stop(reason = 'stop requested', graceMs = 10_000): Promise<ExitStatus> {
     if (!this.isRunning()) return this.exitedPromise;
     this.expectingExit = true;
-    this.child!.kill('SIGTERM');
-    const timer = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
+    const child = this.child!;
+    child.stdin?.write(`${STOP_REQUEST}${reason.replace(/\n/g, ' ')}\n`);
+    const term = setTimeout(() => child.kill('SIGTERM'), Math.min(2000, graceMs));
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
     const status = await this.exitedPromise;
-    clearTimeout(timer);
+    clearTimeout(term);
+    clearTimeout(kill);
     return status;
   }
 

@@ -15,10 +15,12 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { errorMessage, randomToken, redactUrl } from '#infra';
+import { followLogs, lastRecordsText } from './log-follow';
 import { describeExit, ExitStatus } from './processes';
 import { ensureDatabase, ensureInfra, Infra, REPO_ROOT, RunningService, System } from './system';
 
-export const RUN_DIR = join(REPO_ROOT, '.tmp', 'run');
+/** Where sockets, end-grace files, logs and the state file go (GK_RUN_DIR: tests run their own). */
+export const RUN_DIR = process.env.GK_RUN_DIR || join(REPO_ROOT, '.tmp', 'run');
 export const STATE_FILE = join(RUN_DIR, 'state.json');
 export const START_NODES = ['a', 'b', 'c'];
 
@@ -46,14 +48,16 @@ async function main(): Promise<void> {
   let infra: Infra | undefined;
   let system: System | undefined;
   let shuttingDown: Promise<void> | undefined;
+  let events: { stop(): void } | undefined;
   const restarts = new Map<string, number[]>();
 
   const shutdown = (code: number, why: string): Promise<void> =>
     (shuttingDown ??= (async () => {
       say(`\n${why}: stopping…`);
+      events?.stop();
       if (system) {
-        await system.stop();
-        say('  · services stopped');
+        const ended = await system.stop(`npm start is stopping (${why})`);
+        say(`  · services stopped: ${ended.map((e) => `${e.name} ${describeExit(e.status)}`).join(', ')}`);
       }
       if (infra) {
         await infra.stop();
@@ -84,8 +88,8 @@ async function main(): Promise<void> {
       if (shuttingDown || system?.isStopping) return;
       const now = Date.now();
       const recent = (restarts.get(service.name) ?? []).filter((t) => now - t < 60_000);
-      say(`\n✗ ${service.name} ${describeExit(status)}. Last lines of ${rel(service.logFile)}:`);
-      say(indent(service.process.tail(), '    │ '));
+      say(`\n✗ ${service.name} ${describeExit(status)}. Its last records (${rel(service.logFile)}):`);
+      say(lastRecordsText(service.name, service.logFile));
       if (recent.length >= RESTARTS_PER_MINUTE) {
         void shutdown(1, `${service.name} died ${recent.length + 1} times within a minute`);
         return;
@@ -95,7 +99,7 @@ async function main(): Promise<void> {
       say(`  restarting ${service.name} (${recent.length}/${RESTARTS_PER_MINUTE} this minute)…`);
       setTimeout(() => {
         if (shuttingDown || !system) return;
-        system.restart(service).then(
+        system.restart(service, 'stop', `restart after it ${describeExit(status)}`).then(
           () => say(`✓ ${service.name} is back (pid ${service.process.pid})`),
           (err: unknown) => void shutdown(1, `${service.name} did not come back: ${errorMessage(err)}`),
         );
@@ -162,9 +166,13 @@ async function main(): Promise<void> {
     say(`    curl ${system.services[0]!.adminUrl}/health`);
     say(`    GK_AGENT_SOCKET=${rel(system.agents[0]!.jsonSocket!)} npx gk-cltrack create 0a0b0c    # nfsdcltrack drop-in against node ${system.agents[0]!.node}`);
     say();
-    say(`  Logs: ${rel(join(RUN_DIR, 'logs'))}/   End-grace files (no nfsd here): ${rel(RUN_DIR)}/<node>/v4_end_grace`);
+    say(`  Logs: every service's records (JSON lines) in ${rel(join(RUN_DIR, 'logs'))}/<service>.log   End-grace files (no nfsd here): ${rel(RUN_DIR)}/<node>/v4_end_grace`);
     say('  Ctrl-C stops everything.');
+    say();
+    say('Events (info and above, as they happen):');
+    events = followLogs(system.services.map((s) => ({ name: s.name, file: s.logFile })), say);
   } catch (err) {
+    if (shuttingDown) return; // stopped while starting (Ctrl-C): said already
     say(`\n✗ ${errorMessage(err)}`);
     await shutdown(1, 'Start-up failed');
   }
@@ -172,10 +180,6 @@ async function main(): Promise<void> {
 
 function rel(path: string): string {
   return relative(process.cwd(), path) || '.';
-}
-
-function indent(text: string, prefix: string): string {
-  return (text || '(no output)').split('\n').map((l) => prefix + l).join('\n');
 }
 
 if (require.main === module) void main();

@@ -12,6 +12,7 @@ import { join, relative, resolve } from 'node:path';
 import { Client } from 'pg';
 import { databaseUrl, ensureNats, ensurePostgres, freePort, Log, ServiceHandle } from '#infra';
 import { AgentClient } from '#agent-client';
+import { lastRecordsText } from './log-follow';
 import { describeExit, ExitStatus, httpOk, ManagedProcess, waitUntil } from './processes';
 
 /** The repository root (this file runs from dist/scripts/). */
@@ -229,19 +230,21 @@ export class System {
     });
   }
 
-  /** Restarts one service (kill -9 or SIGTERM first) and waits until it is ready again. */
-  async restart(service: RunningService, signal: NodeJS.Signals | 'stop' = 'stop'): Promise<void> {
-    if (signal === 'stop') await service.process.stop();
+  /** Restarts one service (asked to stop with `reason`, or sent `signal`) and waits until it is ready again. */
+  async restart(service: RunningService, signal: NodeJS.Signals | 'stop' = 'stop', reason = 'restart'): Promise<void> {
+    if (signal === 'stop') await service.process.stop(reason);
     else await service.process.kill(signal);
     await this.startAndWait(service);
   }
 
-  /** Stops the agents first, then the registry and the coordinator. Idempotent. */
-  async stop(): Promise<void> {
+  /** Stops the agents first, then the registry and the coordinator, each told `reason`; how each ended. Idempotent. */
+  async stop(reason = 'the system is stopping'): Promise<{ name: string; status: ExitStatus }[]> {
     this.stopping = true;
     const order = [...this.agents, ...this.services.filter((s) => s.kind !== 'agent').reverse()];
-    await Promise.all(order.filter((s) => s.kind === 'agent').map((s) => s.process.stop()));
-    for (const s of order.filter((x) => x.kind !== 'agent')) await s.process.stop();
+    const stopped = (s: RunningService) => s.process.stop(reason).then((status) => ({ name: s.name, status }));
+    const ended = await Promise.all(order.filter((s) => s.kind === 'agent').map(stopped));
+    for (const s of order.filter((x) => x.kind !== 'agent')) ended.push(await stopped(s));
+    return ended;
   }
 
   info(): (ServiceInfo & { pid?: number })[] {
@@ -297,7 +300,11 @@ export class System {
     service.process.start();
     let exit: ExitStatus | undefined;
     void service.process.exited.then((status) => (exit = status));
-    const died = () => (exit !== undefined ? `${describeExit(exit)} while starting. Last lines of ${service.logFile}:\n${service.process.tail()}` : undefined);
+    const died = () => {
+      if (exit === undefined) return undefined;
+      if (this.stopping) return `stopped while starting (${describeExit(exit)})`;
+      return `${describeExit(exit)} while starting. Its last records (${service.logFile}):\n${lastRecordsText(service.name, service.logFile)}`;
+    };
     await waitUntil(`${service.name} (health at ${service.adminUrl}/health)`, () => httpOk(`${service.adminUrl}/health`), timeoutMs, 100, died);
     if (service.jsonSocket) {
       const socket = service.jsonSocket;

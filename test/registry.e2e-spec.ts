@@ -17,7 +17,8 @@ jest.setTimeout(180_000);
 const names = testStreamNames('registry_e2e');
 const TOKEN = 'e2e-registry-token-1';
 const c = 'prod';
-const [X, Y, Z, W] = ['0a01', '0a02', '0a03', '0b01'];
+// Y's owner is printable (as Linux clients' are): audits show it as text; the others' as hex.
+const [X, Y, Z, W] = ['0a01', Buffer.from('Linux NFSv4.2 host-y').toString('hex'), 'fe03', '0b01'];
 const T0 = Date.parse('2026-04-01T10:00:00.000Z');
 let opened: OpenedStore;
 let nc: NatsConnection;
@@ -114,9 +115,12 @@ describe('client-registry service', () => {
   it('serves the audit timeline, and gracectl audit prints it from the database and from the events alike', async () => {
     const rest = await registry.get(`/clusters/${c}/audit?client=${Y}`);
     expect(rest.body.entries.map((e: { type: string }) => e.type)).toEqual(['ClientRecorded', 'GraceStarted', 'GraceEnded', 'ClientRecordsInvalidated']);
+    expect(rest.body.owner).toEqual({ id: Y, encoding: 'text', text: 'Linux NFSv4.2 host-y' });
+    expect(rest.body.entries[0].text).toBe('client "Linux NFSv4.2 host-y" recorded on a in epoch 1');
     const fromDb = await gracectl(names, testNatsUrl(), ['--cluster', c, 'audit', '--client', Y, '--database-url', testDatabaseUrl()]);
     expect(fromDb.code).toBe(0);
-    expect(fromDb.stdout).toMatch(/^audit of client 0a02 in cluster prod, from the read model \(generation \d+\) at stream sequence \d+\n/);
+    expect(fromDb.stdout.startsWith(`audit of client "Linux NFSv4.2 host-y" (owner as text, id ${Y}) in cluster prod, from the read model (generation `)).toBe(true);
+    expect(fromDb.stdout).toContain('(client owners are shown as "text" where printable, as hex otherwise)');
     expect(fromDb.stdout).toContain('GraceEnded  grace period of epoch 1 ended because its deadline passed');
     const fromEvents = await gracectl(names, testNatsUrl(), ['--cluster', c, 'audit', '--client', Y, '--events']);
     expect(fromEvents.code).toBe(0);

@@ -55,7 +55,7 @@ describe('start-up before the dependencies', () => {
     // Several attempts, and still running.
     await coordinator.until('a second attempt', async () => /attempt 2, next in \d+ ms/.test(coordinator.output()));
     expect(coordinator.child.exitCode).toBeNull();
-    expect(coordinator.output()).toMatch(/grace-coordinator: not ready, waiting for nats \(no NATS server reachable/);
+    expect(coordinator.output()).toMatch(/"service":"grace-coordinator".*"msg":"not ready, waiting for nats \(no NATS server reachable/);
 
     nats = await startNatsServer({ port: natsPort });
     // The stream exists as an operator's `gracectl init` would leave it (services need not create it).

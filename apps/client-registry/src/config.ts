@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { env, loadConfig } from '#service-kit';
+import { env, loadConfig, type LoadConfigOptions } from '#service-kit';
 
 /** The registry's environment; every problem is reported at once (service-kit loadConfig). */
 export const RegistryEnvSchema = z.object({
@@ -36,8 +36,8 @@ export interface RegistryConfig {
   quiet: boolean;
 }
 
-export function registryConfig(source: Record<string, string | undefined> = process.env): RegistryConfig {
-  const e = loadConfig(RegistryEnvSchema, source);
+export function registryConfig(source: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): RegistryConfig {
+  const e = loadConfig(RegistryEnvSchema, source, options);
   return {
     natsUrl: e.NATS_URL,
     prefix: e.GK_PREFIX,

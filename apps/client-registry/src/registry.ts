@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
-import { isValidToken, subjects, type StreamNames } from '#contracts';
+import { clientOwner, isValidToken, subjects, type StreamNames } from '#contracts';
 import type { GraceEventStore } from '#cluster-store';
 import { serveJsonRequests } from '#service-kit';
 import {
@@ -135,7 +135,9 @@ export class ClientRegistry {
       case 'cluster': return this.queries.cluster(cluster);
       case 'audit': {
         const focus: AuditFocus = r.client !== undefined ? { cluster, client: r.client } : r.node !== undefined ? { cluster, node: r.node } : { cluster, epoch: r.epoch! };
-        return this.queries.read(async (sql, schema) => ({ focus, entries: buildTimeline(await auditRowsFromDatabase(sql, schema, focus, r.limit), focus) }));
+        // `owner`: the client's owner string as text where printable, hex otherwise (console, auditors).
+        const owner = r.client !== undefined ? { owner: clientOwner(r.client) } : {};
+        return this.queries.read(async (sql, schema) => ({ focus, ...owner, entries: buildTimeline(await auditRowsFromDatabase(sql, schema, focus, r.limit), focus) }));
       }
       case 'projection': return this.projection();
     }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { isValidToken } from '#contracts';
-import { env, loadConfig } from '#service-kit';
+import { env, loadConfig, type LoadConfigOptions } from '#service-kit';
 
 /** The coordinator's environment; every problem is reported at once (service-kit loadConfig). */
 export const CoordinatorEnvSchema = z.object({
@@ -33,8 +33,8 @@ export interface CoordinatorConfig {
   quiet: boolean;
 }
 
-export function coordinatorConfig(source: Record<string, string | undefined> = process.env): CoordinatorConfig {
-  const e = loadConfig(CoordinatorEnvSchema, source);
+export function coordinatorConfig(source: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): CoordinatorConfig {
+  const e = loadConfig(CoordinatorEnvSchema, source, options);
   const clusters = e.GK_CLUSTERS ? [...new Set(e.GK_CLUSTERS.split(',').map((s) => s.trim()).filter(Boolean))] : [e.GK_CLUSTER];
   return {
     natsUrl: e.NATS_URL,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NodeIdSchema, streamNames, type StreamNames } from '#contracts';
-import { ConfigError, env, loadConfig, socketAccess, type SocketAccess } from '#service-kit';
+import { ConfigError, env, loadConfig, type LoadConfigOptions, socketAccess, type SocketAccess } from '#service-kit';
 
 export const DEFAULT_JSON_SOCKET = '/run/gracekeeper/agent.sock';
 export const DEFAULT_END_GRACE_FILE = '/proc/fs/nfsd/v4_end_grace';
@@ -87,7 +87,7 @@ export interface AgentConfig {
 export type ParsedArgs = { help: true } | { help: false; config: AgentConfig };
 
 /** Flags over environment, validated once; every problem is reported together (ConfigError). */
-export function parseAgentArgs(argv: readonly string[], environment: Record<string, string | undefined>): ParsedArgs {
+export function parseAgentArgs(argv: readonly string[], environment: Record<string, string | undefined>, options: LoadConfigOptions = {}): ParsedArgs {
   const source: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(environment)) if (v !== '') source[k] = v;
   const problems: string[] = [];
@@ -110,7 +110,7 @@ export function parseAgentArgs(argv: readonly string[], environment: Record<stri
     if (name === '--identity') identityGiven = true;
   }
   if (problems.length) throw new ConfigError(problems);
-  const c = loadConfig(AgentEnvSchema, source);
+  const c = loadConfig(AgentEnvSchema, source, options);
   const off = <T>(v: T | 'off'): T | undefined => (v === 'off' ? undefined : v);
   return {
     help: false,

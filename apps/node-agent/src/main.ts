@@ -5,21 +5,28 @@
  */
 import { NatsAuthError } from '#cluster-store';
 import { StreamMissing, TruncatedHistory } from '#event-store';
-import { bootstrapService, ConfigError, installProcessGuards, listeningPort } from '#service-kit';
+import { bootstrapService, ConfigError, createServiceLogger, handleStopSignals, installProcessGuards, listeningPort, logSettings } from '#service-kit';
 import { AgentAdminModule } from './admin/admin.module';
 import { type AgentConfig, parseAgentArgs, usage } from './config';
 import { AgentCore } from './core/agent-core';
-import { type AgentLog, errorText, stderrLog } from './core/log';
+import { type AgentLog, agentLog, errorText } from './core/log';
 import { CldDispatcher } from './transports/cld-dispatch';
 import { CldPipe } from './transports/cld-pipe';
 import { listenCldSocket } from './transports/cld-socket';
 import { listenJsonSocket } from './transports/json-socket';
 
 async function main(): Promise<void> {
-  installProcessGuards('gk-node-agent');
+  try {
+    logSettings();
+  } catch (err) {
+    process.stderr.write(`gk-node-agent: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const root = createServiceLogger('node-agent');
+  installProcessGuards(root);
   let config: AgentConfig;
   try {
-    const parsed = parseAgentArgs(process.argv.slice(2), process.env);
+    const parsed = parseAgentArgs(process.argv.slice(2), process.env, { warn: (message) => root.warn(message) });
     if (parsed.help) {
       process.stdout.write(usage());
       return;
@@ -29,11 +36,18 @@ async function main(): Promise<void> {
     process.stderr.write(`gk-node-agent: ${err instanceof ConfigError ? err.message : errorText(err)}\n`);
     process.exit(2);
   }
-  const log = stderrLog(`node-agent ${config.cluster}/${config.node}`);
-  if (!config.socketAccess.peerCheck) log.warn('DEVELOPMENT MODE: GK_SOCKET_PEER_CHECK=off, the sockets\' peers are not checked (file permissions only)');
-  const core = await startCore(config, log);
-  const dispatcher = new CldDispatcher(core.service, log);
+  const logger = root.child({ context: `node-agent ${config.cluster}/${config.node}`, cluster: config.cluster, node: config.node });
+  const log = agentLog(logger);
+  // Installed before the (possibly long) wait for NATS: a stop then is explained too.
   const stops: Array<() => Promise<unknown>> = [];
+  let core: AgentCore | undefined;
+  handleStopSignals(logger, async () => {
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.warn(`while stopping: ${errorText(err)}`));
+    await core?.stop().catch(() => undefined);
+  });
+  if (!config.socketAccess.peerCheck) log.warn('DEVELOPMENT MODE: GK_SOCKET_PEER_CHECK=off, the sockets\' peers are not checked (file permissions only)');
+  core = await startCore(config, log);
+  const dispatcher = new CldDispatcher(core.service, log);
   try {
     if (config.jsonSocket) {
       const json = await listenJsonSocket(config.jsonSocket, core.service, log, { access: config.socketAccess });
@@ -54,27 +68,17 @@ async function main(): Promise<void> {
         title: 'Gracekeeper node-agent',
         description: `Status, health and metrics of the node-agent for node ${config.node} of cluster ${config.cluster}.`,
         quiet: true,
+        logger,
       });
       adminUrl = `http://127.0.0.1:${listeningPort(app)}`;
       stops.push(() => app.close());
     }
-    log.info(`ready: json=${config.jsonSocket ?? 'off'} cld-socket=${config.cldSocket ?? 'off'} cld-pipe=${config.cldPipe ?? 'off'} admin=${adminUrl}`);
+    // "node-agent <cluster>/<node> ready:" is what launchers and tests wait for.
+    log.info(`node-agent ${config.cluster}/${config.node} ready: json=${config.jsonSocket ?? 'off'} cld-socket=${config.cldSocket ?? 'off'} cld-pipe=${config.cldPipe ?? 'off'} admin=${adminUrl}`);
   } catch (err) {
     log.error(`start-up failed: ${errorText(err)}`);
     process.exit(1);
   }
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal}: stopping`);
-    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.warn(`while stopping: ${errorText(err)}`));
-    await core.stop().catch(() => undefined);
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 /**
@@ -95,6 +99,7 @@ async function startCore(config: AgentConfig, log: AgentLog): Promise<AgentCore>
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`gk-node-agent: ${errorText(err)}\n`);
+  // Logged by the record of the exit (lifecycle.ts) after this one.
+  createServiceLogger('node-agent').error({ err }, `gk-node-agent: ${errorText(err)}`);
   process.exit(1);
 });

@@ -77,3 +77,22 @@ describe('audit timeline', () => {
     expect(t.find((e) => e.type === 'ReclaimAccepted')!.text).toBe('reclaim by 1 client(s): 0a accepted on a (record of epoch 1; now recorded in epoch 2)');
   });
 });
+
+describe('audit timeline with owner strings', () => {
+  const linux = Buffer.from('Linux NFSv4.2 host1').toString('hex');
+  const forged = Buffer.from('x\n#9 GraceEnded forged').toString('hex');
+  const rows = history([
+    { type: 'add', nodes: ['a'] },
+    { type: 'create', node: 'a', clients: [{ client: linux }, { client: forged }, { client: '0a0b' }] },
+    { type: 'start', nodes: ['a'] },
+    { type: 'reclaim', node: 'a', clients: [linux] },
+  ]);
+
+  it('shows printable owners as quoted text, others as hex', () => {
+    const mine = buildTimeline(rows, { cluster: 'c', client: linux });
+    expect(mine.find((e) => e.type === 'ClientRecorded')!.text).toBe('client "Linux NFSv4.2 host1" recorded on a in epoch 1');
+    expect(mine.find((e) => e.type === 'ReclaimAccepted')!.text).toBe('reclaim by client "Linux NFSv4.2 host1" accepted on a (record of epoch 1; now recorded in epoch 2)');
+    const node = buildTimeline(rows, { cluster: 'c', node: 'a' });
+    expect(node.find((e) => e.type === 'ClientRecorded')!.text).toBe(`3 client(s): "Linux NFSv4.2 host1", ${forged}, 0a0b recorded on a in epoch 1`);
+  });
+});

@@ -1,4 +1,4 @@
-import { subjects, type DecisionMessage, type GkEvent, type StreamNames } from '#contracts';
+import { ownerShown, subjects, type DecisionMessage, type GkEvent, type StreamNames } from '#contracts';
 import type { JetStreamEventStore, MalformedMessage, StoredMessage } from '#event-store';
 import { type Sql } from './control';
 import { CONTEXT_EVENT_TYPES, CONTEXT_TYPES_SQL, quoteIdent } from './ddl';
@@ -154,7 +154,8 @@ const few = (xs: string[], max = 5) => (xs.length <= max ? xs.join(', ') : `${xs
 
 /** One event in an operator's words; `client` narrows batch events to that client's part. */
 export function describe(e: GkEvent, detail: unknown, client?: string): string {
-  const whoOf = (clients: string[]) => (client && clients.includes(client) ? `client ${client}` : `${clients.length} client(s): ${few(clients)}`);
+  // Owners as text where printable ("Linux NFSv4.2 host1", quoted), hex otherwise (#contracts ownerShown).
+  const whoOf = (clients: string[]) => (client && clients.includes(client) ? `client ${ownerShown(client)}` : `${clients.length} client(s): ${few(clients.map(ownerShown))}`);
   switch (e.type) {
     case 'ClusterConfigured':
       return `cluster configured: lease ${e.config.leaseTimeMs / 1000} s, grace ${e.config.graceTimeMs / 1000} s, deadline policy ${e.config.deadlinePolicy}, exit policy ${e.config.exitPolicy}`;
@@ -178,7 +179,7 @@ export function describe(e: GkEvent, detail: unknown, client?: string): string {
     case 'ReclaimRejected': {
       const whys = Array.isArray(detail) ? (detail as { client: string; status: string; op: string; why?: string }[]) : e.rejections;
       const shown = client ? whys.filter((r) => r.client === client) : whys;
-      return shown.map((r) => `${r.op === 'reclaim' ? 'reclaim' : 'RECLAIM_COMPLETE'} by ${client ? `client ${r.client}` : r.client} on ${e.node} refused: ${r.status}${'why' in r && r.why ? ` — ${r.why}` : ''}`).join('; ');
+      return shown.map((r) => `${r.op === 'reclaim' ? 'reclaim' : 'RECLAIM_COMPLETE'} by ${client ? `client ${ownerShown(r.client)}` : ownerShown(r.client)} on ${e.node} refused: ${r.status}${'why' in r && r.why ? ` — ${r.why}` : ''}`).join('; ');
     }
     case 'FirstNonReclaimGrant': return `node ${e.node} granted non-reclaim state: no reclaim is accepted anywhere in epoch ${e.epoch} from now on`;
     case 'IdentityMoved':

@@ -22,7 +22,8 @@ export class GraceStoreModule implements OnApplicationShutdown {
       providers: [{
         provide: GRACE_STORE,
         useFactory: async () => {
-          const opened = await openGraceStore(options);
+          const snapshotLog = new Logger('snapshots');
+          const opened = await openGraceStore({ onSnapshotProblem: (message) => snapshotLog.warn(message), ...options });
           // How NATS is secured, development mode, a weak stream: said once, at start.
           const log = new Logger('nats');
           for (const note of opened.startupNotes) (note.level === 'warn' ? log.warn(note.text) : log.log(note.text));

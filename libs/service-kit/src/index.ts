@@ -15,3 +15,7 @@ export * from './socket-access';
 export * from './secrets';
 export * from './start-up';
 export * from './process-guards';
+export * from './logger';
+export * from './nest-logger';
+export * from './lifecycle';
+export * from './stop-reason';

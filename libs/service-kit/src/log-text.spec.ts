@@ -1,20 +1,4 @@
-import { escapeControlChars, EscapingConsoleLogger } from './log-text';
-
-/** What `write` received while `run` ran, on stdout and stderr. */
-function captureOutput(run: () => void): string {
-  const written: string[] = [];
-  const spies = [process.stdout, process.stderr].map((stream) =>
-    jest.spyOn(stream, 'write').mockImplementation(((chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    }) as typeof stream.write));
-  try {
-    run();
-  } finally {
-    for (const spy of spies) spy.mockRestore();
-  }
-  return written.join('');
-}
+import { escapeControlChars, escapeStack } from './log-text';
 
 const forged = 'c0ffee\n2026-12-01T00:00:00Z INFO forged line\r\x1b[2J\x00\x7f\u0085\u2028\u202edone';
 
@@ -29,12 +13,8 @@ describe('escapeControlChars', () => {
   });
 });
 
-describe('EscapingConsoleLogger', () => {
-  it('prints a message with a forged id on one line, escaped', () => {
-    const logger = new EscapingConsoleLogger({ colors: false });
-    const out = captureOutput(() => logger.warn(`reclaim by ${forged}`, 'test'));
-    expect(out.split('\n').filter(Boolean)).toHaveLength(1);
-    expect(out).toContain('reclaim by c0ffee\\n2026-12-01T00:00:00Z INFO forged line\\r\\x1b[2J');
-    expect(out).not.toContain('\x1b[2J');
+describe('escapeStack', () => {
+  it('keeps the line breaks of a stack and escapes everything else', () => {
+    expect(escapeStack('Error: bad \x1b[2J\n    at f (x.js:1:1)')).toBe('Error: bad \\x1b[2J\n    at f (x.js:1:1)');
   });
 });

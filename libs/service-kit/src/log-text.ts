@@ -1,13 +1,10 @@
-import { ConsoleLogger } from '@nestjs/common';
+import { UNSAFE_TEXT } from '#contracts';
 
 /**
  * Characters that would let a value from outside (a forged client id, actor or cluster key, a
- * request line) forge or hide log lines: C0 controls (newline, carriage return, escape sequences
- * that drive terminals), DEL, C1 controls, Unicode line/paragraph separators and bidirectional
- * overrides (which reorder what an operator reads).
+ * request line) forge or hide log lines (#contracts UNSAFE_TEXT: controls, separators, bidi overrides).
  */
-// eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = UNSAFE_TEXT;
 
 /** `text` with every unsafe character written as a visible escape (`\n`, `\x1b`, `\u202e`); safe text is returned unchanged. */
 export function escapeControlChars(text: string): string {
@@ -22,15 +19,7 @@ export function escapeControlChars(text: string): string {
   });
 }
 
-/**
- * Nest's console logger with every message escaped (the services' logs carry ids read from the
- * stream and from requests). Stack traces are printed as Nest prints them: they come from our code.
- */
-export class EscapingConsoleLogger extends ConsoleLogger {
-  // Escaped before Nest colours it (its colours are escape sequences of its own). Objects are
-  // printed by util.inspect, which already quotes and escapes the strings inside them.
-  protected override resolveMessage(message: unknown): unknown {
-    const resolved = super.resolveMessage(message);
-    return typeof resolved === 'string' ? escapeControlChars(resolved) : resolved;
-  }
+/** A stack trace for a log: its line breaks kept (it comes from our code), every other unsafe character escaped. */
+export function escapeStack(stack: string): string {
+  return stack.split('\n').map(escapeControlChars).join('\n');
 }

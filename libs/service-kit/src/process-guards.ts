@@ -1,8 +1,10 @@
+import type { Logger } from 'pino';
+
 /**
  * Process-level last resort (issue 10 item 1): a promise rejection nobody handled is a bug, but
  * it must not end a process that other requests depend on, nor vanish: it is logged with the
- * service's name and the error's stack, and counted. An uncaught exception leaves the process in
- * an unknown state, so the process dies, but says why first.
+ * error's stack, and counted. An uncaught exception leaves the process in an unknown state, so the
+ * process dies, but says why first (a fatal record; the exit record follows, lifecycle.ts).
  */
 export interface ProcessGuards {
   /** Rejections logged since start. */
@@ -10,14 +12,14 @@ export interface ProcessGuards {
   uninstall(): void;
 }
 
-export function installProcessGuards(name: string, write: (line: string) => void = (line) => process.stderr.write(line)): ProcessGuards {
+export function installProcessGuards(logger: Logger): ProcessGuards {
   let strayRejections = 0;
   const onRejection = (reason: unknown) => {
     strayRejections++;
-    write(`${name}: unhandled promise rejection (kept running): ${describe(reason)}\n`);
+    logger.error(errorFields(reason), 'unhandled promise rejection (kept running)');
   };
   const onException = (err: Error, origin: string) => {
-    write(`${name}: exiting after an uncaught exception (${origin}): ${describe(err)}\n`);
+    logger.fatal({ ...errorFields(err), origin }, `exiting after an uncaught exception (${origin})`);
     process.exit(70); // EX_SOFTWARE
   };
   process.on('unhandledRejection', onRejection);
@@ -33,11 +35,11 @@ export function installProcessGuards(name: string, write: (line: string) => void
   };
 }
 
-function describe(reason: unknown): string {
-  if (reason instanceof Error) return reason.stack ?? `${reason.name}: ${reason.message}`;
+function errorFields(reason: unknown): Record<string, unknown> {
+  if (reason instanceof Error) return { err: reason };
   try {
-    return `non-error value ${String(JSON.stringify(reason)).slice(0, 500)}`;
+    return { value: `non-error value ${String(JSON.stringify(reason)).slice(0, 500)}` };
   } catch {
-    return 'a value that cannot be shown';
+    return { value: 'a value that cannot be shown' };
   }
 }

@@ -8,3 +8,4 @@ export * from './nfsdcltrack';
 export * from './workload';
 export * from './wait';
 export * from './in-memory-cluster';
+export * from './log-records';

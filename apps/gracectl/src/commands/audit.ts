@@ -1,5 +1,5 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { ClientIdSchema, NodeIdSchema } from '#contracts';
+import { ClientIdSchema, clientOwner, NodeIdSchema, ownerHeading } from '#contracts';
 import type { AuditFocus, AuditSource } from '#projection';
 import { UsageError } from '../args';
 import { Failure, type CommandContext, type CommandSpec } from '../command';
@@ -37,11 +37,12 @@ export const auditCommand: CommandSpec = {
     const { rows, source, sequence } = url ? await fromDatabase(ctx, url, focus, limit) : await fromEvents(ctx, focus);
     const entries = buildTimeline(rows, focus);
     if (args.options.has('json')) {
-      ctx.stdout(JSON.stringify({ focus, source, sequence, entries }, null, 2) + '\n');
+      ctx.stdout(JSON.stringify({ focus, ...('client' in focus ? { owner: clientOwner(focus.client) } : {}), source, sequence, entries }, null, 2) + '\n');
       return;
     }
-    const what = 'client' in focus ? `client ${focus.client}` : 'node' in focus ? `node ${focus.node}` : `epoch ${focus.epoch}`;
+    const what = 'client' in focus ? `client ${ownerHeading(focus.client)}` : 'node' in focus ? `node ${focus.node}` : `epoch ${focus.epoch}`;
     ctx.stdout(`audit of ${what} in cluster ${focus.cluster}, from ${source} at stream sequence ${sequence}\n${timelineText(entries)}`);
+    ctx.stdout(`(client owners are shown as "text" where printable, as hex otherwise)\n`);
     // Where the stored history starts, after the timeline so that its first line stays the header.
     ctx.stdout(`${await historyText(ctx, await jetstreamManager((await ctx.opened()).nc))}\n`);
   },

@@ -42,7 +42,7 @@ export class AgentCore {
   ) {}
 
   static async start(o: AgentCoreOptions): Promise<AgentCore> {
-    const opened = o.store ?? (await openGraceStore({ natsUrl: o.natsUrl, names: o.names, name: `node-agent:${o.cluster}:${o.node}` }));
+    const opened = o.store ?? (await openGraceStore({ natsUrl: o.natsUrl, names: o.names, name: `node-agent:${o.cluster}:${o.node}`, onSnapshotProblem: (message) => o.log.warn(message) }));
     if (!o.store) for (const note of opened.startupNotes) o.log[note.level](note.text);
     const endGrace = new EndGraceWriter(o.endGraceFile, o.log);
     let service: AgentService | undefined;

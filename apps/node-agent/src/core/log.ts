@@ -1,6 +1,6 @@
-import { escapeControlChars } from '#service-kit';
+import type { Logger } from '#service-kit';
 
-/** A minimal leveled logger on stderr: the core must not depend on Nest's. */
+/** The core's leveled log: the core must not depend on Nest's, nor on one logging library. */
 export interface AgentLog {
   info(message: string): void;
   warn(message: string): void;
@@ -8,14 +8,13 @@ export interface AgentLog {
   debug(message: string): void;
 }
 
-export function stderrLog(prefix: string, debug = process.env.GK_DEBUG === '1'): AgentLog {
-  // Messages carry client ids and request text from outside: one message is always one line.
-  const line = (level: string, message: string) => process.stderr.write(`${new Date().toISOString()} ${level} [${prefix}] ${escapeControlChars(message)}\n`);
+/** The agent's log over the process's logger (service-kit: JSON or pretty, every message escaped). */
+export function agentLog(logger: Logger): AgentLog {
   return {
-    info: (m) => line('INFO', m),
-    warn: (m) => line('WARN', m),
-    error: (m) => line('ERROR', m),
-    debug: (m) => debug && line('DEBUG', m),
+    info: (m) => logger.info(m),
+    warn: (m) => logger.warn(m),
+    error: (m) => logger.error(m),
+    debug: (m) => logger.debug(m),
   };
 }
 
