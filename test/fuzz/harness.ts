@@ -21,6 +21,8 @@ export interface FuzzTarget<T> {
   check(input: T): void | Promise<void>;
   /** Loads what the first input would load lazily (modules), so that it is not counted as a hang. */
   warmUp?(): Promise<void>;
+  /** The source paths (from the repository root) whose coverage guides this target (guided.ts). */
+  covers?: readonly string[];
 }
 
 export interface FuzzStats {
