@@ -35,7 +35,7 @@ export function resetCoverage(covers: readonly string[]): void {
     const f = c[file]!;
     for (const k of Object.keys(f.s)) f.s[k] = 0;
     for (const k of Object.keys(f.f)) f.f[k] = 0;
-    for (const k of Object.keys(f.b)) f.b[k] = f.b[k]!.map(() => 0);
+    for (const arms of Object.values(f.b)) arms.fill(0);
   }
 }
 
@@ -50,27 +50,33 @@ export function covered(covers: readonly string[]): { branches: number; branches
   return r;
 }
 
-/** Every counter reached so far, as keys; `novel` says whether a counter outside `seen` is reached now. */
+/** Which counters of the target's files any input reached so far (one flag per counter, no allocation per input). */
 class CoverageMap {
-  private readonly seen = new Set<string>();
-  constructor(private readonly files: string[]) {}
+  private readonly files: { s: Record<string, number>; b: Record<string, number[]>; sKeys: string[]; bKeys: string[]; sSeen: Uint8Array; bSeen: Uint8Array[] }[];
+
+  constructor(files: string[]) {
+    const c = coverage();
+    this.files = files.map((file) => {
+      const { s, b } = c[file]!;
+      const bKeys = Object.keys(b);
+      return { s, b, sKeys: Object.keys(s), bKeys, sSeen: new Uint8Array(Object.keys(s).length), bSeen: bKeys.map((k) => new Uint8Array(b[k]!.length)) };
+    });
+  }
 
   /** Adds what the counters reach now; true when that includes something new. */
   update(): boolean {
-    const c = coverage();
     let novel = false;
-    for (const file of this.files) {
-      const f = c[file]!;
-      for (const [id, arms] of Object.entries(f.b)) arms.forEach((n, arm) => { if (n > 0) novel = this.add(`${file}:b${id}.${arm}`) || novel; });
-      for (const [id, n] of Object.entries(f.s)) if (n > 0) novel = this.add(`${file}:s${id}`) || novel;
+    for (const f of this.files) {
+      for (let i = 0; i < f.sKeys.length; i++) {
+        if (f.sSeen[i] === 0 && f.s[f.sKeys[i]!]! > 0) { f.sSeen[i] = 1; novel = true; }
+      }
+      for (let i = 0; i < f.bKeys.length; i++) {
+        const arms = f.b[f.bKeys[i]!]!;
+        const seen = f.bSeen[i]!;
+        for (let arm = 0; arm < arms.length; arm++) if (seen[arm] === 0 && arms[arm]! > 0) { seen[arm] = 1; novel = true; }
+      }
     }
     return novel;
-  }
-
-  private add(key: string): boolean {
-    if (this.seen.has(key)) return false;
-    this.seen.add(key);
-    return true;
   }
 }
 
