@@ -18,6 +18,7 @@ export const auditCommand: CommandSpec = {
   name: 'audit',
   synopsis: '--client X | --node N | --epoch E [--json] [--events] [--limit N]',
   summary: 'the causal timeline of a client, a node or an epoch: what recorded, reclaimed, refused or invalidated, and why',
+  noOperands: true,
   options: [
     { name: 'client', value: true, valueName: 'HEX', description: 'audit: the client id (its owner string as lowercase hex)' },
     { name: 'node', value: true, valueName: 'ID', description: 'audit: a node id' },
@@ -27,8 +28,7 @@ export const auditCommand: CommandSpec = {
     DATABASE_URL_OPTION,
     { name: 'json', value: false, description: 'print the result as JSON' },
   ],
-  async run(ctx, args, operands) {
-    if (operands.length > 0) throw new UsageError(`audit takes no operands (got ${operands.join(' ')})`);
+  async run(ctx, args) {
     const focus = focusOf(ctx, args.options);
     const limitRaw = args.options.get('limit');
     const limit = limitRaw === undefined ? 10_000 : Number(limitRaw);

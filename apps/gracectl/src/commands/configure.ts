@@ -27,9 +27,9 @@ export const configureCommand: CommandSpec = {
   name: 'configure',
   synopsis: '[--grace-time S] [--lease-time S] [--deadline-policy abandon|wait] [--exit-policy all-clear|first-exit]',
   summary: 'change the cluster\'s grace configuration (recorded as a ClusterConfigured event)',
+  noOperands: true,
   options: CONFIG_OPTIONS,
-  async run(ctx, args, operands) {
-    if (operands.length > 0) throw new UsageError(`configure takes no node ids (got ${operands.join(' ')})`);
+  async run(ctx, args) {
     const config = configFromOptions(args.options);
     if (Object.keys(config).length === 0) throw new UsageError('configure needs at least one of --grace-time, --lease-time, --deadline-policy, --exit-policy');
     await execute(ctx, { type: 'configure', config });

@@ -26,9 +26,9 @@ export const replayCommand: CommandSpec = {
   name: 'replay',
   synopsis: '[--database-url URL] [--json]',
   summary: 'rebuild the PostgreSQL read model from the first event and swap it in (progress on stderr)',
+  noOperands: true,
   options: [DATABASE_URL_OPTION, { name: 'json', value: false, description: 'print the result as JSON' }],
-  async run(ctx, args, operands) {
-    if (operands.length > 0) throw new UsageError(`replay takes no operands (got ${operands.join(' ')})`);
+  async run(ctx, args) {
     const url = databaseUrlOf(ctx, args.options);
     if (!url) throw new UsageError('replay needs the registry database: --database-url URL or $DATABASE_URL');
     // Loaded on use: PostgreSQL and TypeORM would add most of a second to every other command.
