@@ -7,3 +7,4 @@ export * from './nfsdcltrack';
 export * from './workload';
 export * from './wait';
 export * from './in-memory-cluster';
+export * from './test-stream';
