@@ -5,6 +5,7 @@
  * GK_FUZZ_TARGET=<name> runs one target.
  */
 import { decodeDecision, decodeHeartbeat, encodeDecision, encodeHeartbeat } from '#contracts';
+import { covered, resetCoverage, runGuided } from './guided';
 import { runFuzzTarget } from './harness';
 import { FUZZ_TARGETS } from './targets';
 import { DECISION_CORPUS } from './targets/event-envelopes';
@@ -13,6 +14,9 @@ import { HEARTBEAT_CORPUS } from './targets/heartbeats';
 const RUNS = Number(process.env.GK_FUZZ_RUNS ?? 2_000);
 const SEED = Number(process.env.GK_FUZZ_SEED ?? 1);
 const only = process.env.GK_FUZZ_TARGET;
+/** `npm run fuzz -- --guided`: coverage-guided (guided.ts), compared with the unguided mode on the same input count. */
+const GUIDED = process.env.GK_FUZZ_GUIDED === '1';
+const CORPUS_DIR = process.env.GK_FUZZ_CORPUS_DIR || undefined;
 const targets = FUZZ_TARGETS.filter((t) => only === undefined || t.name === only);
 /**
  * About 1 ms per input is the slowest in-process target's rate on a busy 2-core machine, and
@@ -34,10 +38,22 @@ for (const target of targets) {
   describe(`fuzz target ${target.name}`, () => {
     afterAll(() => target.tearDown?.());
     it(`${runs} inputs (seed ${SEED}): no crash, hang or unbounded growth`, async () => {
+      if (GUIDED) resetCoverage(target.covers ?? []);
       const stats = await runFuzzTarget(target, { runs, seed: SEED });
-      process.stderr.write(`[fuzz] ${JSON.stringify(stats.failure ? { ...stats, failure: undefined } : stats)}\n`);
+      const reached = GUIDED ? { coverage: covered(target.covers ?? []) } : {};
+      process.stderr.write(`[fuzz] ${JSON.stringify({ ...(stats.failure ? { ...stats, failure: undefined } : stats), ...reached })}\n`);
       if (stats.failure) throw new Error(stats.failure);
       expect(stats.runs).toBe(runs);
     }, timeoutMs(target, runs));
+
+    if (GUIDED) {
+      it(`${runs} coverage-guided inputs (seed ${SEED}): no crash or hang`, async () => {
+        resetCoverage(target.covers ?? []);
+        const stats = await runGuided(target, { runs, seed: SEED, corpusDir: CORPUS_DIR });
+        process.stderr.write(`[fuzz] ${JSON.stringify({ ...stats, failure: undefined, coverage: covered(target.covers ?? []) })}\n`);
+        if (stats.failure) throw new Error(stats.failure);
+        expect(stats.runs).toBe(runs);
+      }, timeoutMs(target, runs) * 3);
+    }
   });
 }

@@ -25,6 +25,8 @@ export interface FuzzTarget<T> {
   tearDown?(): Promise<void>;
   /** A target that starts a process per input runs this share of the inputs asked for (default 1). */
   runShare?: number;
+  /** The source paths (from the repository root) whose coverage guides this target (guided.ts). */
+  covers?: readonly string[];
 }
 
 export interface FuzzStats {

@@ -6,21 +6,15 @@
  *
  * GK_SIM_SEED=<n> re-runs one schedule; GK_SIM_SCHEDULES and GK_SIM_BASE_SEED choose how many and from where.
  */
-import { connect, NatsConnection } from '@nats-io/transport-node';
-import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
+import { testNatsUrl, TestStream } from '#testing';
 import { sleep } from '../sim/clock';
 import { SimCluster } from '../sim/cluster';
 import { describeFailure, RandomRunResult, runRandomSchedule } from '../sim/random-schedule';
 
-const names = testStreamNames('random');
-let nc: NatsConnection;
-beforeAll(async () => {
-  nc = await connect({ servers: testNatsUrl() });
-});
-afterAll(async () => {
-  await cleanupStream(nc, names);
-  await nc.close();
-});
+const stream = new TestStream('random');
+const { names } = stream;
+beforeAll(() => stream.open());
+afterAll(() => stream.close());
 
 const single = process.env.GK_SIM_SEED ? Number(process.env.GK_SIM_SEED) : undefined;
 const count = single !== undefined ? 1 : Number(process.env.GK_SIM_SCHEDULES ?? 200);

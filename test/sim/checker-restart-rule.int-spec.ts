@@ -5,10 +5,9 @@
  * and the checker must report it: first on a log from the real deciders with the decision
  * tampered, then end to end, with an agent that records that wrong refusal in the real stream.
  */
-import { connect, NatsConnection } from '@nats-io/transport-node';
 import { subjects, type DecisionMessage, type EventBody } from '#contracts';
 import { decide, evolve, initialClusterState, seal, type Command } from '#domain';
-import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
+import { testNatsUrl, TestStream } from '#testing';
 import type { AgentApi } from '#agent-client';
 import { checkLogInvariants, checkRefusalStatuses, checkRun } from './checker';
 import { Ticker } from './clock';
@@ -77,15 +76,10 @@ describe('the checker and the restart rule (log level)', () => {
 });
 
 describe('the checker and the restart rule (seeded bug, in-process agents on real NATS)', () => {
-  const names = testStreamNames('checker-restart');
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    nc = await connect({ servers: testNatsUrl() });
-  });
-  afterAll(async () => {
-    await cleanupStream(nc, names);
-    await nc.close();
-  });
+  const stream = new TestStream('checker-restart');
+  const { names } = stream;
+  beforeAll(() => stream.open());
+  afterAll(() => stream.close());
 
   /**
    * An agent with the restart rule of before 8b8e78c: it refuses, as RECLAIM_BAD, the reclaim of a

@@ -3,9 +3,8 @@
  * (pure), then end to end: the simulator with a deliberately broken agent in front of a real one
  * must report the violation the breakage causes.
  */
-import { connect, NatsConnection } from '@nats-io/transport-node';
 import type { DecisionMessage } from '#contracts';
-import { cleanupStream, InMemoryCluster, testNatsUrl, testStreamNames } from '#testing';
+import { InMemoryCluster, testNatsUrl, TestStream } from '#testing';
 import type { AgentApi } from '#agent-client';
 import {
   checkAcknowledgedInLog,
@@ -192,15 +191,10 @@ describe('observation checks', () => {
 });
 
 describe('seeded bugs, end to end (in-process agents on real NATS)', () => {
-  const names = testStreamNames('checker');
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    nc = await connect({ servers: testNatsUrl() });
-  });
-  afterAll(async () => {
-    await cleanupStream(nc, names);
-    await nc.close();
-  });
+  const stream = new TestStream('checker');
+  const { names } = stream;
+  beforeAll(() => stream.open());
+  afterAll(() => stream.close());
 
   /** An agent that says OK to `op` without asking anyone. */
   const lyingAbout = (op: string, onNode: string) => (node: string, api: AgentApi): AgentApi =>

@@ -4,7 +4,7 @@ import { AdminTokenGuard, ReadTokenGuard } from '#service-kit';
 import { ClientRegistry } from './registry';
 import type { RegistryErrorCode, RegistryReply } from './requests';
 
-const STATUS_OF: Record<RegistryErrorCode, number> = { BAD_REQUEST: 400, NO_READ_MODEL: 503, UNAVAILABLE: 503, INTERNAL: 500 };
+const STATUS_OF: Record<RegistryErrorCode, number> = { BAD_REQUEST: 400, UNAUTHORIZED: 401, NO_READ_MODEL: 503, UNAVAILABLE: 503, INTERNAL: 500 };
 
 function answer(reply: RegistryReply): RegistryReply {
   if (!reply.ok) throw new HttpException(reply, STATUS_OF[reply.code] ?? 500);
@@ -32,7 +32,7 @@ export class RegistryController {
   @Get('projection')
   @ApiOperation({ summary: 'The read model: live generation, checkpoint, stream position and lag, this replica\'s role, replay in progress' })
   async projection() {
-    return answer(await this.registry.handle('_', { op: 'projection' }));
+    return answer(await this.registry.handle('_', { op: 'projection' }, 'rest'));
   }
 
   @Post('projection/replay')
@@ -62,7 +62,7 @@ export class RegistryController {
   @Get('clusters/:cluster')
   @ApiOperation({ summary: 'The cluster\'s grace state as the read model holds it' })
   async cluster(@Param('cluster') cluster: string, @Query('atLeast') atLeast?: string) {
-    return answer(await this.registry.handle(cluster, defined({ op: 'cluster', atLeast: int(atLeast) })));
+    return answer(await this.registry.handle(cluster, defined({ op: 'cluster', atLeast: int(atLeast) }), 'rest'));
   }
 
   @Get('clusters/:cluster/clients')
@@ -75,38 +75,38 @@ export class RegistryController {
     @Query('afterNode') afterNode?: string, @Query('afterClient') afterClient?: string, @Query('atLeast') atLeast?: string,
   ) {
     const after = afterNode !== undefined || afterClient !== undefined ? { node: afterNode, client: afterClient } : undefined;
-    return answer(await this.registry.handle(cluster, defined({ op: 'clients', node, epoch: int(epoch), valid: bool(valid), limit: int(limit), after, atLeast: int(atLeast) })));
+    return answer(await this.registry.handle(cluster, defined({ op: 'clients', node, epoch: int(epoch), valid: bool(valid), limit: int(limit), after, atLeast: int(atLeast) }), 'rest'));
   }
 
   @Get('clusters/:cluster/clients/:client')
   @ApiOperation({ summary: 'One client: its records on every node and the events that name it' })
   async client(@Param('cluster') cluster: string, @Param('client') client: string, @Query('atLeast') atLeast?: string) {
-    return answer(await this.registry.handle(cluster, defined({ op: 'client', client, atLeast: int(atLeast) })));
+    return answer(await this.registry.handle(cluster, defined({ op: 'client', client, atLeast: int(atLeast) }), 'rest'));
   }
 
   @Get('clusters/:cluster/nodes/:node/clients/:client/reclaimable')
   @ApiOperation({ summary: 'Is this client reclaimable on this node now? The reclaim rule on the projected state, with the reason' })
   @ApiOkResponse({ description: '{ok, reclaimable, status (OK | NFS4ERR_GRACE | NFS4ERR_NO_GRACE | NFS4ERR_RECLAIM_BAD), why, sequence}' })
   async reclaimable(@Param('cluster') cluster: string, @Param('node') node: string, @Param('client') client: string, @Query('atLeast') atLeast?: string) {
-    return answer(await this.registry.handle(cluster, defined({ op: 'reclaimable', node, client, atLeast: int(atLeast) })));
+    return answer(await this.registry.handle(cluster, defined({ op: 'reclaimable', node, client, atLeast: int(atLeast) }), 'rest'));
   }
 
   @Get('clusters/:cluster/nodes/:node/reclaimable-clients')
   @ApiOperation({ summary: 'Which clients of this node may reclaim in the grace period in force' })
   async reclaimableClients(@Param('cluster') cluster: string, @Param('node') node: string, @Query('atLeast') atLeast?: string) {
-    return answer(await this.registry.handle(cluster, defined({ op: 'reclaimableClients', node, atLeast: int(atLeast) })));
+    return answer(await this.registry.handle(cluster, defined({ op: 'reclaimableClients', node, atLeast: int(atLeast) }), 'rest'));
   }
 
   @Get('clusters/:cluster/grace-periods')
   @ApiOperation({ summary: 'Grace periods: start, end, reason, abandoned nodes, reclaims accepted and rejected, records invalidated' })
   async gracePeriods(@Param('cluster') cluster: string, @Query('atLeast') atLeast?: string) {
-    return answer(await this.registry.handle(cluster, defined({ op: 'gracePeriods', atLeast: int(atLeast) })));
+    return answer(await this.registry.handle(cluster, defined({ op: 'gracePeriods', atLeast: int(atLeast) }), 'rest'));
   }
 
   @Get('clusters/:cluster/audit')
   @ApiOperation({ summary: 'The causal timeline of a client, a node or an epoch (exactly one of the three)' })
   @ApiQuery({ name: 'client', required: false }) @ApiQuery({ name: 'node', required: false }) @ApiQuery({ name: 'epoch', required: false })
   async audit(@Param('cluster') cluster: string, @Query('client') client?: string, @Query('node') node?: string, @Query('epoch') epoch?: string, @Query('limit') limit?: string) {
-    return answer(await this.registry.handle(cluster, defined({ op: 'audit', client, node, epoch: int(epoch), limit: int(limit) })));
+    return answer(await this.registry.handle(cluster, defined({ op: 'audit', client, node, epoch: int(epoch), limit: int(limit) }), 'rest'));
   }
 }

@@ -27,6 +27,8 @@ class RegistryCoreModule {
               store: opened.store,
               names: streamNames(config.prefix),
               replica: config.replica,
+              readToken: config.readToken,
+              adminToken: config.adminToken,
               projector: { maxBatchEvents: config.batchEvents, lockPollMs: config.lockPollMs },
               log: (level, message) => (level === 'error' ? log.error(message) : level === 'warn' ? log.warn(message) : log.log(message)),
             });

@@ -2,7 +2,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import { clientOwner, isValidToken, subjects, type StreamNames } from '#contracts';
 import type { GraceEventStore } from '#cluster-store';
-import { serveJsonRequests } from '#service-kit';
+import { ReadTokens, serveJsonRequests } from '#service-kit';
 import {
   auditRowsFromDatabase, buildTimeline, connectClient, isDatabaseUnavailable, lastEventSequence, migrateRegistry, NoReadModel, Projector, readModelName,
   ReadModelQueries, rebuildReadModel, registryDataSource, sqlOf, type AuditFocus, type ProjectorOptions, type RebuildProgress,
@@ -23,6 +23,12 @@ export interface RegistryOptions {
   projector?: Pick<ProjectorOptions, 'maxBatchEvents' | 'flushDelayMs' | 'lockPollMs' | 'publishInvalidations'>;
   /** Serve queries over NATS request/reply. Default true. */
   rpc?: boolean;
+  /**
+   * When set, every NATS query must carry it (or the admin token) in `token`, as REST's read
+   * guard asks for the bearer token; unset, queries are open (as REST reads are).
+   */
+  readToken?: string;
+  adminToken?: string;
 }
 
 export interface ReplayJob {
@@ -48,9 +54,11 @@ export class ClientRegistry {
   readonly queries: ReadModelQueries;
   replay?: ReplayJob;
   private readonly rpc: Subscription[] = [];
+  private readonly readTokens: ReadTokens;
   private closed = false;
 
   private constructor(private readonly options: RegistryOptions, private readonly ds: DataSource) {
+    this.readTokens = new ReadTokens(options.readToken, options.adminToken);
     const tx: ReadTransaction = (work) => ds.transaction('REPEATABLE READ', (em) => work(sqlOf(em)));
     this.queries = new ReadModelQueries(tx, readModelName(options.names.stream));
     this.projector = new Projector({
@@ -107,9 +115,14 @@ export class ClientRegistry {
     };
   }
 
-  /** One query, from REST or NATS. Never throws: errors are replies. */
-  async handle(cluster: string, raw: unknown): Promise<RegistryReply> {
+  /**
+   * One query, from REST or NATS. Never throws: errors are replies. REST's guard checked the
+   * bearer token before calling this; over NATS the request carries it, checked before anything
+   * else so that an unauthorised caller learns nothing about the request's validity.
+   */
+  async handle(cluster: string, raw: unknown, transport: 'nats' | 'rest'): Promise<RegistryReply> {
     if (!isValidToken(cluster)) return { ok: false, code: 'BAD_REQUEST', error: `invalid cluster id ${JSON.stringify(cluster)}` };
+    if (transport === 'nats' && !this.readTokens.accepts(presentedToken(raw))) return this.refuse(cluster, raw);
     const parsed = parseRegistryRequest(raw);
     if (!parsed.ok) return parsed.reply;
     const request = parsed.request;
@@ -123,6 +136,14 @@ export class ClientRegistry {
       this.options.log?.('error', `query ${request.op} on ${cluster} failed: ${(err as Error).stack ?? String(err)}`);
       return { ok: false, code: 'INTERNAL', error: (err as Error).message };
     }
+  }
+
+  private refuse(cluster: string, raw: unknown): RegistryReply {
+    const op = (raw as { op?: unknown } | null)?.op;
+    // The op is caller-chosen text: a short, printable excerpt; the token is never written.
+    const shown = typeof op === 'string' ? JSON.stringify(op.slice(0, 32)) : 'without an op';
+    this.options.log?.('warn', `refused a NATS query ${shown} on cluster ${cluster}: ${presentedToken(raw) === undefined ? 'no' : 'a wrong'} read token`);
+    return { ok: false, code: 'UNAUTHORIZED', error: 'registry queries need the read token in "token" (the REST bearer token)' };
   }
 
   private async answer(cluster: string, r: RegistryRequest): Promise<object> {
@@ -194,10 +215,15 @@ export class ClientRegistry {
     this.rpc.push(serveJsonRequests(this.options.nc, {
       subject: subjects.registryRequests(this.options.names, 'x').replace(/\.x$/, '.*'),
       queue: RPC_QUEUE,
-      handle: (subject, raw) => this.handle(subject.slice(subject.lastIndexOf('.') + 1), raw),
+      handle: (subject, raw) => this.handle(subject.slice(subject.lastIndexOf('.') + 1), raw, 'nats'),
       closed: () => this.closed,
     }));
   }
+}
+
+function presentedToken(raw: unknown): string | undefined {
+  const token = (raw as { token?: unknown } | null)?.token;
+  return typeof token === 'string' ? token : undefined;
 }
 
 class NotYet extends Error {

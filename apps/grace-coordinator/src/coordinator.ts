@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { StreamNames, subjects } from '#contracts';
-import { serveJsonRequests, tokenMatches } from '#service-kit';
+import { serveJsonRequests, TokenDigest } from '#service-kit';
 import type { GraceEventStore } from '#cluster-store';
 import { ClusterCoordinator, ClusterCoordinatorOptions, ViewUnavailable } from './cluster-coordinator';
 import { LivenessWatcher } from './liveness/liveness-watcher';
@@ -28,7 +28,7 @@ export class GraceCoordinator {
     readonly names: StreamNames,
     readonly clusters: Map<string, ClusterCoordinator>,
     private readonly observer: RequestObserver,
-    private readonly adminToken: string | undefined,
+    private readonly adminToken: TokenDigest | undefined,
   ) {}
 
   static async start(options: {
@@ -54,7 +54,7 @@ export class GraceCoordinator {
       await Promise.all([...opened.values()].map((c) => c.close()));
       throw err;
     }
-    const coordinator = new GraceCoordinator(options.nc, options.names, opened, options.observer ?? {}, options.adminToken);
+    const coordinator = new GraceCoordinator(options.nc, options.names, opened, options.observer ?? {}, options.adminToken ? new TokenDigest(options.adminToken) : undefined);
     if (options.liveness ?? true) {
       for (const [cluster, c] of opened) {
         const problem = (message: string) => options.cluster.observer?.problem?.(cluster, `liveness: ${message}`);
@@ -93,7 +93,7 @@ export class GraceCoordinator {
   private unauthorised(request: CoordinatorRequest): CoordinatorReply | undefined {
     if (!isChange(request.op)) return undefined;
     if (!this.adminToken) return { ok: false, code: 'FORBIDDEN', error: 'admin changes are disabled: no admin token configured (GK_ADMIN_TOKEN)' };
-    if (!tokenMatches(request.token, this.adminToken)) return { ok: false, code: 'UNAUTHORIZED', error: 'a change needs the admin token in "token" (the REST bearer token)' };
+    if (!this.adminToken.matches(request.token)) return { ok: false, code: 'UNAUTHORIZED', error: 'a change needs the admin token in "token" (the REST bearer token)' };
     return undefined;
   }
 

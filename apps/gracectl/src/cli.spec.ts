@@ -159,3 +159,13 @@ describe('gracectl status text', () => {
     expect(statusText(base, 0)).not.toMatch(/silent|liveness/);
   });
 });
+
+describe('commands that take no operands', () => {
+  it.each(COMMANDS.filter((c) => c.noOperands).map((c) => c.name))('%s refuses node ids as a usage error, before reaching NATS', async (name) => {
+    expect(await run(name, 'a', 'b')).toEqual({ code: 2, out: '', err: expect.stringMatching(new RegExp(`^gracectl: ${name} takes no node ids \\(got a b\\)\\n`)), opened: false });
+  });
+
+  it('are the read-only and whole-cluster ones', () => {
+    expect(COMMANDS.filter((c) => c.noOperands).map((c) => c.name).sort()).toEqual(['audit', 'configure', 'dump', 'init', 'replay', 'status']);
+  });
+});

@@ -101,6 +101,7 @@ export async function runGracectl(argv: readonly string[], env: Record<string, s
       })),
       store: async () => (await ctx.opened()).store,
     };
+    if (command.noOperands && operands.length > 0) throw new UsageError(`${command.name} takes no node ids (got ${operands.join(' ')})`);
     await command.run(ctx, parsed, operands);
     return 0;
   } catch (err) {

@@ -44,6 +44,8 @@ export interface CommandSpec {
   createsStream?: boolean;
   /** Options only this command accepts (global ones are always accepted). */
   options?: OptionSpec[];
+  /** Takes no operands (node ids): any is a usage error, checked before `run` (cli.ts). */
+  noOperands?: true;
   /** Prints what it has to print; throws Failure (exit 1) or UsageError (exit 2). */
   run(ctx: CommandContext, args: ParsedArgs, operands: string[]): Promise<void>;
 }

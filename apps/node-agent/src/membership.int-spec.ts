@@ -4,36 +4,26 @@
  * in-flight grace_start of a node appended after `remove` re-added it with NEED and grace never
  * ended: the grace_start now loses the race with NOT_MEMBER and the cluster's grace ends.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { AnyRequest } from '#contracts';
-import { executeOnce, loadCluster, openGraceStore, type OpenedStore } from '#cluster-store';
+import { loadCluster } from '#cluster-store';
 import type { AdminCommand } from '#domain';
-import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
+import { testNatsUrl, TestStream } from '#testing';
 import { startTestAgent, type TestAgent } from '../test/in-process';
 
 jest.setTimeout(60_000);
-const names = testStreamNames('agentmember');
-let nc: NatsConnection;
-let opened: OpenedStore;
+const stream = new TestStream('agentmember');
+const { names } = stream;
 const agents: TestAgent[] = [];
 
-beforeAll(async () => {
-  nc = await connect({ servers: testNatsUrl() });
-  opened = await openGraceStore({ natsUrl: testNatsUrl(), names, name: 'agent-membership-test' });
-});
+beforeAll(() => stream.open({ store: 'agent-membership-test' }));
 afterAll(async () => {
   for (const a of agents) await a.stop();
-  await opened.close();
-  await cleanupStream(nc, names);
-  await nc.close();
+  await stream.close();
 });
 
-const admin = async (cluster: string, command: AdminCommand) => {
-  const r = await executeOnce(opened.store, names, cluster, command, { actor: 'test' });
-  if (!r.ok) throw new Error(`${command.type}: ${r.rejection.message}`);
-};
+const admin = (cluster: string, command: AdminCommand) => stream.admin(cluster, command);
 const start = async (cluster: string, node: string) => {
-  const agent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster, node, store: opened, autoJoin: false });
+  const agent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster, node, store: stream.opened, autoJoin: false });
   agents.push(agent);
   return agent;
 };
@@ -43,7 +33,7 @@ it('does not create a missing cluster: the refusal says how to create it', async
   const a = await start('nocluster', 'a');
   const reply = await a.core.service.handle({ op: 'create', client: '0a0b' } as AnyRequest);
   expect(reply).toMatchObject({ status: 'NFS4ERR_DELAY', error: expect.stringMatching(/cluster nocluster does not exist: add it with `gracectl --cluster nocluster add a`/) });
-  expect((await loadCluster(opened.store, names, 'nocluster')).state.exists).toBe(false);
+  expect((await loadCluster(stream.opened.store, names, 'nocluster')).state.exists).toBe(false);
 });
 
 it('a grace_start after the node was removed does not bring it back, and grace ends (seed 777610)', async () => {
@@ -56,15 +46,15 @@ it('a grace_start after the node was removed does not bring it back, and grace e
   // A grace_start of b still in flight, decided after the remove.
   const late = await graceStart(b);
   expect(late).toMatchObject({ status: 'NFS4ERR_DELAY', error: expect.stringMatching(/node b is not a member of cluster removed/) });
-  const { state } = await loadCluster(opened.store, names, cluster);
+  const { state } = await loadCluster(stream.opened.store, names, cluster);
   expect([...state.members.keys()]).toEqual(['a']);
   expect(state.recoveryEpoch).toBe(0);
 });
 
 it('with --auto-join the same grace_start adds the node (development mode)', async () => {
   const cluster = 'autojoin';
-  const agent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster, node: 'c', store: opened, autoJoin: true });
+  const agent = await startTestAgent({ natsUrl: testNatsUrl(), names, cluster, node: 'c', store: stream.opened, autoJoin: true });
   agents.push(agent);
   expect(await graceStart(agent)).toMatchObject({ status: 'OK' });
-  expect([...(await loadCluster(opened.store, names, cluster)).state.members.keys()]).toEqual(['c']);
+  expect([...(await loadCluster(stream.opened.store, names, cluster)).state.members.keys()]).toEqual(['c']);
 });

@@ -1,41 +1,31 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, NatsConnection } from '@nats-io/transport-node';
 import { subjects } from '#contracts';
 import { checkClient, reclaimableClients } from '#domain';
-import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
-import { executeOnce, GroupCommitter, LiveClusterView, loadCluster, openGraceStore, OpenedStore } from './index';
+import { TestStream } from '#testing';
+import { executeOnce, GroupCommitter, LiveClusterView, loadCluster } from './index';
 
-const names = testStreamNames('cstore');
+const stream = new TestStream('cstore');
+const { names } = stream;
 const cluster = 'c1';
-let opened: OpenedStore;
-let admin: NatsConnection;
-
-beforeAll(async () => {
-  opened = await openGraceStore({ natsUrl: testNatsUrl(), names, name: 'cluster-store-test' });
-  admin = await connect({ servers: testNatsUrl() });
-});
-afterAll(async () => {
-  await cleanupStream(admin, names);
-  await admin.close();
-  await opened.close();
-});
+beforeAll(() => stream.open({ store: 'cluster-store-test' }));
+afterAll(() => stream.close());
 
 const hex = (i: number) => i.toString(16).padStart(8, '0');
 
 describe('cluster store over JetStream', () => {
   it('executeOnce: concurrent gracectl-like writers never lose an update', async () => {
-    await executeOnce(opened.store, names, cluster, { type: 'add', nodes: ['a'] }, { actor: 't' });
+    await executeOnce(stream.opened.store, names, cluster, { type: 'add', nodes: ['a'] }, { actor: 't' });
     const nodes = Array.from({ length: 8 }, (_, i) => `n${i}`);
-    await Promise.all(nodes.map((n) => executeOnce(opened.store, names, cluster, { type: 'add', nodes: [n] }, { actor: n })));
-    const { state } = await loadCluster(opened.store, names, cluster);
+    await Promise.all(nodes.map((n) => executeOnce(stream.opened.store, names, cluster, { type: 'add', nodes: [n] }, { actor: n })));
+    const { state } = await loadCluster(stream.opened.store, names, cluster);
     expect([...state.members.keys()].sort()).toEqual(['a', ...nodes].sort());
   });
 
   it('live views: 8 agents racing reclaims and creates, group-committed; the log decides every answer', async () => {
     const c2 = 'c2';
     const agents = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
-    await executeOnce(opened.store, names, c2, { type: 'add', nodes: agents }, { actor: 't' });
-    const views = await Promise.all(agents.map((n) => LiveClusterView.open(opened.store, names, c2, { trackedNodes: [n] })));
+    await executeOnce(stream.opened.store, names, c2, { type: 'add', nodes: agents }, { actor: 't' });
+    const views = await Promise.all(agents.map((n) => LiveClusterView.open(stream.opened.store, names, c2, { trackedNodes: [n] })));
     const committers = views.map((v) => new GroupCommitter(v));
     // 50 clients per node, created concurrently.
     await Promise.all(committers.flatMap((gc, i) => Array.from({ length: 50 }, (_, k) =>
@@ -56,7 +46,7 @@ describe('cluster store over JetStream', () => {
     expect(committers.reduce((s, gc) => s + gc.batches, 0)).toBeGreaterThan(0);
     // Lift all: the last one ends grace; every record reclaimed survives.
     await Promise.all(views.map((v, i) => v.execute({ type: 'lift', nodes: [agents[i]] }, { actor: agents[i] })));
-    const { state } = await loadCluster(opened.store, names, c2);
+    const { state } = await loadCluster(stream.opened.store, names, c2);
     expect(state.recoveryEpoch).toBe(0);
     expect(state.lastGraceEnd?.reason).toBe('all-reclaimed');
     for (let i = 0; i < agents.length; i++) expect(checkClient(state, agents[i], hex(i * 1000 + 7))).toBe('OK');
@@ -69,8 +59,8 @@ describe('cluster store over JetStream', () => {
 
   it('group commit batches interleaved kinds (reclaim then RECLAIM_COMPLETE per client) and keeps each client\'s order', async () => {
     const c4 = 'c4';
-    await executeOnce(opened.store, names, c4, { type: 'add', nodes: ['a'] }, { actor: 't' });
-    const view = await LiveClusterView.open(opened.store, names, c4, { trackedNodes: ['a'] });
+    await executeOnce(stream.opened.store, names, c4, { type: 'add', nodes: ['a'] }, { actor: 't' });
+    const view = await LiveClusterView.open(stream.opened.store, names, c4, { trackedNodes: ['a'] });
     const gc = new GroupCommitter(view);
     const clients = Array.from({ length: 400 }, (_, i) => hex(50_000 + i));
     await Promise.all(clients.map((client) => gc.submit({ type: 'create', node: 'a', clients: [{ client, hasSession: true }] }, { actor: 'a' })));
@@ -100,16 +90,16 @@ describe('cluster store over JetStream', () => {
 
   it('a malformed message on the cluster subject is skipped by views and loads, which keep going', async () => {
     const c3 = 'c3';
-    await executeOnce(opened.store, names, c3, { type: 'add', nodes: ['a'] }, { actor: 't' });
+    await executeOnce(stream.opened.store, names, c3, { type: 'add', nodes: ['a'] }, { actor: 't' });
     const malformed: number[] = [];
-    const view = await LiveClusterView.open(opened.store, names, c3, { onMalformed: (m) => malformed.push(m.sequence) });
-    const js = (await jetstreamManager(admin)).jetstream();
+    const view = await LiveClusterView.open(stream.opened.store, names, c3, { onMalformed: (m) => malformed.push(m.sequence) });
+    const js = (await jetstreamManager(stream.nc)).jetstream();
     const ack = await js.publish(subjects.cluster(names, c3), new TextEncoder().encode('{"garbage":true}'));
     await view.waitFor(ack.seq);
     expect(malformed).toEqual([ack.seq]);
     const r = await view.execute({ type: 'add', nodes: ['b'] }, { actor: 't' });
     expect(r.ok).toBe(true);
-    const loaded = await loadCluster(opened.store, names, c3);
+    const loaded = await loadCluster(stream.opened.store, names, c3);
     expect([...loaded.state.members.keys()].sort()).toEqual(['a', 'b']);
     expect(loaded.malformed).toHaveLength(1);
     await view.close();

@@ -1,27 +1,17 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { subjects } from '#contracts';
-import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
-import { CommitQueueFull, executeOnce, GroupCommitter, LiveClusterView, openGraceStore, type OpenedStore } from './index';
+import { TestStream } from '#testing';
+import { CommitQueueFull, executeOnce, GroupCommitter, LiveClusterView } from './index';
 
 // Issue 10 items 1 and 6: a request withdrawn while queued (its deadline passed) is never decided,
 // one already in a batch is not withdrawn, and the queue is bounded.
-const names = testStreamNames('gcommit');
-let opened: OpenedStore;
-let admin: NatsConnection;
-
-beforeAll(async () => {
-  opened = await openGraceStore({ natsUrl: testNatsUrl(), names, name: 'group-commit-test' });
-  admin = await connect({ servers: testNatsUrl() });
-});
-afterAll(async () => {
-  await cleanupStream(admin, names);
-  await admin.close();
-  await opened.close();
-});
+const stream = new TestStream('gcommit');
+const { names } = stream;
+beforeAll(() => stream.open({ store: 'group-commit-test' }));
+afterAll(() => stream.close());
 
 it('withdraws queued requests when their signal aborts, never withdraws one in flight, and refuses past its bound', async () => {
-  await executeOnce(opened.store, names, 'w', { type: 'add', nodes: ['a'] }, { actor: 't' });
-  const view = await LiveClusterView.open(opened.store, names, 'w', { trackedNodes: ['a'] });
+  await executeOnce(stream.opened.store, names, 'w', { type: 'add', nodes: ['a'] }, { actor: 't' });
+  const view = await LiveClusterView.open(stream.opened.store, names, 'w', { trackedNodes: ['a'] });
   const gc = new GroupCommitter(view, 3);
   try {
     const create = (client: string, admission?: Parameters<GroupCommitter['submit']>[2]) =>
@@ -48,7 +38,7 @@ it('withdraws queued requests when their signal aborts, never withdraws one in f
     gone.abort(new Error('already expired'));
     await expect(create('06', { signal: gone.signal })).rejects.toThrow('already expired');
     // The log: 01, 03, 04 recorded; the withdrawn 02 and the refused 05, 06 never.
-    const { messages } = await opened.store.readStream(subjects.cluster(names, 'w'));
+    const { messages } = await stream.opened.store.readStream(subjects.cluster(names, 'w'));
     const recorded = messages.flatMap((m) => m.message.events.flatMap((e) => (e.type === 'ClientRecorded' ? e.clients.map((c) => c.client) : [])));
     expect(recorded.sort()).toEqual(['01', '03', '04']);
   } finally {

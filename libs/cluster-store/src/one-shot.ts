@@ -1,5 +1,5 @@
 import { subjects, StreamNames } from '#contracts';
-import { reloadEachAttempt } from '#event-store';
+import { reloadEachAttempt, TruncatedHistory } from '#event-store';
 import { ClusterState, Command, evolve, initialClusterState } from '#domain';
 import { ClusterEventStore, CommandResult, Decider, executeCommands, ExecuteMeta } from './execute';
 import { loadSnapshot, Snapshots } from './snapshots';
@@ -12,15 +12,6 @@ export interface LoadOptions {
   after?: { state: ClusterState; version: number };
 }
 
-/** A full replay was needed but the log no longer starts at the cluster's creation. */
-export class HistoryIncomplete extends Error {
-  override readonly name = 'HistoryIncomplete';
-  constructor(readonly cluster: string, subject: string, firstEvent: string) {
-    super(`the log of cluster ${cluster} (${subject}) no longer starts at its creation (first event ${firstEvent}): `
-      + 'history was dropped by a retention limit and no trusted snapshot covers it; restore a snapshot or the full log (docs/operations.md, "History retention")');
-  }
-}
-
 /**
  * Loads a cluster's state: the one load path of gracectl, the coordinator's and the agent's views
  * and the audits. `fromSnapshot` is the version the snapshot had (0: full replay).
@@ -28,19 +19,19 @@ export class HistoryIncomplete extends Error {
 export async function loadCluster(store: ClusterEventStore, names: StreamNames, cluster: string, options: LoadOptions = {}) {
   const subject = subjects.cluster(names, cluster);
   const from = options.after ?? (options.snapshots ? await loadSnapshot(store, subject, cluster, options.trackedNodes, options.snapshots) : undefined);
-  let first: string | undefined;
+  let first: { type: string; sequence: number } | undefined;
   const result = await store.aggregateStream<ClusterState>(subject, {
     initialState: initialClusterState({ trackedNodes: options.trackedNodes }),
     from,
     evolve: (state, stored) => {
-      first ??= stored.message.events[0]?.type ?? '(none)';
+      first ??= { type: stored.message.events[0]?.type ?? '(none)', sequence: stored.sequence };
       for (const e of stored.message.events) evolve(state, e);
       return state;
     },
   });
   // Every cluster's first decision configures it: a full replay that starts elsewhere has lost
-  // history to a retention limit and would be wrong state. Refuse rather than guess.
-  if (!from && first !== undefined && first !== 'ClusterConfigured') throw new HistoryIncomplete(cluster, subject, first);
+  // history (a retention limit, or worse) and would be wrong state. Refuse rather than guess.
+  if (!from && first !== undefined && first.type !== 'ClusterConfigured') throw new TruncatedHistory(subject, first.sequence, undefined, first.type);
   return { state: result.state, version: result.version, malformed: result.malformed, fromSnapshot: from?.version ?? 0, applied: result.applied };
 }
 

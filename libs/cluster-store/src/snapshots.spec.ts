@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { ClusterState, Command, evolve, initialClusterState } from '#domain';
 import { InMemoryCluster } from '#testing';
+import { TruncatedHistory } from '#event-store';
 import { loadCluster } from './one-shot';
 import { MemorySnapshotBlobs } from './snapshot-blobs';
 import { encodeSnapshot, snapshotKey, Snapshots } from './snapshots';
@@ -124,7 +125,7 @@ describe('snapshots: one that cannot be trusted falls back to a full replay, wit
 });
 
 describe('a log cut by retention', () => {
-  it('a full replay refuses it (HistoryIncomplete); a trusted snapshot inside what is kept still loads', async () => {
+  it('a full replay refuses it (TruncatedHistory); a trusted snapshot inside what is kept still loads', async () => {
     const log = await history([
       { advanceMs: 0, command: () => ({ type: 'create', node: 'a', clients: [{ client: 'aa01' }] }) },
       { advanceMs: 0, command: () => ({ type: 'start', nodes: ['a'] }) },
@@ -134,7 +135,9 @@ describe('a log cut by retention', () => {
     // The same log without its first decision (what a retention limit leaves), in a fresh store.
     const dropped = new InMemoryCluster('c1');
     for (const m of messages.slice(1)) await dropped.store.appendToStream(dropped.subject, m.message, { expectedVersion: 'any' });
-    await expect(loadCluster(dropped.store, dropped.names, 'c1')).rejects.toThrow(/no longer starts at its creation \(first event ClientRecorded\)/);
+    const refused = loadCluster(dropped.store, dropped.names, 'c1');
+    await expect(refused).rejects.toBeInstanceOf(TruncatedHistory);
+    await expect(refused).rejects.toThrow(/truncated: its first stored message \(sequence 1, first event ClientRecorded\)/);
 
     const blobs = new MemorySnapshotBlobs();
     const at = 1; // sequence 1 of `dropped` is the original decision 2

@@ -1,20 +1,10 @@
-import { connect, NatsConnection } from '@nats-io/transport-node';
-import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
-import { executeOnce, LiveClusterView, openGraceStore, OpenedStore, ViewSupervisor, type GraceEventStore } from './index';
+import { TestStream } from '#testing';
+import { executeOnce, LiveClusterView, ViewSupervisor, type GraceEventStore } from './index';
 
-const names = testStreamNames('vsup');
-let opened: OpenedStore;
-let admin: NatsConnection;
-
-beforeAll(async () => {
-  opened = await openGraceStore({ natsUrl: testNatsUrl(), names, name: 'view-supervisor-test' });
-  admin = await connect({ servers: testNatsUrl() });
-});
-afterAll(async () => {
-  await cleanupStream(admin, names);
-  await admin.close();
-  await opened.close();
-});
+const stream = new TestStream('vsup');
+const { names } = stream;
+beforeAll(() => stream.open({ store: 'view-supervisor-test' }));
+afterAll(() => stream.close());
 
 async function eventually(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -24,7 +14,7 @@ async function eventually(what: string, predicate: () => boolean, timeoutMs = 10
   }
 }
 
-const add = (cluster: string, node: string) => executeOnce(opened.store, names, cluster, { type: 'add', nodes: [node] }, { actor: 'test' });
+const add = (cluster: string, node: string) => executeOnce(stream.opened.store, names, cluster, { type: 'add', nodes: [node] }, { actor: 'test' });
 
 describe('ViewSupervisor', () => {
   it('reopens a view whose subscription ended, and is not live meanwhile', async () => {
@@ -32,7 +22,7 @@ describe('ViewSupervisor', () => {
     const problems: string[] = [];
     const installed: [LiveClusterView, LiveClusterView | undefined][] = [];
     const supervisor = await ViewSupervisor.open({
-      store: opened.store,
+      store: stream.opened.store,
       names,
       cluster: 'reopen',
       reopenDelayMs: 200,
@@ -65,7 +55,7 @@ describe('ViewSupervisor', () => {
     await add('stall', 'a');
     // The first view's subscription silently drops every delivery: it stalls at its load.
     let subscriptions = 0;
-    const stalling = new Proxy(opened.store, {
+    const stalling = new Proxy(stream.opened.store, {
       get(target, key, receiver) {
         if (key !== 'subscribe') return Reflect.get(target, key, receiver);
         return (filter: string, options: { fromSequence: number }, handler: (m: unknown) => void, hooks?: unknown) =>

@@ -1,5 +1,6 @@
 import type { JetStreamPublishOptions } from '@nats-io/jetstream';
-import { jitteredDelay, sleep } from './backoff';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jitteredDelay } from './backoff';
 import { fromGet, linkHolds } from './chain';
 import { actualFromDescription, AppendUnavailable, ConcurrencyConflict, isNoResponders, isTransient, isWrongLastSequence } from './errors';
 import { checkExpectedVersion, type AppendToStreamOptions, type AppendToStreamResult, type ExpectedVersion } from './event-store';

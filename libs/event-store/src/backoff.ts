@@ -1,5 +1,3 @@
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * "Full jitter" exponential backoff: a random delay in [0, min(cap, base * 2^attempt)). Writers that
  * lost the same race spread out instead of colliding again in lockstep.

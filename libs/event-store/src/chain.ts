@@ -112,13 +112,24 @@ export class Chain {
 
 /**
  * The subject's history does not start where its first message says it does: what came before was
- * removed. Deciding on the rest would forget records and grace periods (I6), so readers refuse.
+ * removed (purged, deleted, or dropped by a retention limit). Deciding on the rest would forget
+ * records and grace periods (I6), so readers refuse. The one name for a log that lost its start.
  */
 export class TruncatedHistory extends Error {
   override readonly name = 'TruncatedHistory';
-  constructor(readonly subject: string, readonly firstSequence: number, readonly expectedPredecessor: number) {
-    super(`the history of ${subject} was truncated: its first stored message (sequence ${firstSequence}) follows sequence ${expectedPredecessor}, which is gone. ` +
-      'Refusing to decide on a partial log: restore the stream from a backup (docs/security.md, "Lost history")');
+  constructor(
+    readonly subject: string,
+    readonly firstSequence: number,
+    /** The predecessor the first message links to (gone); undefined when the first event shows it instead. */
+    readonly expectedPredecessor: number | undefined,
+    /** The first event, when it is not the one a history starts with. */
+    readonly firstEvent?: string,
+  ) {
+    const why = expectedPredecessor !== undefined
+      ? `its first stored message (sequence ${firstSequence}) follows sequence ${expectedPredecessor}, which is gone`
+      : `its first stored message (sequence ${firstSequence}, first event ${firstEvent ?? '(none)'}) is not where it began`;
+    super(`the history of ${subject} was truncated: ${why}. Refusing to decide on a partial log: start from a trusted snapshot, ` +
+      'or restore the stream from a backup (docs/security.md, "Lost history"; docs/operations.md, "History retention")');
   }
 }
 

@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { streamNames, subjects, type StreamNames } from '#contracts';
 import { natsServers, startNatsCluster, uniquePrefix, type NatsCluster } from '#infra';
 import { emptyCounter, eventually, evolveCounter, increment, incrementCodec, type Counter, type Increment } from '../test/support';
-import { sleep } from './backoff';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { STALE_APPEND } from './chain';
 import { handleCommand, reloadEachAttempt } from './command-handler';
 import { JetStreamEventStore } from './jetstream-event-store';

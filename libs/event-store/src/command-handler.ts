@@ -1,4 +1,5 @@
-import { jitteredDelay, sleep } from './backoff';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jitteredDelay } from './backoff';
 import { ConcurrencyConflict, ContentionExhausted } from './errors';
 import type { EventStore } from './event-store';
 

@@ -6,5 +6,5 @@ export * from './jetstream-event-store';
 export * from './in-memory-event-store';
 export * from './subscription';
 export * from './command-handler';
-export { STALE_APPEND, TruncatedHistory, type LinkedSubjects } from './chain';
+export { fromGet, STALE_APPEND, TruncatedHistory, type LinkedSubjects } from './chain';
 export { nextBySubject } from './stream-access';

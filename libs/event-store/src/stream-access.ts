@@ -1,7 +1,8 @@
 import { jetstream, type JetStreamClient, type JetStreamManager, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { StreamNames } from '#contracts';
-import { jitteredDelay, sleep } from './backoff';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jitteredDelay } from './backoff';
 import { noLinkedSubjects, STALE_APPEND, staleAppendMessage, type LinkedSubjects, type LinkLookup, type RawMessage } from './chain';
 import { ConnectionGate } from './connection-gate';
 import { errorText, isTransient } from './errors';

@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerMessages, ConsumerNotification } from '@nats-io/jetstream';
-import { jitteredDelay, sleep } from './backoff';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jitteredDelay } from './backoff';
 import { Chain, fromConsumer, TruncatedHistory } from './chain';
 import type { StreamAccess } from './stream-access';
 import type { MalformedHandler, StoredMessage } from './types';

@@ -31,6 +31,5 @@ export function canConnect(host: string, port: number, timeoutMs = 500): Promise
   });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** Node's own promise timer, under the name the test helpers use: no hand-written copy anywhere. */
+export { setTimeout as sleep } from 'node:timers/promises';

@@ -233,10 +233,14 @@ export async function auditRowsFromDatabase(sql: Sql, schema: string, focus: Aud
  * registry's subjects read in stream order and applied exactly as the projector applies them,
  * so every detail (why each refusal happened) is the one the registry would have stored.
  */
-export async function auditRowsFromEvents(store: JetStreamEventStore<DecisionMessage>, names: StreamNames, cluster: string): Promise<{ rows: AuditSource[]; malformed: MalformedMessage[]; sequence: number }> {
+export async function auditRowsFromEvents(
+  store: JetStreamEventStore<DecisionMessage>, names: StreamNames, cluster: string,
+  /** Where to start reading (default 1): where a retention-trimmed history now starts. */
+  from = 1,
+): Promise<{ rows: AuditSource[]; malformed: MalformedMessage[]; sequence: number }> {
   const [own, registry] = await Promise.all([
-    store.readStream(subjects.cluster(names, cluster)),
-    store.readStream(subjects.registry(names, cluster)),
+    store.readStream(subjects.cluster(names, cluster), { from }),
+    store.readStream(subjects.registry(names, cluster), { from }),
   ]);
   const items: ({ kind: 'ok'; m: StoredMessage<DecisionMessage> } | { kind: 'bad'; m: MalformedMessage })[] = [
     ...own.messages.map((m) => ({ kind: 'ok' as const, m })), ...registry.messages.map((m) => ({ kind: 'ok' as const, m })),

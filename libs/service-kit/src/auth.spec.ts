@@ -1,5 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
-import { AdminTokenGuard, ReadTokenGuard } from './auth';
+import { AdminTokenGuard, ReadTokenGuard, ReadTokens, TokenDigest } from './auth';
 
 const request = (authorization?: string) =>
   ({ switchToHttp: () => ({ getRequest: () => ({ headers: authorization === undefined ? {} : { authorization } }) }) }) as unknown as ExecutionContext;
@@ -49,5 +49,24 @@ describe('ReadTokenGuard', () => {
     expect(allows(guard, 'Basic the-read-token')).toBe(401);
     expect(allows(guard, 'Bearer the-read-token')).toBe(true);
     expect(allows(guard, 'Bearer the-admin-token')).toBe(true);
+  });
+});
+
+describe('TokenDigest and ReadTokens (the one comparison REST and NATS share)', () => {
+  it('matches only the configured token; a missing token never matches', () => {
+    const digest = new TokenDigest('the-admin-token');
+    expect(digest.matches('the-admin-token')).toBe(true);
+    expect(digest.matches('the-admin-token ')).toBe(false);
+    expect(digest.matches(undefined)).toBe(false);
+    expect(digest.matches('')).toBe(false);
+  });
+
+  it('accepts the read or the admin token when a read token is set, and everyone when none is', () => {
+    const tokens = new ReadTokens('the-read-token', 'the-admin-token');
+    expect(tokens.required).toBe(true);
+    expect([tokens.accepts('the-read-token'), tokens.accepts('the-admin-token'), tokens.accepts('other'), tokens.accepts(undefined)]).toEqual([true, true, false, false]);
+    const open = new ReadTokens(undefined, 'the-admin-token');
+    expect(open.required).toBe(false);
+    expect(open.accepts(undefined)).toBe(true);
   });
 });

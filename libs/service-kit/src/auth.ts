@@ -5,15 +5,36 @@ import { ADMIN_TOKEN, READ_TOKEN } from './tokens';
 /**
  * A configured token, kept as its SHA-256 digest. A presented token is hashed and the two digests
  * compared in constant time: equal lengths always, so neither the comparison's time nor an early
- * length check tells an attacker how long the token is or how much of it matched.
+ * length check tells an attacker how long the token is or how much of it matched. The one token
+ * comparison of every transport: REST bearer tokens and the `token` field of NATS requests.
  */
 export class TokenDigest {
   private readonly digest: Buffer;
   constructor(token: string) {
     this.digest = sha256(token);
   }
-  matches(presented: string): boolean {
-    return timingSafeEqual(sha256(presented), this.digest);
+  /** A missing token ('' or undefined) never matches: configured tokens are never empty. */
+  matches(presented: string | undefined): boolean {
+    return timingSafeEqual(sha256(presented ?? ''), this.digest) && presented !== undefined;
+  }
+}
+
+/**
+ * The tokens a read accepts: the read token, and the admin token too. With no read token
+ * configured, reads are open (`required` is false) and every caller is accepted.
+ */
+export class ReadTokens {
+  private readonly accepted: TokenDigest[];
+  constructor(read?: string, admin?: string) {
+    this.accepted = read ? [new TokenDigest(read), ...(admin ? [new TokenDigest(admin)] : [])] : [];
+  }
+  get required(): boolean {
+    return this.accepted.length > 0;
+  }
+  accepts(presented: string | undefined): boolean {
+    if (!this.required) return true;
+    // Every digest is compared, whichever matches: the time does not say which token it was.
+    return this.accepted.map((t) => t.matches(presented)).some(Boolean);
   }
 }
 
@@ -53,28 +74,14 @@ export class AdminTokenGuard implements CanActivate {
  */
 @Injectable()
 export class ReadTokenGuard implements CanActivate {
-  private readonly accepted: TokenDigest[];
+  private readonly tokens: ReadTokens;
 
   constructor(@Optional() @Inject(READ_TOKEN) read?: string, @Optional() @Inject(ADMIN_TOKEN) admin?: string) {
-    this.accepted = read ? [new TokenDigest(read), ...(admin ? [new TokenDigest(admin)] : [])] : [];
+    this.tokens = new ReadTokens(read, admin);
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.accepted.length === 0) return true;
-    const presented = bearerOf(context);
-    // Every digest is compared, whichever matches: the time does not say which token it was.
-    const matched = this.accepted.map((t) => t.matches(presented)).some(Boolean);
-    if (!matched) throw new UnauthorizedException('reads need a bearer token (Authorization: Bearer <read token>)');
+    if (!this.tokens.accepts(bearerOf(context))) throw new UnauthorizedException('reads need a bearer token (Authorization: Bearer <read token>)');
     return true;
   }
-}
-
-/**
- * Whether a presented token is the configured one, in constant time: both are hashed first, so
- * neither the content nor the length of the configured token shows in the timing. REST's bearer
- * token and the coordinator's NATS admin requests use this one comparison.
- */
-export function tokenMatches(given: string | undefined, configured: string): boolean {
-  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
-  return timingSafeEqual(digest(given ?? ''), digest(configured)) && given !== undefined;
 }

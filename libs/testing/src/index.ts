@@ -9,3 +9,4 @@ export * from './workload';
 export * from './wait';
 export * from './in-memory-cluster';
 export * from './log-records';
+export * from './test-stream';

@@ -23,6 +23,7 @@ const MAX_FRAME = Math.max(cldMessageSize(1)!, cldMessageSize(2)!);
 
 export const cldFrames: FuzzTarget<{ chunks: Uint8Array[]; endianness: Endianness }> = {
   name: 'cld-frames',
+  covers: ['libs/cld/src/'],
   interface: 'cld upcalls on the agent\'s cld socket/pipe (libs/cld: CldFrameSplitter, decodeRequest, encodeReply)',
   arbitrary: fc.record({
     chunks: chunked(fc.array(mutatedBytes(CORPUS), { minLength: 1, maxLength: 3 }).map(concat)),

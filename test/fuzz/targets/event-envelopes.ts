@@ -33,6 +33,7 @@ export const DECISION_CORPUS: DecisionMessage[] = EVENTS.map((e, i) => ({
 
 export const eventEnvelopes: FuzzTarget<Uint8Array> = {
   name: 'event-envelopes',
+  covers: ['libs/contracts/src/'],
   interface: 'decision envelopes on the stream (libs/contracts decodeDecision / validateDecision)',
   arbitrary: fc.oneof(
     mutatedBytes(DECISION_CORPUS.map(encodeDecision)),

@@ -44,6 +44,7 @@ export interface CltrackInput {
 
 export const gkCltrack: FuzzTarget<CltrackInput> = {
   name: 'gk-cltrack',
+  covers: ['apps/gk-cltrack/src/', 'libs/contracts/src/'],
   interface: 'gk-cltrack argv and NFSDCLTRACK_* environment (runCltrack, getopt, c-parse), agent replies',
   arbitrary: fc.record({
     argv: fc.array(cltrackArg, { maxLength: 6 }),

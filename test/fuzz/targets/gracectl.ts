@@ -22,6 +22,7 @@ const arg = fc.oneof(
 
 export const gracectl: FuzzTarget<{ argv: string[]; env: Record<string, string> }> = {
   name: 'gracectl',
+  covers: ['apps/gracectl/src/'],
   interface: 'gracectl argv and environment (parseArgs, every command\'s option and operand checks)',
   arbitrary: fc.record({
     argv: fc.array(arg, { maxLength: 7 }),

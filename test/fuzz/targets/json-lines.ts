@@ -44,6 +44,7 @@ const line = fc.oneof(
 
 export const jsonLines: FuzzTarget<Uint8Array[]> = {
   name: 'json-lines',
+  covers: ['apps/node-agent/src/transports/', 'libs/contracts/src/'],
   interface: 'the node-agent\'s JSON-lines socket (LineSplitter, answer, replyLine; libs/contracts agent protocol)',
   arbitrary: chunked(fc.array(line, { minLength: 1, maxLength: 4 }).map((lines) => concat(lines.flatMap((l) => [l, Buffer.from('\n')])))),
   async check(chunks) {

@@ -33,6 +33,7 @@ const MAX_ERROR_CHARS = 8 * 1024;
 
 export const restBodies: FuzzTarget<{ which: 'coordinator' | 'registry' | 'pipe'; body: unknown }> = {
   name: 'rest-bodies',
+  covers: ['apps/grace-coordinator/src/operations.ts', 'apps/client-registry/src/requests.ts', 'libs/service-kit/src/zod-pipe.ts', 'libs/contracts/src/'],
   interface: 'REST bodies / NATS RPC requests (coordinator and registry request schemas, ZodBodyPipe)',
   arbitrary: fc.oneof(
     mutatedJson(COORDINATOR).map((body) => ({ which: 'coordinator' as const, body })),

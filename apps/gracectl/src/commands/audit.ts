@@ -1,5 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ClientIdSchema, clientOwner, NodeIdSchema, ownerHeading } from '#contracts';
+import { retainedHistory } from '#cluster-store';
+import { STALE_APPEND, TruncatedHistory } from '#event-store';
 import type { AuditFocus, AuditSource } from '#projection';
 import { UsageError } from '../args';
 import { Failure, type CommandContext, type CommandSpec } from '../command';
@@ -16,6 +18,7 @@ export const auditCommand: CommandSpec = {
   name: 'audit',
   synopsis: '--client X | --node N | --epoch E [--json] [--events] [--limit N]',
   summary: 'the causal timeline of a client, a node or an epoch: what recorded, reclaimed, refused or invalidated, and why',
+  noOperands: true,
   options: [
     { name: 'client', value: true, valueName: 'HEX', description: 'audit: the client id (its owner string as lowercase hex)' },
     { name: 'node', value: true, valueName: 'ID', description: 'audit: a node id' },
@@ -25,8 +28,7 @@ export const auditCommand: CommandSpec = {
     DATABASE_URL_OPTION,
     { name: 'json', value: false, description: 'print the result as JSON' },
   ],
-  async run(ctx, args, operands) {
-    if (operands.length > 0) throw new UsageError(`audit takes no operands (got ${operands.join(' ')})`);
+  async run(ctx, args) {
     const focus = focusOf(ctx, args.options);
     const limitRaw = args.options.get('limit');
     const limit = limitRaw === undefined ? 10_000 : Number(limitRaw);
@@ -34,14 +36,14 @@ export const auditCommand: CommandSpec = {
     const url = args.options.has('events') ? undefined : databaseUrlOf(ctx, args.options);
     // Loaded on use: PostgreSQL and TypeORM would add most of a second to every other command.
     const { buildTimeline, timelineText } = await import('#projection');
-    const { rows, source, sequence } = url ? await fromDatabase(ctx, url, focus, limit) : await fromEvents(ctx, focus);
+    const { rows, source, sequence, notice } = url ? await fromDatabase(ctx, url, focus, limit) : await fromEvents(ctx, focus);
     const entries = buildTimeline(rows, focus);
     if (args.options.has('json')) {
-      ctx.stdout(JSON.stringify({ focus, ...('client' in focus ? { owner: clientOwner(focus.client) } : {}), source, sequence, entries }, null, 2) + '\n');
+      ctx.stdout(JSON.stringify({ focus, ...('client' in focus ? { owner: clientOwner(focus.client) } : {}), source, sequence, ...(notice ? { notice } : {}), entries }, null, 2) + '\n');
       return;
     }
     const what = 'client' in focus ? `client ${ownerHeading(focus.client)}` : 'node' in focus ? `node ${focus.node}` : `epoch ${focus.epoch}`;
-    ctx.stdout(`audit of ${what} in cluster ${focus.cluster}, from ${source} at stream sequence ${sequence}\n${timelineText(entries)}`);
+    ctx.stdout(`audit of ${what} in cluster ${focus.cluster}, from ${source} at stream sequence ${sequence}\n${notice ? `${notice}\n` : ''}${timelineText(entries)}`);
     ctx.stdout(`(client owners are shown as "text" where printable, as hex otherwise)\n`);
     // Where the stored history starts, after the timeline so that its first line stays the header.
     ctx.stdout(`${await historyText(ctx, await jetstreamManager((await ctx.opened()).nc))}\n`);
@@ -67,7 +69,7 @@ function focusOf(ctx: CommandContext, options: Map<string, string | true>): Audi
   }
 }
 
-async function fromDatabase(ctx: CommandContext, url: string, focus: AuditFocus, limit: number): Promise<{ rows: AuditSource[]; source: string; sequence: number }> {
+async function fromDatabase(ctx: CommandContext, url: string, focus: AuditFocus, limit: number): Promise<{ rows: AuditSource[]; source: string; sequence: number; notice?: string }> {
   const { auditRowsFromDatabase, connectClient, NoReadModel, poolReadTransaction, readModelName, ReadModelQueries } = await import('#projection');
   let client;
   try {
@@ -88,10 +90,26 @@ async function fromDatabase(ctx: CommandContext, url: string, focus: AuditFocus,
   }
 }
 
-async function fromEvents(ctx: CommandContext, focus: AuditFocus): Promise<{ rows: AuditSource[]; source: string; sequence: number }> {
+/**
+ * From the events: from where the cluster's stored history starts, saying so when a recorded
+ * retention dropped its beginning; a history truncated with no retention recorded is refused.
+ */
+async function fromEvents(ctx: CommandContext, focus: AuditFocus): Promise<{ rows: AuditSource[]; source: string; sequence: number; notice?: string }> {
   const { auditRowsFromEvents } = await import('#projection');
-  const { rows, malformed, sequence } = await auditRowsFromEvents(await ctx.store(), ctx.names, focus.cluster);
-  for (const m of malformed) ctx.stderr(`warning: skipped malformed message at sequence ${m.sequence}: ${m.error.message}\n`);
-  if (rows.length === 0) throw new Failure(`cluster ${focus.cluster} has no events`);
-  return { rows, source: 'the events', sequence };
+  const store = await ctx.store();
+  let start;
+  try {
+    start = await retainedHistory(await jetstreamManager((await ctx.opened()).nc), ctx.names, focus.cluster);
+  } catch (err) {
+    if (err instanceof TruncatedHistory) throw new Failure(err.message);
+    throw err;
+  }
+  const { rows, malformed, sequence } = await auditRowsFromEvents(store, ctx.names, focus.cluster, start.from);
+  // The first decision kept links to a dropped one: its link cannot be checked, so readers skip it
+  // (fail closed). That is the retention's doing, said in the notice, not a fault to warn of.
+  const boundary = start.notice ? malformed.find((m) => m.sequence === start.from && m.error.kind === STALE_APPEND) : undefined;
+  for (const m of malformed) if (m !== boundary) ctx.stderr(`warning: skipped malformed message at sequence ${m.sequence}: ${m.error.message}\n`);
+  const notice = boundary ? `${start.notice}; the first kept decision (sequence ${boundary.sequence}) links to a dropped one and is not shown` : start.notice;
+  if (rows.length === 0) throw new Failure(`cluster ${focus.cluster} has no events${notice ? ` (${notice})` : ''}`);
+  return { rows, source: 'the events', sequence, notice };
 }

@@ -48,9 +48,9 @@ export const configureCommand: CommandSpec = {
   name: 'configure',
   synopsis: '[--grace-time S] [--lease-time S] [--deadline-policy abandon|wait] [--exit-policy all-clear|first-exit] [--dead-after S|off] [--liveness-policy wait|start-grace|move] [--standby HOST]',
   summary: 'change the cluster\'s grace and liveness configuration (recorded as a ClusterConfigured event)',
+  noOperands: true,
   options: [...CONFIG_OPTIONS, ...LIVENESS_OPTIONS],
-  async run(ctx, args, operands) {
-    if (operands.length > 0) throw new UsageError(`configure takes no node ids (got ${operands.join(' ')})`);
+  async run(ctx, args) {
     const liveness = livenessFromOptions(args.options);
     const config: GraceConfigChange = { ...configFromOptions(args.options), ...(liveness !== undefined ? { liveness } : {}) };
     if (Object.keys(config).length === 0) throw new UsageError('configure needs at least one of --grace-time, --lease-time, --deadline-policy, --exit-policy, --dead-after, --liveness-policy, --standby');

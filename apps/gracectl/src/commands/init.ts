@@ -1,4 +1,3 @@
-import { UsageError } from '../args';
 import type { CommandSpec } from '../command';
 
 /**
@@ -10,9 +9,9 @@ export const initCommand: CommandSpec = {
   name: 'init',
   synopsis: '',
   summary: 'create the event stream (or fix its settings); replicas from $GK_STREAM_REPLICAS',
+  noOperands: true,
   createsStream: true,
-  async run(ctx, _args, operands) {
-    if (operands.length > 0) throw new UsageError(`init takes no node ids (got ${operands.join(' ')})`);
+  async run(ctx) {
     await ctx.opened();
   },
 };

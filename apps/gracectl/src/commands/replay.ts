@@ -1,3 +1,6 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { incompleteHistories } from '#cluster-store';
 import type { RebuildProgress, RebuildResult } from '#projection';
 import { UsageError } from '../args';
 import { Failure, type CommandContext, type CommandSpec } from '../command';
@@ -23,14 +26,15 @@ export const replayCommand: CommandSpec = {
   name: 'replay',
   synopsis: '[--database-url URL] [--json]',
   summary: 'rebuild the PostgreSQL read model from the first event and swap it in (progress on stderr)',
+  noOperands: true,
   options: [DATABASE_URL_OPTION, { name: 'json', value: false, description: 'print the result as JSON' }],
-  async run(ctx, args, operands) {
-    if (operands.length > 0) throw new UsageError(`replay takes no operands (got ${operands.join(' ')})`);
+  async run(ctx, args) {
     const url = databaseUrlOf(ctx, args.options);
     if (!url) throw new UsageError('replay needs the registry database: --database-url URL or $DATABASE_URL');
     // Loaded on use: PostgreSQL and TypeORM would add most of a second to every other command.
     const { connectClient, migrateRegistry, rebuildReadModel, RebuildRefused } = await import('#projection');
     const opened = await ctx.opened();
+    await refuseIncompleteHistory(opened.nc, ctx);
     let client;
     try {
       await migrateRegistry(url);
@@ -52,6 +56,19 @@ export const replayCommand: CommandSpec = {
     }
   },
 };
+
+/**
+ * A replay rebuilds the read model from the first event and then drops the old generation. Where
+ * a retention dropped the start of a cluster's history, the current read model is the only place
+ * that still holds its records and audits: a rebuild from what is kept would lose them, so it is
+ * refused, saying where each history starts (a truncated one, with no retention, all the more).
+ */
+async function refuseIncompleteHistory(nc: NatsConnection, ctx: CommandContext): Promise<void> {
+  const incomplete = await incompleteHistories(await jetstreamManager(nc), ctx.names);
+  if (incomplete.length === 0) return;
+  throw new Failure(`replay refused: the event log no longer holds every cluster's whole history, and the read model it would replace does:\n  ${incomplete.join('\n  ')}\n` +
+    'Back up the read model\'s database; to rebuild anyway, restore the full log first (docs/operations.md, "History retention")');
+}
 
 const n = (x: number) => Math.round(x).toLocaleString('en-US');
 

@@ -1,5 +1,5 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { clustersCovered, historyStart, retentionRefusal, setRetention } from '#cluster-store';
+import { clustersCovered, historyStart, historyText as historyLine, retentionRefusal, setRetention } from '#cluster-store';
 import { UsageError } from '../args';
 import { Failure, type CommandContext, type CommandSpec } from '../command';
 
@@ -40,9 +40,5 @@ async function show(ctx: CommandContext, jsm: Awaited<ReturnType<typeof jetstrea
 
 /** One line: the retention in force and where this cluster's history starts (also printed by `audit`). */
 export async function historyText(ctx: CommandContext, jsm: Awaited<ReturnType<typeof jetstreamManager>>): Promise<string> {
-  const h = await historyStart(jsm, ctx.names, ctx.cluster);
-  const kept = h.keep > 0 ? `retention: the last ${h.keep} decisions of each cluster` : 'retention: none (the full log is kept)';
-  if (h.firstSequence === undefined) return `${kept}; cluster ${ctx.cluster} has no history`;
-  const where = `history of cluster ${ctx.cluster} starts at stream sequence ${h.firstSequence} (${h.firstTime?.toISOString()})`;
-  return `${kept}; ${where}${h.complete ? ', its creation' : ': earlier decisions were dropped, audits of them come from the PostgreSQL read model'}`;
+  return historyLine(await historyStart(jsm, ctx.names, ctx.cluster), ctx.cluster);
 }

@@ -1,5 +1,4 @@
 import { summarize } from '#domain';
-import { UsageError } from '../args';
 import type { CommandSpec } from '../command';
 import { statusText } from '../status-text';
 import { existingCluster } from './common';
@@ -8,9 +7,9 @@ export const statusCommand: CommandSpec = {
   name: 'status',
   synopsis: '[--json]',
   summary: 'a readable summary: epochs, members and flags, time in grace, deadline, reclaims, configuration',
+  noOperands: true,
   options: [{ name: 'json', value: false, description: 'print the summary as JSON' }],
-  async run(ctx, args, operands) {
-    if (operands.length > 0) throw new UsageError(`status takes no node ids (got ${operands.join(' ')})`);
+  async run(ctx, args) {
     const summary = summarize(await existingCluster(ctx));
     ctx.stdout(args.options.has('json') ? JSON.stringify(summary, null, 2) + '\n' : statusText(summary, Date.now()));
   },

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentLog, errorText } from './log';
 
 /**
@@ -93,4 +94,3 @@ export class EndGraceWriter {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLog } from '../core/log';
 import type { CldDispatcher } from './cld-dispatch';
 import { CldPipe } from './cld-pipe';
@@ -32,7 +33,6 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mkfifo = (path: string) => execFileSync('mkfifo', [path]);
 
 /** How long until the agent holds `path` open; fails past `limitMs`. */

@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, type Stats, statSync } from 'node:fs';
 import { type FileHandle, open, statfs } from 'node:fs/promises';
 import { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isatty, ReadStream } from 'node:tty';
 import { CldFrameSplitter } from '#cld';
 import { AgentLog, errorText } from '../core/log';
@@ -235,4 +236,3 @@ function statOrUndefined(path: string): Stats | undefined {
 
 const sameFile = (a: Stats, b: Stats | undefined) => b !== undefined && a.ino === b.ino && a.dev === b.dev;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
