@@ -21,6 +21,9 @@ function realEvents(): Record<string, unknown>[] {
     { ...base, type: 'ClientRecordsInvalidated', recoveryEpoch: 2, reason: 'deadline', node: 'a', clients: [], part: 0, parts: 1 },
     { ...base, type: 'ReclaimAccepted', node: 'a', recoveryEpoch: 2, clients: ['00ff'], host: 'b' },
     { ...base, type: 'ClientRecorded', node: 'a', clients: [{ client: '', principalHash: 'ab'.repeat(32), hasSession: false }] },
+    { ...base, type: 'MemberSilent', node: 'b', host: 'b', silentForMs: 5012, deadAfterMs: 5000, policy: 'move', policyRefused: 'the standby a is silent too' },
+    { ...base, type: 'MemberSilent', node: 'b', host: 'b', silentForMs: 5012, deadAfterMs: 5000, policy: 'wait' },
+    { ...base, type: 'MemberHeard', node: 'b', host: 'b' },
   );
   return events;
 }
