@@ -109,7 +109,9 @@ describe('event store on a 3-node JetStream cluster (replicas: 3)', () => {
     // Issue 10 item 5: the writer-side link check used to run only when a cached "replicated?"
     // answer said so; taken while the stream was R1, it stayed false after the scale to R3, and
     // writers reported success for stale appends every reader ignores (expectSerialHistory then
-    // finds fewer decisions than the writers were told were stored).
+    // finds fewer decisions than the writers were told were stored). It also caught replays whose
+    // consumer sat on a follower behind the leader: writers decided on states missing messages
+    // (expectSerialHistory then counts decisions whose `before` disagrees; see replay.ts).
     const names = streamNames(uniquePrefix('es_scale'));
     const initial = await provisionStream(jsm, names, { replicas: 1 });
     expect(initial.config.num_replicas).toBe(1);

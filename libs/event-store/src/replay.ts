@@ -20,6 +20,15 @@ const SINGLE_GETS_BEFORE_CONSUMER = 8;
  * recent snapshot usually finds zero to two new messages, where an ordered consumer's set-up
  * (stream info, create, first pull: ~7 ms measured) would dominate. Longer replays continue through an
  * ordered consumer, one pull per `readBatch` messages (~10x the rate of single gets).
+ *
+ * The target comes from the stream leader (STREAM.MSG.GET), but on a replicated stream the
+ * ephemeral consumer may be placed on a follower that has not stored the latest messages yet. Seen
+ * on a 3-node 2.9.10 cluster during and after a scale from R1 to R3: consumers on a follower
+ * reporting nothing pending while the leader held the target, one new replica delivering nothing
+ * for a whole run. A replay that stopped there returned the leader's version with a state that
+ * lacked messages; a writer then appended decisions taken on that state under an expectation the
+ * server and every reader accept (issue 10 item 5). So whatever the consumer did not deliver up to
+ * the target is read from the leader.
  */
 export async function scan<M>(
   access: StreamAccess<M>,
@@ -35,7 +44,12 @@ export async function scan<M>(
   if (stopAt < next) return last;
 
   const chain = new Chain(access.lookup, next === 1, access.linkedSubjects);
-  for (let gets = 0; gets < SINGLE_GETS_BEFORE_CONSUMER; gets++) {
+  for (let gets = 0; ; gets++) {
+    if (gets === SINGLE_GETS_BEFORE_CONSUMER) {
+      const visited = await scanWithConsumer(access, settings, subject, { start: next, stopAt, to: range.to }, chain, visit);
+      if (visited >= stopAt) return Math.max(last, visited);
+      next = visited + 1;
+    }
     const m = await access.getMessage(nextBySubject(subject, next));
     // Nothing left: the target message vanished (a purge) since the lookup.
     if (!m || (range.to !== undefined && m.seq > range.to)) return last;
@@ -44,9 +58,13 @@ export async function scan<M>(
     if (m.seq >= stopAt) return Math.max(last, m.seq);
     next = m.seq + 1;
   }
-  return Math.max(last, await scanWithConsumer(access, settings, subject, { start: next, stopAt, to: range.to }, chain, visit));
 }
 
+/**
+ * Visits the subject's messages from `range.start` through an ordered consumer until it reaches
+ * `range.stopAt`, or until the consumer has nothing more to give (its replica may lag behind the
+ * leader). Returns the sequence up to which every message of the subject was visited.
+ */
 async function scanWithConsumer<M>(
   access: StreamAccess<M>,
   settings: ReplaySettings,
@@ -59,9 +77,9 @@ async function scanWithConsumer<M>(
     filter_subjects: subject,
     opt_start_seq: range.start,
   }));
-  let last = 0;
+  let visited = range.start - 1;
   try {
-    if ((await consumer.info(true)).num_pending === 0) return range.stopAt;
+    if ((await consumer.info(true)).num_pending === 0) return visited;
     const messages = await consumer.consume({ max_messages: settings.readBatch });
     let seen = 0;
     let seenAtLastCheck = -1;
@@ -74,14 +92,14 @@ async function scanWithConsumer<M>(
     try {
       for await (const m of messages) {
         seen++;
-        if (range.to !== undefined && m.seq > range.to) break;
+        if (range.to !== undefined && m.seq > range.to) return range.stopAt; // every message up to `to` came before it
         const raw = fromConsumer(m);
         // The single gets before saw this subject, so the chain answers synchronously here.
         const judged = chain.judge(raw);
         visit(raw, typeof judged === 'boolean' ? judged : await judged);
-        last = m.seq;
-        // pending is what the consumer still has for this filter: 0 ends the replay even if the
-        // target message vanished (a purge) in between.
+        visited = m.seq;
+        // pending is what the consumer's replica still has for this filter: 0 before the target
+        // leaves the rest to the caller, which asks the leader.
         if (m.seq >= range.stopAt || m.info.pending === 0) break;
       }
     } finally {
@@ -92,5 +110,5 @@ async function scanWithConsumer<M>(
     // The ordered consumer is ephemeral; deleting it now beats leaving it for its inactivity timer.
     consumer.delete().catch(() => undefined);
   }
-  return Math.max(last, range.stopAt);
+  return visited;
 }
