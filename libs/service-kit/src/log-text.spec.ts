@@ -1,4 +1,5 @@
-import { escapeControlChars, EscapingConsoleLogger } from './log-text';
+import { escapeControlChars } from './control-chars';
+import { EscapingConsoleLogger } from './log-text';
 
 /** What `write` received while `run` ran, on stdout and stderr. */
 function captureOutput(run: () => void): string {

@@ -1,4 +1,4 @@
-import { escapeControlChars } from '#service-kit';
+import { escapeControlChars } from '#service-kit/plain';
 
 /** A minimal leveled logger on stderr: the core must not depend on Nest's. */
 export interface AgentLog {
