@@ -46,6 +46,9 @@ check "the kernel did not drop the client's locks" bash -c "! dmesg | grep -q 'l
 check "the cluster's grace ended all-reclaimed" wait_until 30000 has_event $P GraceEnded '"recoveryEpoch":2,"reason":"all-reclaimed"'
 check "the agent wrote Y to v4_end_grace" wait_until 30000 grep -q "wrote Y to /proc/fs/nfsd/v4_end_grace" "$LOGS/agent-$P-a.log"
 check "another lock owner is refused the reclaimed lock" lock_refused "$MNT/c-file"
+check "the kernel ran gk-cltrack for the client's reclaim (check) and its RECLAIM_COMPLETE (create)" grep -q '^call: check ' "$LOGS/cltrack-calls.log"
+check "every run of gk-cltrack exited 0" test "$(grep '^exit:' "$LOGS/cltrack-calls.log" | grep -vc '^exit: 0')" -eq 0
+check "nfsd never fell back to legacy tracking" bash -c "! dmesg | grep -q 'legacy client tracking'"
 note "helper calls: $(tr '\n' '|' < $LOGS/cltrack-calls.log | cut -c1-1500)"
 note "events: $(events $P | sed -n 's/.*"type":"\([A-Za-z]*\)".*/\1/p' | tr '\n' ' ')"
 printf %s /sbin/nfsdcltrack > /sys/module/nfsd/parameters/cltrack_prog
