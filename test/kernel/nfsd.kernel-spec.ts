@@ -9,7 +9,7 @@ import { bootGuest, findKernel, type GuestRun, scenarioResults } from './vm';
 // condition 2; e: two nfsd in two network namespaces as two members of one cluster.
 const ALL = ['cld-every-start', 'reclaim', 'cltrack', 'edge2', 'two-nfsd'];
 const chosen = process.env.GK_KERNEL_SCENARIOS?.split(',').filter(Boolean) ?? ALL;
-const BOOT_TIMEOUT_MS = Number(process.env.GK_KERNEL_TIMEOUT_MS ?? 900_000);
+const BOOT_TIMEOUT_MS = Number(process.env.GK_KERNEL_TIMEOUT_MS ?? 2_400_000);
 jest.setTimeout(BOOT_TIMEOUT_MS + 30_000);
 
 let run: GuestRun;

@@ -15,9 +15,11 @@ NFSD_LEASE=${NFSD_LEASE:-10}
 
 now_ms() { date +%s%3N; }
 note() { echo "GK-NOTE $SCENARIO: $*"; }
+# Each check line ends with the seconds since the scenario began (where the time goes).
 check() {
-  local what=$1; shift
-  if "$@"; then echo "GK-CHECK $SCENARIO ok: $what"; else echo "GK-CHECK $SCENARIO FAILED: $what"; FAILED=1; fi
+  local what=$1 status=ok; shift
+  "$@" || { status=FAILED; FAILED=1; }
+  echo "GK-CHECK $SCENARIO $status: $what [$(( ($(now_ms) - SCENARIO_T0) / 1000 )) s]"
 }
 # wait_until <ms> <command...>: true once the command is, false after ms. The arguments are
 # expanded once, by the caller: a condition that must be looked at again each time is a function.
@@ -181,7 +183,16 @@ join_netns() { ip link set "gk-$1" up; }
 drop_netns() { ip link del "gk-$1" 2>/dev/null; ip netns del "$1" 2>/dev/null; true; }
 
 # --- the event log ----------------------------------------------------------------------------
-events() { node "$gk_repo/test/kernel/guest/events.js" "$1" 2>&1; }
+# The scenario's prefix has one follower (run_scenario starts it) appending each event to a file
+# as it is stored: reading that file costs nothing, where a Node start costs seconds under TCG.
+follow_events() {
+  [ -e "$LOGS/events-$1.pid" ] && return
+  node "$gk_repo/test/kernel/guest/events.js" "$1" --follow > "$LOGS/events-$1.jsonl" 2> "$LOGS/events-$1.err" &
+  echo $! > "$LOGS/events-$1.pid"
+}
+events() {
+  if [ -e "$LOGS/events-$1.pid" ]; then cat "$LOGS/events-$1.jsonl"; else node "$gk_repo/test/kernel/guest/events.js" "$1" 2>&1; fi
+}
 # has_event <prefix> <type> [extended regexp the event's line must also match]
 has_event() { events "$1" | grep "\"type\":\"$2\"" | grep -Eq -- "${3:-.}"; }
 # client_ids <prefix> <type> [extended regexp]: the client ids of the matching events, one a line
@@ -197,11 +208,13 @@ for line in sys.stdin:
 run_scenario() {
   SCENARIO=$1 FAILED=0 P=
   local t0; t0=$(now_ms)
+  SCENARIO_T0=$t0
   echo "GK-BEGIN $SCENARIO"
   local dmesg_before; dmesg_before=$(dmesg | wc -l)
+  P=$(sed -n 's/^P=\([a-z0-9-]*\).*/\1/p' "$gk_repo/test/kernel/guest/scenarios/$SCENARIO.sh" | head -1)
+  [ -n "$P" ] && follow_events "$P"
   ( . "$gk_repo/test/kernel/guest/scenarios/$SCENARIO.sh"; exit "$FAILED" )
   local status=$?
-  P=$(sed -n 's/^P=\([a-z0-9-]*\).*/\1/p' "$gk_repo/test/kernel/guest/scenarios/$SCENARIO.sh" | head -1)
   if [ "$status" -ne 0 ]; then
     echo "--- dmesg during $SCENARIO"; dmesg | tail -n +$((dmesg_before + 1)) | tail -40
     for f in "$LOGS"/agent-*.log; do [ -e "$f" ] && { echo "--- $f"; tail -40 "$f"; }; done
@@ -215,7 +228,7 @@ run_scenario() {
   for d in /run/gk-*/nfsd; do [ -d "$d" ] && { ns=${d#/run/gk-}; NFSD_NS=${ns%/nfsd} stop_nfsd 2>/dev/null; }; done
   for m in $(awk '$3 == "nfs4" {print $2}' /proc/mounts); do umount -f "$m" 2>/dev/null || umount -l "$m"; done
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do drop_netns "$ns"; done
-  for p in "$LOGS"/agent-*.pid; do [ -e "$p" ] && { kill -KILL "$(cat "$p")" 2>/dev/null; rm -f "$p"; }; done
+  for p in "$LOGS"/agent-*.pid "$LOGS"/events-*.pid; do [ -e "$p" ] && { kill -KILL "$(cat "$p")" 2>/dev/null; rm -f "$p"; }; done
   local ms=$(( $(now_ms) - t0 ))
   if [ "$status" -eq 0 ]; then echo "GK-END $SCENARIO PASS $ms"; else echo "GK-END $SCENARIO FAIL $ms"; fi
 }

@@ -51,4 +51,13 @@ check "every run of gk-cltrack exited 0" test "$(grep '^exit:' "$LOGS/cltrack-ca
 check "nfsd never fell back to legacy tracking" bash -c "! dmesg | grep -q 'legacy client tracking'"
 note "helper calls: $(tr '\n' '|' < $LOGS/cltrack-calls.log | cut -c1-1500)"
 note "events: $(events $P | sed -n 's/.*"type":"\([A-Za-z]*\)".*/\1/p' | tr '\n' ' ')"
+
+# bin/gk-cltrack.js itself as cltrack_prog (no wrapper): its "#!/usr/bin/env node" finds node
+# with no PATH at all (env then searches /bin:/usr/bin).
+release_locks
+umount_client
+stop_nfsd
+printf %s "$gk_repo/bin/gk-cltrack.js" > /sys/module/nfsd/parameters/cltrack_prog
+start_nfsd
+check "with cltrack_prog = bin/gk-cltrack.js, nfsd uses the usermode helper" test "$TRACKING" = "UMH upcall"
 printf %s /sbin/nfsdcltrack > /sys/module/nfsd/parameters/cltrack_prog
