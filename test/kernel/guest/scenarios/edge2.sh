@@ -44,10 +44,9 @@ note "$(events $P | grep '"type":"GraceEnded"' | tail -1 | grep -o '"reason":"[a
 check "client 1 reclaimed nothing in that grace period" not is_client ReclaimAccepted "$client1"
 # Its record is invalid from that grace end on (I4): the stream's own audit says so (the
 # ClientRecordsInvalidated events are the registry's, not running here).
-audit_epoch2() { GK_DEV_MODE=1 node "$gk_repo/bin/gracectl.js" --cluster c --prefix $P audit --epoch 2 --events 2>&1; }
-audit_says_invalid() { audit_epoch2 | grep -q 'not reclaimed are invalid'; }
-check "gracectl audit: epoch 2's unreclaimed record is invalid from its grace end" audit_says_invalid
-note "audit of epoch 2: $(audit_epoch2 | tr '\n' '|' | cut -c1-900)"
+audit2=$(GK_DEV_MODE=1 node "$gk_repo/bin/gracectl.js" --cluster c --prefix $P audit --epoch 2 --events 2>&1)
+check "gracectl audit: epoch 2's unreclaimed record is invalid from its grace end" grep -q 'not reclaimed are invalid' <<< "$audit2"
+note "audit of epoch 2: $(tr '\n' '|' <<< "$audit2" | cut -c1-900)"
 
 # Client 2 (this namespace, another client owner) takes the conflicting lock: grace is over.
 check "client 2 mounts" mount_client
