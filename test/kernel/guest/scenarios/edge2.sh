@@ -6,6 +6,7 @@
 # in the log as client 1's record invalidated when the first grace ended, and no reclaim of it.
 P=gkd
 C1=/mnt/client1
+C2=/mnt/client2
 is_client() { client_ids $P "$1" "${3:-.}" | grep -qx "$2"; }
 not() { ! "$@"; }
 has_other_client() { client_ids $P "$1" | grep -vqx "$2"; }
@@ -48,31 +49,34 @@ audit2=$(GK_DEV_MODE=1 node "$gk_repo/bin/gracectl.js" --cluster c --prefix $P a
 check "gracectl audit: epoch 2's unreclaimed record is invalid from its grace end" grep -q 'not reclaimed are invalid' <<< "$audit2"
 note "audit of epoch 2: $(tr '\n' '|' <<< "$audit2" | cut -c1-900)"
 
-# Client 2 (this namespace, another client owner) takes the conflicting lock: grace is over.
-check "client 2 mounts" mount_client
-check "client 2 is granted the conflicting lock" take_lock "$MNT/d-file" d2
+# Client 2 (its own namespace, another client owner) takes the conflicting lock: grace is over.
+check "client 2's network namespace" client_netns c2 2
+check "client 2 mounts from its namespace" mount_from_netns c2 2 "$C2"
+check "client 2 is granted the conflicting lock" take_lock "$C2/d-file" d2
 check "client 2 is recorded" wait_until 60000 has_other_client ClientRecorded "$client1"
 client2=$(client_ids $P ClientRecorded | grep -vx "$client1" | head -1)
 note "client 2 is $client2"
 
-# Restart 2, client 1 back: it tries to reclaim its lock in this grace period and is refused;
-# a longer grace so that client 1 is surely heard in it.
+# Restart 2 with client 2 cut off for a while, so that the grace period lasts until client 1,
+# back first, has tried to reclaim its lock in it, and been refused.
+cut_netns c2
 stop_nfsd
 gk_lost_before=$(dmesg | grep -c 'lost .* locks')
 NFSD_GRACE=60 start_nfsd
 check "nfsd starts a grace period (client 2 listed)" bash -c "dmesg | tail -5 | grep -q 'starting 60-second grace period'"
 join_netns c1
 check "client 1's write through its lock fails: the lock is lost" lost_lock d1
-note "client 1's holder: $(tail -1 "$LOGS/lock-d1"); nfsd's v4_end_grace then: $(cat /proc/fs/nfsd/v4_end_grace) (N: refused inside the grace period)"
+check "... refused inside the grace period (nfsd still in grace: v4_end_grace reads N)" end_grace_is N
+note "client 1's holder: $(tail -1 "$LOGS/lock-d1")"
 check "the kernel logged client 1's lost lock" wait_until 30000 lost_locks_logged "$gk_lost_before"
 note "$(dmesg | grep 'lost .* locks' | tail -1)"
-( ls "$MNT" > /dev/null 2>&1 & )
+join_netns c2
+( ls "$C2" > /dev/null 2>&1 & )
 check "client 2 still holds its lock (write through it)" still_holds d2
 check "nfsd ended grace: its one listed client (2) reclaimed" wait_until 60000 end_grace_is Y
 check "client 2's reclaim was accepted in epoch 3" wait_until 30000 is_client ReclaimAccepted "$client2" '"recoveryEpoch":3' 
 check "no reclaim of client 1 was ever accepted" not is_client ReclaimAccepted "$client1"
-check "the lock is client 2's: another owner is refused it" lock_refused "$MNT/d-file"
+check "the lock is client 2's: another owner is refused it" lock_refused "$C2/d-file"
 note "events: $(events $P | sed -n 's/.*"type":"\([A-Za-z]*\)".*/\1/p' | tr '\n' ' ')"
 release_locks
-umount -f "$C1" 2>/dev/null || umount -l "$C1"
-drop_netns c1
+# (run_scenario unmounts both and removes the namespaces)
