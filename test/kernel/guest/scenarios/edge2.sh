@@ -79,6 +79,7 @@ check "client 1's write through its lock fails: the lock is lost" lost_lock d1
 note "client 1's holder: $(tail -1 "$LOGS/lock-d1")"
 check "the kernel logged client 1's lost lock" wait_until 30000 lost_locks_logged "$gk_lost_before"
 note "$(dmesg | grep 'lost .* locks' | tail -1)"
+check "nfsd answered a reclaim NFS4ERR_RECLAIM_BAD (10034) in that grace period (traced)" grep -q 'OP_OPEN status=10034' /sys/kernel/tracing/trace
 note "nfsd's RECLAIM_BAD (10034) / NO_GRACE (10033) answers: $(grep -E 'status=1003[34]' /sys/kernel/tracing/trace 2>/dev/null | sed 's/^ *//' | cut -c1-160 | tr '\n' '|' | cut -c1-800)"
 echo 0 > /sys/kernel/tracing/events/nfsd/nfsd_compound_status/enable 2>/dev/null
 check "nfsd ended grace: its one listed client (2) reclaimed" wait_until 60000 end_grace_is Y
