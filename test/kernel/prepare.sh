@@ -14,7 +14,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
   echo "test:kernel: installing ${missing[*]}" >&2
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update </dev/null >&2
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" </dev/null >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update </dev/null >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y "${missing[@]}" </dev/null >&2
 fi
 npm run --silent build >&2

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NodeIdSchema, streamNames, type StreamNames } from '#contracts';
-import { ConfigError, env, loadConfig, type LoadConfigOptions, socketAccess, type SocketAccess } from '#service-kit';
+import { ConfigError, env, loadConfig, type LoadConfigOptions, socketAccess, type SocketAccess } from '#service-kit/plain';
 
 export const DEFAULT_JSON_SOCKET = '/run/gracekeeper/agent.sock';
 export const DEFAULT_END_GRACE_FILE = '/proc/fs/nfsd/v4_end_grace';

@@ -15,9 +15,11 @@ NFSD_LEASE=${NFSD_LEASE:-10}
 
 now_ms() { date +%s%3N; }
 note() { echo "GK-NOTE $SCENARIO: $*"; }
+# Each check line ends with the seconds since the scenario began (where the time goes).
 check() {
-  local what=$1; shift
-  if "$@"; then echo "GK-CHECK $SCENARIO ok: $what"; else echo "GK-CHECK $SCENARIO FAILED: $what"; FAILED=1; fi
+  local what=$1 status=ok; shift
+  "$@" || { status=FAILED; FAILED=1; }
+  echo "GK-CHECK $SCENARIO $status: $what [$(( ($(now_ms) - SCENARIO_T0) / 1000 )) s]"
 }
 # wait_until <ms> <command...>: true once the command is, false after ms. The arguments are
 # expanded once, by the caller: a condition that must be looked at again each time is a function.
@@ -44,7 +46,9 @@ guest_setup() {
   mount -t nfsd nfsd /proc/fs/nfsd
   mount -t rpc_pipefs sunrpc /var/lib/nfs/rpc_pipefs
   rpcbind -w
-  echo "$EXPORT 127.0.0.1(rw,fsid=0,no_subtree_check,no_root_squash,insecure,sync)" > /etc/exports
+  # 10.9.0.0/16: clients in network namespaces of their own (client_netns below).
+  local opts=rw,fsid=0,no_subtree_check,no_root_squash,insecure,sync
+  echo "$EXPORT 127.0.0.1($opts) 10.9.0.0/16($opts)" > /etc/exports
   exportfs -ra
   rpc.mountd -N 2 -N 3
   nats-server -js -sd /tmp/nats -a 127.0.0.1 -p 4222 > "$LOGS/nats.log" 2>&1 &
@@ -80,21 +84,46 @@ agent_log() { cat "$LOGS/agent-$1-$2.log"; }
 # --- nfsd -------------------------------------------------------------------------------------
 tracking_lines() { dmesg | grep -c 'client tracking operations'; }
 tracking_grew() { test "$(tracking_lines)" -gt "$1"; }
+# nfsd in the root network namespace, or with NFSD_NS=<ns> in that namespace (server_netns):
+# its control files are then mounted at /run/gk-<ns>/nfsd, and nfs-utils, which only know
+# /proc/fs/nfsd, run in the namespace with those bound there.
+nfsd_dir() { if [ -n "$NFSD_NS" ]; then echo "/run/gk-$NFSD_NS/nfsd"; else echo /proc/fs/nfsd; fi; }
+in_nfsd_ns() {
+  if [ -z "$NFSD_NS" ]; then "$@"; return; fi
+  ip netns exec "$NFSD_NS" sh -c 'mount --bind "$0" /proc/fs/nfsd && exec "$@"' "$(nfsd_dir)" "$@"
+}
 # start_nfsd: sets TRACKING to what nfsd chose ("nfsdcld", "UMH upcall", "legacy") and
 # NFSD_START_MS to how long rpc.nfsd took.
 start_nfsd() {
-  echo "$NFSD_GRACE" > /proc/fs/nfsd/nfsv4gracetime
-  echo "$NFSD_LEASE" > /proc/fs/nfsd/nfsv4leasetime
+  echo "$NFSD_GRACE" > "$(nfsd_dir)/nfsv4gracetime"
+  echo "$NFSD_LEASE" > "$(nfsd_dir)/nfsv4leasetime"
   local before t0; before=$(tracking_lines); t0=$(now_ms)
-  rpc.nfsd -N 3 -V 4.1 4 || { TRACKING="rpc.nfsd failed"; return 1; }
+  in_nfsd_ns rpc.nfsd -N 3 -V 4.1 4 || { TRACKING="rpc.nfsd failed"; return 1; }
   NFSD_START_MS=$(( $(now_ms) - t0 ))
   wait_until 20000 tracking_grew "$before" || { TRACKING="none logged"; return 1; }
   TRACKING=$(dmesg | grep 'client tracking operations' | tail -1 | sed 's/.*Using \(.*\) client tracking.*/\1/')
-  note "nfsd started in ${NFSD_START_MS} ms, client tracking: $TRACKING"
+  note "nfsd${NFSD_NS:+ in $NFSD_NS} started in ${NFSD_START_MS} ms, client tracking: $TRACKING"
 }
-stop_nfsd() { rpc.nfsd 0; }
+stop_nfsd() { in_nfsd_ns rpc.nfsd 0; }
 uses_cld() { [ "$TRACKING" = nfsdcld ]; }
-end_grace_is() { [ "$(cat /proc/fs/nfsd/v4_end_grace 2>/dev/null)" = "$1" ]; }
+end_grace_is() { [ "$(cat "$(nfsd_dir)/v4_end_grace" 2>/dev/null)" = "$1" ]; }
+
+# server_netns <ns> <n>: a namespace for a second nfsd (10.9.<n>.2, reached from the root
+# namespace through a veth), with its own nfsd control files and rpc_pipefs (both are per
+# network namespace: mounted from inside it) under /run/gk-<ns>, and its own rpc.mountd (the
+# export caches are per namespace too). The export table is the same /etc/exports.
+server_netns() {
+  local ns=$1 dir=/run/gk-$1
+  client_netns "$ns" "$2" || return 1
+  mkdir -p "$dir/nfsd" "$dir/pipefs"
+  nsenter --net="/run/netns/$ns" mount -t nfsd nfsd "$dir/nfsd" &&
+    nsenter --net="/run/netns/$ns" mount -t rpc_pipefs sunrpc "$dir/pipefs" &&
+    NFSD_NS=$ns in_nfsd_ns sh -c 'exportfs -ra && rpc.mountd -N 2 -N 3'
+}
+# The "(net …)" nfsd's dmesg lines name: the namespace's inode number in hex.
+netns_id() {
+  if [ -z "$1" ]; then printf '%x' "$(stat -L -c %i /proc/self/ns/net)"; else printf '%x' "$(stat -L -c %i "/run/netns/$1")"; fi
+}
 
 # --- NFS client -------------------------------------------------------------------------------
 mount_client() { mount -t nfs4 -o vers=4.1,soft,timeo=50,retrans=3 127.0.0.1:/ "$MNT"; }
@@ -130,19 +159,62 @@ release_locks() {
   for p in "$LOGS"/lock-*.pid; do [ -e "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null; rm -f "$p"; done
 }
 
+# --- clients in network namespaces of their own ------------------------------------------------
+# An NFS client is one per network namespace and server: a second client on this guest lives in
+# a namespace joined to the root one by a veth (server side 10.9.<n>.1, client side 10.9.<n>.2),
+# with its own host name (the NFSv4.1 client owner is "Linux NFSv4.1 <nodename>": two clients
+# with one name would be one client rebooting, to the server).
+client_netns() {
+  local ns=$1 n=$2
+  ip netns add "$ns" &&
+    ip link add "gk-$ns" type veth peer name eth0 netns "$ns" &&
+    ip addr add "10.9.$n.1/24" dev "gk-$ns" && ip link set "gk-$ns" up &&
+    ip -n "$ns" addr add "10.9.$n.2/24" dev eth0 && ip -n "$ns" link set eth0 up && ip -n "$ns" link set lo up
+}
+# mount_from_netns <ns> <n> <dir>: mounts the root namespace's nfsd (10.9.<n>.1) on <dir> (in the
+# guest's one mount namespace) as a client of <ns>; processes anywhere use it through <ns>'s link.
+mount_from_netns() {
+  mkdir -p "$3"
+  nsenter --net="/run/netns/$1" unshare --uts sh -c "hostname gk-$1 && mount -t nfs4 -o vers=4.1,soft,timeo=50,retrans=3 10.9.$2.1:/ $3"
+}
+# cut_netns / join_netns <ns>: the client's link down (nothing reaches the server) and up again.
+cut_netns() { ip link set "gk-$1" down; }
+join_netns() { ip link set "gk-$1" up; }
+drop_netns() { ip link del "gk-$1" 2>/dev/null; ip netns del "$1" 2>/dev/null; true; }
+
 # --- the event log ----------------------------------------------------------------------------
-events() { node "$gk_repo/test/kernel/guest/events.js" "$1" 2>&1; }
+# The scenario's prefix has one follower (run_scenario starts it) appending each event to a file
+# as it is stored: reading that file costs nothing, where a Node start costs seconds under TCG.
+follow_events() {
+  [ -e "$LOGS/events-$1.pid" ] && return
+  node "$gk_repo/test/kernel/guest/events.js" "$1" --follow > "$LOGS/events-$1.jsonl" 2> "$LOGS/events-$1.err" &
+  echo $! > "$LOGS/events-$1.pid"
+}
+events() {
+  if [ -e "$LOGS/events-$1.pid" ]; then cat "$LOGS/events-$1.jsonl"; else node "$gk_repo/test/kernel/guest/events.js" "$1" 2>&1; fi
+}
 # has_event <prefix> <type> [extended regexp the event's line must also match]
 has_event() { events "$1" | grep "\"type\":\"$2\"" | grep -Eq -- "${3:-.}"; }
+# client_ids <prefix> <type> [extended regexp]: the client ids of the matching events, one a line
+# (ClientRecorded lists {client,…} objects; the other events plain ids).
+client_ids() {
+  events "$1" | grep "\"type\":\"$2\"" | grep -E -- "${3:-.}" |
+    python3 -c 'import json,sys
+for line in sys.stdin:
+    for c in json.loads(line).get("clients", []):
+        print(c["client"] if isinstance(c, dict) else c)'
+}
 
 run_scenario() {
   SCENARIO=$1 FAILED=0 P=
   local t0; t0=$(now_ms)
+  SCENARIO_T0=$t0
   echo "GK-BEGIN $SCENARIO"
   local dmesg_before; dmesg_before=$(dmesg | wc -l)
+  P=$(sed -n 's/^P=\([a-z0-9-]*\).*/\1/p' "$gk_repo/test/kernel/guest/scenarios/$SCENARIO.sh" | head -1)
+  [ -n "$P" ] && follow_events "$P"
   ( . "$gk_repo/test/kernel/guest/scenarios/$SCENARIO.sh"; exit "$FAILED" )
   local status=$?
-  P=$(sed -n 's/^P=\([a-z0-9-]*\).*/\1/p' "$gk_repo/test/kernel/guest/scenarios/$SCENARIO.sh" | head -1)
   if [ "$status" -ne 0 ]; then
     echo "--- dmesg during $SCENARIO"; dmesg | tail -n +$((dmesg_before + 1)) | tail -40
     for f in "$LOGS"/agent-*.log; do [ -e "$f" ] && { echo "--- $f"; tail -40 "$f"; }; done
@@ -152,7 +224,11 @@ run_scenario() {
   release_locks
   umount_client
   stop_nfsd 2>/dev/null
-  for p in "$LOGS"/agent-*.pid; do [ -e "$p" ] && { kill -KILL "$(cat "$p")" 2>/dev/null; rm -f "$p"; }; done
+  local d m ns
+  for d in /run/gk-*/nfsd; do [ -d "$d" ] && { ns=${d#/run/gk-}; NFSD_NS=${ns%/nfsd} stop_nfsd 2>/dev/null; }; done
+  for m in $(awk '$3 == "nfs4" {print $2}' /proc/mounts); do umount -f "$m" 2>/dev/null || umount -l "$m"; done
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do drop_netns "$ns"; done
+  for p in "$LOGS"/agent-*.pid "$LOGS"/events-*.pid; do [ -e "$p" ] && { kill -KILL "$(cat "$p")" 2>/dev/null; rm -f "$p"; }; done
   local ms=$(( $(now_ms) - t0 ))
   if [ "$status" -eq 0 ]; then echo "GK-END $SCENARIO PASS $ms"; else echo "GK-END $SCENARIO FAIL $ms"; fi
 }

@@ -1,4 +1,4 @@
-import type { Logger } from '#service-kit';
+import type { Logger } from '#service-kit/plain';
 
 /** The core's leveled log: the core must not depend on Nest's, nor on one logging library. */
 export interface AgentLog {

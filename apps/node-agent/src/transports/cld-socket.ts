@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { CldFrameSplitter } from '#cld';
-import { type SocketAccess, UnixSocketServer } from '#service-kit';
+import { type SocketAccess, UnixSocketServer } from '#service-kit/plain';
 import { AgentLog, errorText } from '../core/log';
 import type { CldDispatcher } from './cld-dispatch';
 import { ConnectionFlow, DEFAULT_FLOW_LIMITS, type FlowLimits } from './flow-control';

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { type AgentReply, parseAgentRequest, readRequestId } from '#contracts';
-import { type SocketAccess, UnixSocketServer } from '#service-kit';
+import { type SocketAccess, UnixSocketServer } from '#service-kit/plain';
 import type { AgentService } from '../core/agent-service';
 import { AgentLog, errorText } from '../core/log';
 import { ConnectionFlow, DEFAULT_FLOW_LIMITS, DEFAULT_GLOBAL_IN_FLIGHT, type FlowLimits, InFlightBudget } from './flow-control';

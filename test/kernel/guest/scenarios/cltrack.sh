@@ -1,11 +1,12 @@
-# NOT PASSING, NOT IN THE SUITE (GK_KERNEL_SCENARIOS=cltrack runs it): with cltrack_prog set to
-# gk-cltrack (directly or via the wrapper below), nfsd 6.1 chose "legacy client tracking" and never
-# ran the helper (the wrapper logged no call from the kernel, only the shell's own), while with
-# the default /sbin/nfsdcltrack it used the UMH (scenario a). Not diagnosed yet.
-#
 # Scenario c: no cld reader; nfsd's usermode helper (nfsd.cltrack_prog) is gk-cltrack, which asks
 # the agent on its JSON socket (the default /run/gracekeeper/agent.sock: the kernel runs the
-# helper with an almost empty environment). The same lock survives an nfsd restart.
+# helper with only the NFSDCLTRACK_* variables in its environment: no PATH, so the helper is a
+# wrapper that runs node by its absolute path). The same lock survives an nfsd restart.
+#
+# cltrack_prog is written with printf, not echo: the kernel keeps a string parameter's trailing
+# newline, so "echo path > .../cltrack_prog" names a program that does not exist; the usermode
+# helper then fails with ENOENT, nfsd blanks cltrack_prog and falls back to legacy tracking (the
+# recovery directory exists) without running anything. That was last session's mystery.
 P=gkc
 mkdir -p /run/gracekeeper
 check "agent starts (JSON socket, no cld pipe)" start_agent $P a --json-socket /run/gracekeeper/agent.sock
@@ -19,10 +20,10 @@ echo "exit: \$rc" >> $LOGS/cltrack-calls.log
 exit \$rc
 WRAP
 chmod 755 /tmp/gk-cltrack
-env -i HOME=/ PATH=/sbin:/usr/sbin:/bin:/usr/bin /tmp/gk-cltrack init
-note "gk-cltrack init from a shell, the kernel's environment: exit $?"
-echo /tmp/gk-cltrack > /sys/module/nfsd/parameters/cltrack_prog
-check "cltrack_prog points at gk-cltrack" grep -q gk-cltrack /sys/module/nfsd/parameters/cltrack_prog
+env -i /tmp/gk-cltrack init
+note "gk-cltrack init from a shell with an empty environment: exit $?"
+printf %s /tmp/gk-cltrack > /sys/module/nfsd/parameters/cltrack_prog
+check "cltrack_prog points at gk-cltrack" test "$(cat /sys/module/nfsd/parameters/cltrack_prog)" = /tmp/gk-cltrack
 start_nfsd
 check "nfsd uses the usermode helper" test "$TRACKING" = "UMH upcall"
 check "gk-cltrack's init reached the agent (the cluster's first grace period)" wait_until 30000 has_event $P GraceStarted
@@ -45,6 +46,18 @@ check "the kernel did not drop the client's locks" bash -c "! dmesg | grep -q 'l
 check "the cluster's grace ended all-reclaimed" wait_until 30000 has_event $P GraceEnded '"recoveryEpoch":2,"reason":"all-reclaimed"'
 check "the agent wrote Y to v4_end_grace" wait_until 30000 grep -q "wrote Y to /proc/fs/nfsd/v4_end_grace" "$LOGS/agent-$P-a.log"
 check "another lock owner is refused the reclaimed lock" lock_refused "$MNT/c-file"
+check "the kernel ran gk-cltrack for the client's reclaim (check) and its RECLAIM_COMPLETE (create)" grep -q '^call: check ' "$LOGS/cltrack-calls.log"
+check "every run of gk-cltrack exited 0" test "$(grep '^exit:' "$LOGS/cltrack-calls.log" | grep -vc '^exit: 0')" -eq 0
+check "nfsd never fell back to legacy tracking" bash -c "! dmesg | grep -q 'legacy client tracking'"
 note "helper calls: $(tr '\n' '|' < $LOGS/cltrack-calls.log | cut -c1-1500)"
 note "events: $(events $P | sed -n 's/.*"type":"\([A-Za-z]*\)".*/\1/p' | tr '\n' ' ')"
-echo /sbin/nfsdcltrack > /sys/module/nfsd/parameters/cltrack_prog
+
+# bin/gk-cltrack.js itself as cltrack_prog (no wrapper): its "#!/usr/bin/env node" finds node
+# with no PATH at all (env then searches /bin:/usr/bin).
+release_locks
+umount_client
+stop_nfsd
+printf %s "$gk_repo/bin/gk-cltrack.js" > /sys/module/nfsd/parameters/cltrack_prog
+start_nfsd
+check "with cltrack_prog = bin/gk-cltrack.js, nfsd uses the usermode helper" test "$TRACKING" = "UMH upcall"
+printf %s /sbin/nfsdcltrack > /sys/module/nfsd/parameters/cltrack_prog
