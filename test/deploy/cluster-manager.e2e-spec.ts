@@ -38,7 +38,7 @@ async function startAgent(host: string, identities: string[]): Promise<void> {
     '--json-socket', join(dir, `${host}.sock`), '--admin-port', '0', '--end-grace-file', 'off'];
   const agent = spawnAgent(args, { NATS_URL: testNatsUrl(), GK_PREFIX: names.prefix });
   await agent.ready;
-  const url = /admin=(http:\/\/\S+)/.exec(agent.output())?.[1];
+  const url = /admin=(http:\/\/127\.0\.0\.1:\d+)/.exec(agent.output())?.[1];
   if (!url) throw new Error(`no admin URL in the agent's output:\n${agent.output()}`);
   agents.set(host, { process: agent, url });
 }

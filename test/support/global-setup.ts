@@ -4,14 +4,17 @@ import { rememberRunInfra } from './run-infra';
 
 const log = (message: string) => process.stderr.write(`[gk test infra] ${message}\n`);
 
+/** The jest projects whose tests talk to NATS and PostgreSQL. */
+const NEEDS_INFRA = ['integration', 'browser'];
+
 /**
  * Once per jest run: find or start NATS and PostgreSQL, create this run's own database, and hand
  * both to the workers through the environment (workers are forked after this runs).
  */
 export default async function globalSetup(): Promise<void> {
-  // `npm run test:unit` must not need NATS or PostgreSQL.
+  // `npm run test:unit` must not need NATS or PostgreSQL; the browser tests run a real cluster.
   const projects = selectedProjects(process.argv);
-  if (projects && !projects.includes('integration')) return;
+  if (projects && !projects.some((p) => NEEDS_INFRA.includes(p))) return;
 
   const nats = await ensureNats({ log });
   let postgres;

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { clientIdOfOwner, subjects } from '#contracts';
+import { clientIdOfOwner, ownerShown, subjects } from '#contracts';
 import { bootstrapService, listeningPort } from '#service-kit';
 import { cleanupStream, testNatsUrl, testStreamNames } from '#testing';
 import { CoordinatorAppModule } from '../coordinator.module';
@@ -29,7 +29,7 @@ beforeAll(async () => {
     callback: (_err, msg) => {
       const request = msg.json<Record<string, unknown>>();
       asked.push(request);
-      msg.respond(JSON.stringify({ ok: true, focus: {}, entries: [{ sequence: 3, idx: 0, type: 'ClientRecorded', time: new Date().toISOString(), actor: 'b', id: 'x', text: `client ${String(request.client)} recorded on b` }] }));
+      msg.respond(JSON.stringify({ ok: true, focus: {}, entries: [{ sequence: 3, idx: 0, type: 'ClientRecorded', time: new Date().toISOString(), actor: 'b', id: 'x', text: `client ${ownerShown(String(request.client))} recorded on b` }] }));
     },
   });
   await nc.flush();
@@ -82,7 +82,7 @@ describe('the console over HTTP', () => {
     const res = await read(`/console/api/clusters/c1/audit?owner=${encodeURIComponent(owner)}`);
     expect(res.status).toBe(200);
     expect(asked.at(-1)).toEqual({ op: 'audit', client: clientIdOfOwner(owner), limit: 2000, token: READ });
-    expect(await res.json()).toMatchObject({ owner: { text: owner, printable: true }, entries: [{ text: `client “${owner}” recorded on b` }] });
+    expect(await res.json()).toMatchObject({ owner: { text: owner, printable: true }, entries: [{ text: `client ${JSON.stringify(owner)} recorded on b` }] });
     const bad = await read('/console/api/clusters/c1/audit?epoch=x');
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ code: 'BAD_REQUEST', error: 'an epoch is a positive integer' });

@@ -5,7 +5,7 @@ import { evolve, initialClusterState, type ClusterState } from '#domain';
 import { clusterNow } from './cluster-now';
 import { ConsoleHub } from './console-hub';
 import { GraceTimeline, MAX_PERIODS } from './grace-timeline';
-import { auditRequest, ConsoleQueryError, withOwnerText } from './registry-queries';
+import { auditRequest, ConsoleQueryError } from './registry-queries';
 
 const T = Date.parse('2026-12-01T10:00:00.000Z');
 let n = 0;
@@ -146,9 +146,4 @@ describe('audit requests', () => {
     }
   });
 
-  it('shows printable client ids in audit texts as their owner, quoted', () => {
-    const id = Buffer.from('Linux NFSv4.1 host-b').toString('hex');
-    expect(withOwnerText(`reclaim by client ${id} accepted on b`)).toBe('reclaim by client “Linux NFSv4.1 host-b” accepted on b');
-    expect(withOwnerText('client 00ff00ff refused')).toBe('client 00ff00ff refused');
-  });
 });

@@ -39,14 +39,6 @@ export function auditRequest(q: AuditQuery): Record<string, unknown> {
   }
 }
 
-/** Hex client ids in an audit text (at least 4 bytes, whole words), shown as their owner in “quotes” when printable. */
-export function withOwnerText(text: string): string {
-  return text.replace(/\b(?:[0-9a-f]{2}){4,}\b/g, (id) => {
-    const owner = ownerText(id);
-    return owner.printable ? `“${owner.text}”` : id;
-  });
-}
-
 /**
  * Queries the client-registry over its NATS request subjects (the registry answers audits from its
  * PostgreSQL read model). The read token this coordinator is configured with goes in `token`.
@@ -61,12 +53,13 @@ export class RegistryQueries {
 
   async audit(cluster: string, q: AuditQuery): Promise<object> {
     const request = auditRequest(q);
+    // The registry's audit texts already show owners as text where printable (#contracts ownerShown).
     const reply = await this.ask(cluster, request) as { entries?: { text: string }[] };
     const client = typeof request.client === 'string' ? request.client : undefined;
     return {
       ...reply,
       ...(client !== undefined ? { owner: ownerText(client), client } : {}),
-      entries: (reply.entries ?? []).map((e) => ({ ...e, text: withOwnerText(e.text) })),
+      entries: reply.entries ?? [],
     };
   }
 
