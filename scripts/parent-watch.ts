@@ -7,10 +7,15 @@
  *   reason, and shuts down as it would on Ctrl-C instead of living on as an orphan holding ports
  *   and sockets;
  * - and until the service's own stop handler is there, a stop signal is not silent (stop-reason.ts).
+ *
+ * Only in the main thread: worker threads inherit `--require`, and a worker's stdin is empty and
+ * ends at once, which made the client-registry's replay worker SIGTERM its own process seconds after
+ * a start that had to rebuild the read model (issue 14's "unexplained SIGTERM").
  */
+import { isMainThread } from 'node:worker_threads';
 import { installEarlyStopHandler, noteStopReason, STOP_REQUEST } from '../libs/service-kit/src/stop-reason';
 
-if (process.env.GK_PARENT_WATCH === '1' && process.stdin && !process.stdin.isTTY) {
+if (isMainThread && process.env.GK_PARENT_WATCH === '1' && process.stdin && !process.stdin.isTTY) {
   installEarlyStopHandler();
   const stdin = process.stdin;
   const launcher = process.ppid;

@@ -96,4 +96,17 @@ describe('the launcher watch', () => {
     expect(await exited).toEqual([0, null]);
     expect(JSON.parse(text.trim())).toMatchObject({ level: 'info', signal: 'SIGTERM', msg: `stopping while starting: SIGTERM received (sent by its launcher (pid ${process.pid}): the test is done with it)` });
   }, 30_000);
+
+  it('a worker thread of the service does not stop it (the registry\'s replay worker did: an empty stdin ended at once)', async () => {
+    const program = "new (require('node:worker_threads').Worker)('setTimeout(() => {}, 300)', { eval: true }); setTimeout(() => { console.log('alive'); process.exit(7); }, 2000);";
+    const child = spawn(process.execPath, ['--require', join(ROOT, 'dist', 'scripts', 'parent-watch.js'), '-e', program], {
+      env: { PATH: process.env.PATH, GK_PARENT_WATCH: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout!.on('data', (d) => { text += d; });
+    const exited = new Promise<[number | null, string | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
+    expect(await exited).toEqual([7, null]);
+    expect(text.trim()).toBe('alive');
+  }, 30_000);
 });
