@@ -33,6 +33,7 @@ class CoordinatorCoreModule {
               names: streamNames(config.prefix),
               clusters: config.clusters,
               adminToken: config.adminToken,
+              readToken: config.readToken,
               observer: metrics,
               cluster: {
                 replica: config.replica,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { StreamNames, subjects } from '#contracts';
-import { serveJsonRequests, TokenDigest } from '#service-kit';
+import { ReadTokens, serveJsonRequests, TokenDigest } from '#service-kit';
 import type { GraceEventStore } from '#cluster-store';
 import { ClusterCoordinator, ClusterCoordinatorOptions, ViewUnavailable } from './cluster-coordinator';
 import { LivenessWatcher } from './liveness/liveness-watcher';
@@ -29,6 +29,7 @@ export class GraceCoordinator {
     readonly clusters: Map<string, ClusterCoordinator>,
     private readonly observer: RequestObserver,
     private readonly adminToken: TokenDigest | undefined,
+    private readonly readTokens: ReadTokens,
   ) {}
 
   static async start(options: {
@@ -42,6 +43,8 @@ export class GraceCoordinator {
     rpc?: boolean;
     /** The admin token changes over NATS must carry (REST's bearer token); none: changes refused. */
     adminToken?: string;
+    /** When set, reads over NATS (dump, status) must carry it (or the admin token), as REST reads do. */
+    readToken?: string;
     /** Follow the agents' heartbeats and report silent hosts (default true; acts only where liveness is configured). */
     liveness?: boolean;
   }): Promise<GraceCoordinator> {
@@ -54,7 +57,7 @@ export class GraceCoordinator {
       await Promise.all([...opened.values()].map((c) => c.close()));
       throw err;
     }
-    const coordinator = new GraceCoordinator(options.nc, options.names, opened, options.observer ?? {}, options.adminToken ? new TokenDigest(options.adminToken) : undefined);
+    const coordinator = new GraceCoordinator(options.nc, options.names, opened, options.observer ?? {}, options.adminToken ? new TokenDigest(options.adminToken) : undefined, new ReadTokens(options.readToken, options.adminToken));
     if (options.liveness ?? true) {
       for (const [cluster, c] of opened) {
         const problem = (message: string) => options.cluster.observer?.problem?.(cluster, `liveness: ${message}`);
@@ -91,7 +94,10 @@ export class GraceCoordinator {
   }
 
   private unauthorised(request: CoordinatorRequest): CoordinatorReply | undefined {
-    if (!isChange(request.op)) return undefined;
+    if (!isChange(request.op)) {
+      // Reads answer with client-free cluster state, but a configured read token closes them as on REST.
+      return this.readTokens.accepts(request.token) ? undefined : { ok: false, code: 'UNAUTHORIZED', error: 'a read needs the read token (or the admin token) in "token"' };
+    }
     if (!this.adminToken) return { ok: false, code: 'FORBIDDEN', error: 'admin changes are disabled: no admin token configured (GK_ADMIN_TOKEN)' };
     if (!this.adminToken.matches(request.token)) return { ok: false, code: 'UNAUTHORIZED', error: 'a change needs the admin token in "token" (the REST bearer token)' };
     return undefined;

@@ -24,7 +24,7 @@ export function isChange(op: string): boolean {
 const meta = {
   /** Request id for audits, recorded as the events' causation. */
   causation: z.string().min(1).max(200).optional(),
-  /** The admin token, for changes over NATS (REST takes it as the bearer token). Never logged. */
+  /** The admin token for changes over NATS, or the read token for reads when one is set (REST takes them as the bearer token). Never logged. */
   token: z.string().max(1024).optional(),
 };
 

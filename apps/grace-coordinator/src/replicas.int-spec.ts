@@ -143,6 +143,25 @@ describe('coordinator replicas', () => {
     }
   });
 
+  it('closes reads over NATS when a read token is set, as REST does (the read or the admin token opens them)', async () => {
+    const cluster = 'rpc_read';
+    const coordinator = await GraceCoordinator.start({ nc: opened.nc, store: opened.store, names, clusters: [cluster], cluster: { replica: 'rpc3' }, adminToken: 'rpc-admin-token-789', readToken: 'rpc-read-token-789' });
+    const ask = async (body: unknown) => (await nc.request(subjects.coordinatorRequests(names, cluster), JSON.stringify(body), { timeout: 5000 })).json<Record<string, unknown>>();
+    try {
+      expect(await ask({ op: 'add', nodes: ['a'], token: 'rpc-admin-token-789' })).toMatchObject({ ok: true });
+      for (const op of ['dump', 'status']) {
+        expect(await ask({ op })).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
+        expect(await ask({ op, token: 'rpc-read-token-78' })).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
+        expect(await ask({ op, token: 'rpc-read-token-789' })).toMatchObject({ ok: true });
+        expect(await ask({ op, token: 'rpc-admin-token-789' })).toMatchObject({ ok: true });
+      }
+      // The read token opens reads only.
+      expect(await ask({ op: 'end', token: 'rpc-read-token-789' })).toMatchObject({ ok: false, code: 'UNAUTHORIZED' });
+    } finally {
+      await coordinator.close();
+    }
+  });
+
   it('answers move over NATS: failover and failback, refusals with their codes', async () => {
     const cluster = 'rpcmove';
     const token = 'rpc-move-token-456';
