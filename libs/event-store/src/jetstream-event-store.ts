@@ -26,10 +26,6 @@ export interface EventStoreOptions<M> {
   publishTimeoutMs?: number;
   /** Attempts for transient failures (publish, lookups, consumer creation). Default 5. */
   transientAttempts?: number;
-  /** Messages pulled per batch while replaying. Default 4096 (bounds memory, amortises round trips). */
-  readBatch?: number;
-  /** Messages pulled per batch by `subscribe`. Default 1024. */
-  subscribeBatch?: number;
   /** A replay that receives nothing for this long fails instead of hanging. Default 30000 ms. */
   readIdleTimeoutMs?: number;
   /** Subjects whose every message must carry the expectation (see chain.ts `LinkedSubjects`). */
@@ -50,7 +46,6 @@ export class JetStreamEventStore<M> implements EventStore<M> {
   readonly names: StreamNames;
   private readonly access: StreamAccess<M>;
   private readonly replay: ReplaySettings;
-  private readonly subscribeBatch: number;
   private readonly appending: AppendContext<M>;
 
   constructor(opts: EventStoreOptions<M>) {
@@ -64,8 +59,7 @@ export class JetStreamEventStore<M> implements EventStore<M> {
       transientAttempts: Math.max(1, opts.transientAttempts ?? 5),
       linkedSubjects: opts.linkedSubjects,
     });
-    this.replay = { readBatch: opts.readBatch ?? 4096, readIdleTimeoutMs: opts.readIdleTimeoutMs ?? 30_000 };
-    this.subscribeBatch = opts.subscribeBatch ?? 1024;
+    this.replay = { readIdleTimeoutMs: opts.readIdleTimeoutMs ?? 30_000 };
     // Every conditional append is checked against the reader rule (append.ts confirmLink).
     this.appending = { access: this.access, findById: (s, from, id) => this.findById(s, from, id) };
   }
@@ -119,7 +113,7 @@ export class JetStreamEventStore<M> implements EventStore<M> {
     handler: (message: StoredMessage<M>) => void | Promise<void>,
     hooks: SubscribeHooks = {},
   ): Promise<Subscription> {
-    return subscribe(this.access, this.subscribeBatch, filterSubject, options, handler, hooks);
+    return subscribe(this.access, filterSubject, options, handler, hooks);
   }
 
   private async findById(subject: string, from: number, id: string): Promise<number | undefined> {

@@ -1,10 +1,8 @@
 import { Chain, fromConsumer, fromGet, type RawMessage } from './chain';
-import { nextBySubject, type StreamAccess } from './stream-access';
+import { nextBySubject, pullOptions, type StreamAccess } from './stream-access';
 
 /** How a bounded replay pulls and when it gives up. */
 export interface ReplaySettings {
-  /** Messages pulled per batch by the ordered consumer (bounds memory, amortises round trips). */
-  readBatch: number;
   /** A replay that receives nothing for this long fails instead of hanging. */
   readIdleTimeoutMs: number;
 }
@@ -19,7 +17,7 @@ const SINGLE_GETS_BEFORE_CONSUMER = 8;
  * The first few messages come from single gets (`next_by_subj`, ~0.5 ms each): a load from a
  * recent snapshot usually finds zero to two new messages, where an ordered consumer's set-up
  * (stream info, create, first pull: ~7 ms measured) would dominate. Longer replays continue through an
- * ordered consumer, one pull per `readBatch` messages (~10x the rate of single gets).
+ * ordered consumer, pulling up to PULL_MAX_BYTES at a time (~10x the rate of single gets).
  *
  * The target comes from the stream leader (STREAM.MSG.GET), but on a replicated stream the
  * ephemeral consumer may be placed on a follower that has not stored the latest messages yet. Seen
@@ -80,7 +78,7 @@ async function scanWithConsumer<M>(
   let visited = range.start - 1;
   try {
     if ((await consumer.info(true)).num_pending === 0) return visited;
-    const messages = await consumer.consume({ max_messages: settings.readBatch });
+    const messages = await consumer.consume(pullOptions());
     let seen = 0;
     let seenAtLastCheck = -1;
     // A replay that stops making progress (server gone for good) fails instead of hanging; a

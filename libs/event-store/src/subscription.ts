@@ -2,7 +2,7 @@ import type { Consumer, ConsumerMessages, ConsumerNotification } from '@nats-io/
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jitteredDelay } from './backoff';
 import { Chain, fromConsumer, TruncatedHistory } from './chain';
-import type { StreamAccess } from './stream-access';
+import { pullOptions, type StreamAccess } from './stream-access';
 import type { MalformedHandler, StoredMessage } from './types';
 
 export interface SubscribeOptions {
@@ -43,7 +43,6 @@ export interface Subscription {
  */
 export async function subscribe<M>(
   access: StreamAccess<M>,
-  batch: number,
   filterSubject: string,
   opts: SubscribeOptions,
   handler: (message: StoredMessage<M>) => void | Promise<void>,
@@ -62,7 +61,7 @@ export async function subscribe<M>(
       filter_subjects: filterSubject,
       opt_start_seq: next,
     }));
-    const messages = await consumer.consume({ max_messages: batch });
+    const messages = await consumer.consume(pullOptions());
     if (hooks.onStatus) void forwardStatus(messages, hooks.onStatus);
     current = { consumer, messages };
   };
