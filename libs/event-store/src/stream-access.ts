@@ -126,16 +126,22 @@ export function nextBySubject(subject: string, seq: number): MsgRequest {
 }
 
 /**
- * What an ordered consumer pulls at once: up to PULL_MAX_BYTES, whatever the count (nats.js takes
- * a count or a byte bound, not both; bytes bound the memory a reader holds). Decisions
- * can be large (group commit, 1,000-event history decisions: ~200 KB): 4,096 of them asked at once
- * is ~800 MB, which nats-server queues for the client and then drops it as a slow consumer once
- * 64 MiB are pending ("Slow Consumer Detected: MaxPending of 67108864"), and the read stalls
- * (bench start, 10,000,000 events). The bound is above nats-server's largest sensible max_payload,
- * so one message always fits a pull.
+ * What a bounded read (replay) pulls at once: up to PULL_MAX_BYTES, whatever the count (nats.js
+ * takes a count or a byte bound, not both). Decisions can be large (group commit, the bench's
+ * 1,000-event history decisions: ~200 KB): 4,096 of them asked at once is ~800 MB, which nats-server
+ * queues for the client and then drops it as a slow consumer once 64 MiB are pending ("Slow
+ * Consumer Detected: MaxPending of 67108864"), and the read stalls (bench start, 10,000,000 events).
+ * The bound is above nats-server's largest sensible max_payload, so one message always fits a pull.
  */
 export const PULL_MAX_BYTES = 16 * 1024 * 1024;
 
 export function pullOptions(): { max_bytes: number } {
   return { max_bytes: PULL_MAX_BYTES };
 }
+
+/**
+ * What a live subscription pulls at once. Counted in messages (the ordered consumer's resume after
+ * a server restart needs it: tried with a byte bound, the subscription did not resume), and few
+ * enough that even messages of max_payload (1 MiB) stay under nats-server's 64 MiB pending bound.
+ */
+export const SUBSCRIBE_PULL_MESSAGES = 32;

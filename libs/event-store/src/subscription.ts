@@ -2,7 +2,7 @@ import type { Consumer, ConsumerMessages, ConsumerNotification } from '@nats-io/
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jitteredDelay } from './backoff';
 import { Chain, fromConsumer, TruncatedHistory } from './chain';
-import { pullOptions, type StreamAccess } from './stream-access';
+import { SUBSCRIBE_PULL_MESSAGES, type StreamAccess } from './stream-access';
 import type { MalformedHandler, StoredMessage } from './types';
 
 export interface SubscribeOptions {
@@ -61,7 +61,7 @@ export async function subscribe<M>(
       filter_subjects: filterSubject,
       opt_start_seq: next,
     }));
-    const messages = await consumer.consume(pullOptions());
+    const messages = await consumer.consume({ max_messages: SUBSCRIBE_PULL_MESSAGES });
     if (hooks.onStatus) void forwardStatus(messages, hooks.onStatus);
     current = { consumer, messages };
   };
